@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from dataset_tools.__main__ import main as cli_main
-from dataset_tools.prepare import INTER_HEADER, RawDataError, prepare_dataset
+from dataset_tools.prepare import INTER_HEADER, RawDataError, atomic_write, prepare_dataset
 from dataset_tools.spec import SPEC_DIR, SpecError, load_dataset_spec
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -171,7 +171,7 @@ def test_default_spec_without_items_file_is_interactions_only(tmp_path: Path) ->
     assert not result.has_item_text and result.files["item"] is None
 
 
-def test_cli_runs_prepare_and_returns_status(tmp_path: Path) -> None:
+def test_cli_runs_prepare_and_returns_status(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     raw = write_raw(tmp_path / "raw", BEAUTY_INTER, BEAUTY_ITEMS)
     spec = tmp_path / "my.yaml"
     spec.write_text("prepare:\n  item_fields:\n    title: text\nhsu:\n  stage_len: 3\n")
@@ -180,6 +180,18 @@ def test_cli_runs_prepare_and_returns_status(tmp_path: Path) -> None:
     header, _ = read_tsv(tmp_path / "out" / "tiny" / "tiny.item")
     assert header == ["item_id:token", "title:token_seq"]
     assert cli_main(["prepare", "tiny", "--raw", str(tmp_path / "nope"), "--out", str(tmp_path / "out")]) == 2
+    assert f"{tmp_path / 'nope'}: raw data folder not found" in caplog.text
+
+
+def test_atomic_write_leaves_no_partial_file(tmp_path: Path) -> None:
+    target = tmp_path / "x.inter"
+    target.write_text("old complete content\n")
+    with pytest.raises(RuntimeError):
+        with atomic_write(target) as handle:
+            handle.write("half of the new")
+            raise RuntimeError("crash while writing")
+    assert target.read_text() == "old complete content\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["x.inter"]
 
 
 def test_help_lists_subcommands() -> None:
