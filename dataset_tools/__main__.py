@@ -20,6 +20,8 @@ from dataset_tools import DatasetToolsError
 SUBCOMMAND_MODULES: list[str] = [
     "dataset_tools.prepare",
     "dataset_tools.embed.cli",
+    "dataset_tools.hsu.cli",
+    "dataset_tools.hsu.report_cli",
 ]
 
 LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"

@@ -1,0 +1,157 @@
+"""``python -m dataset_tools hsu DATASET ...``: run, resume or update an HSU run.
+
+Examples::
+
+    # CPU default: in-process llama.cpp with the packaged SmolLM2 (tests, demos)
+    python -m dataset_tools hsu amazon-beauty --data dataset --limit-users 50
+    # a llama.cpp or vLLM server
+    python -m dataset_tools hsu amazon-beauty --engine openai --base-url http://127.0.0.1:8000/v1 \\
+        --server-kind vllm --model Qwen/Qwen2.5-7B-Instruct
+    # ablation without Add; the CoT baseline
+    python -m dataset_tools hsu amazon-beauty --operations delete,update,retain
+    python -m dataset_tools hsu amazon-beauty --mode oneshot
+    # shards on two machines, then merge
+    python -m dataset_tools hsu amazon-beauty --shard 0/2 ; ... --shard 1/2
+    python -m dataset_tools hsu amazon-beauty --merge RUN-shard0of2 RUN-shard1of2 --run RUN
+
+Rerunning the same command resumes; rerunning it after the dataset grew processes only
+the new stages.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import re
+from pathlib import Path
+from typing import Any
+
+from dataset_tools import DatasetToolsError
+from dataset_tools.hsu.engines import ENGINE_NAMES
+from dataset_tools.hsu.packaged_models import DEFAULT_MODEL
+
+logger = logging.getLogger(__name__)
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """``"i/n"`` -> ``(i, n)`` with ``0 <= i < n``."""
+    match = re.fullmatch(r"(\d+)/(\d+)", text.strip())
+    if not match or not 0 <= int(match.group(1)) < int(match.group(2)):
+        raise argparse.ArgumentTypeError(f"--shard expects i/n with 0 <= i < n, got {text!r}")
+    return int(match.group(1)), int(match.group(2))
+
+
+def read_user_file(path: Path) -> list[str]:
+    """One user token per line; blank lines and ``#`` comments ignored."""
+    if not path.is_file():
+        raise DatasetToolsError(f"{path}: --users-from file not found")
+    return [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip() and not line.startswith("#")]
+
+
+def default_run_name(args: argparse.Namespace, operations: tuple[str, ...]) -> str:
+    from dataset_tools.hsu.prompts import ALL_OPERATIONS
+
+    model = re.sub(r"[^A-Za-z0-9.]+", "-", Path(args.model).stem if args.model else DEFAULT_MODEL).strip("-").lower()
+    name = f"{args.mode}-{args.engine}-{model}"
+    dropped = [op for op in ALL_OPERATIONS if op not in operations]
+    if dropped and args.mode == "staged":
+        name += "-no-" + "-".join(dropped)
+    if args.shard:
+        name += f"-shard{args.shard[0]}of{args.shard[1]}"
+    return name
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        "hsu",
+        help="HSU: staged LLM interest editing per user (resumable, incremental)",
+        description="Run the HSU staged LLM pipeline over a prepared dataset's training histories "
+        "(the last two items of every sequence are never shown). Results go to "
+        "<data>/<dataset>/hsu/<run>/ (docs/data-formats.md).",
+    )
+    parser.add_argument("dataset", help="dataset name (folder <data>/<dataset> and spec lookup)")
+    parser.add_argument("--data", type=Path, default=Path("dataset"), help="prepared data root (default: dataset)")
+    parser.add_argument("--spec", type=Path, default=None, help="spec YAML instead of dataset_tools/datasets/<dataset>.yaml")
+    parser.add_argument("--run", default=None, help="run folder name (default: <mode>-<engine>-<model>[-no-OPS][-shardIofN])")
+    engine = parser.add_argument_group("engine")
+    engine.add_argument("--engine", choices=ENGINE_NAMES, default="llamacpp", help="default: llamacpp (in-process CPU)")
+    engine.add_argument("--model", default=None,
+                        help=f"llamacpp: GGUF path or alias (default {DEFAULT_MODEL}; also qwen2.5-coder-0.5b/1.5b); "
+                        "openai: served model name; vllm: model folder")
+    engine.add_argument("--n-threads", type=int, default=1, help="llamacpp threads (default 1: best on busy CPUs)")
+    engine.add_argument("--n-ctx", type=int, default=4096, help="llamacpp context length")
+    engine.add_argument("--base-url", default="http://127.0.0.1:8000/v1", help="openai: server URL including /v1")
+    engine.add_argument("--server-kind", choices=("llamacpp", "vllm", "vllm-legacy", "none"), default="llamacpp",
+                        help="openai: which constrained-decoding extension the server speaks")
+    engine.add_argument("--concurrency", type=int, default=8, help="openai: requests in flight")
+    engine.add_argument("--gpu-memory-utilization", type=float, default=0.85, help="vllm")
+    engine.add_argument("--unconstrained", action="store_true", help="no grammars/structured outputs: parse and retry only")
+    hsu = parser.add_argument_group("pipeline")
+    hsu.add_argument("--mode", choices=("staged", "oneshot"), default="staged",
+                     help="staged (HSU) or oneshot (whole history in one prompt: CoT baseline)")
+    hsu.add_argument("--stage-length", type=int, default=None, help="items per stage (default: spec, else 13)")
+    hsu.add_argument("--operations", default=None, help="comma-separated subset of add,delete,update,retain (ablations)")
+    hsu.add_argument("--batch-size", type=int, default=16, help="users per lockstep batch")
+    hsu.add_argument("--max-retries", type=int, default=2, help="retries of an unparsable output before falling back")
+    sample = parser.add_argument_group("users")
+    sample.add_argument("--limit-users", type=int, default=None, help="process only the first N selected users")
+    sample.add_argument("--users-from", type=Path, default=None, help="file with one user token per line")
+    sample.add_argument("--shard", type=parse_shard, default=None, help="i/n: only users whose stable hash is i mod n")
+    sample.add_argument("--merge", nargs="+", default=None, metavar="RUN",
+                        help="merge these shard run folders (names under <data>/<dataset>/hsu/) into --run")
+    sample.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return parser
+
+
+def _engine_options(args: argparse.Namespace) -> dict[str, Any]:
+    constrained = not args.unconstrained
+    if args.engine == "llamacpp":
+        return {"n_threads": args.n_threads, "n_ctx": args.n_ctx, "constrained": constrained}
+    if args.engine == "openai":
+        return {"base_url": args.base_url, "server_kind": args.server_kind, "concurrency": args.concurrency,
+                "constrained": constrained}
+    return {"gpu_memory_utilization": args.gpu_memory_utilization, "constrained": constrained}
+
+
+def main(args: argparse.Namespace) -> int:
+    from dataset_tools.hsu.config import parse_hsu_section
+    from dataset_tools.hsu.engines import make_engine
+    from dataset_tools.hsu.pipeline import HsuSettings
+    from dataset_tools.hsu.prompts import validate_operations
+    from dataset_tools.hsu.report import build_report, format_report
+    from dataset_tools.hsu.runner import run_dataset
+    from dataset_tools.hsu.store import load_trajectories, merge_runs, write_json_atomic, REPORT_FILE
+    from dataset_tools.spec import load_dataset_spec
+
+    if args.merge:
+        if not args.run:
+            raise DatasetToolsError("--merge needs --run NAME for the merged folder")
+        root = args.data / args.dataset / "hsu"
+        counts = merge_runs([root / name for name in args.merge], root / args.run)
+        report = build_report(load_trajectories(root / args.run))
+        write_json_atomic(root / args.run / REPORT_FILE, report)
+        logger.info("merged %d runs into %s: %s", len(args.merge), root / args.run, counts)
+        return 0
+
+    spec = parse_hsu_section(load_dataset_spec(args.spec if args.spec is not None else args.dataset, dataset_name=args.dataset))
+    operations = validate_operations(args.operations.split(",")) if args.operations else spec.operations
+    if args.engine != "llamacpp" and not args.model:
+        raise DatasetToolsError(f"--engine {args.engine} needs --model (the served model name or model folder)")
+    settings = HsuSettings(
+        stage_length=args.stage_length or spec.stage_length,
+        operations=operations,
+        mode=args.mode,
+        item_line=spec.item_line,
+        max_retries=args.max_retries,
+        batch_size=args.batch_size,
+    )
+    run_name = args.run or default_run_name(args, operations)
+    users_from = read_user_file(args.users_from) if args.users_from else None
+    with make_engine(args.engine, args.model or DEFAULT_MODEL, **_engine_options(args)) as engine:
+        outcome = run_dataset(
+            args.data, args.dataset, run_name, engine, settings,
+            users_from=users_from, shard=args.shard, limit_users=args.limit_users, progress=not args.no_progress,
+        )
+    logger.info("run folder: %s", outcome.run_dir)
+    print(format_report(outcome.report))
+    return 0

@@ -1,0 +1,61 @@
+"""The ``hsu:`` section of a dataset spec YAML.
+
+Example (``dataset_tools/datasets/amazon-beauty.yaml``)::
+
+    hsu:
+      stage_length: 13
+      operations: [add, delete, update, retain]
+      item_line: ["No.{order}", "title: {title}", "categories: {categories}", "brand: {brand}"]
+
+All keys are optional; command-line options override them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from dataset_tools.hsu.items import DEFAULT_ITEM_LINE, ItemLineTemplate
+from dataset_tools.hsu.prompts import ALL_OPERATIONS, validate_operations
+from dataset_tools.spec import DatasetSpec
+from dataset_tools import DatasetToolsError
+
+DEFAULT_STAGE_LENGTH = 13
+_KEYS = {"stage_length", "operations", "item_line"}
+
+
+@dataclass(frozen=True)
+class HsuSpec:
+    """The validated ``hsu:`` section with defaults filled in."""
+
+    stage_length: int = DEFAULT_STAGE_LENGTH
+    operations: tuple[str, ...] = ALL_OPERATIONS
+    item_line: ItemLineTemplate = ItemLineTemplate(DEFAULT_ITEM_LINE)
+
+
+def parse_hsu_section(spec: DatasetSpec) -> HsuSpec:
+    """Validate ``spec``'s ``hsu:`` section; errors name the YAML file and key."""
+    section: Any = spec.section("hsu", {}) or {}
+    if not isinstance(section, dict):
+        raise spec.error("hsu", f"must be a mapping, got {type(section).__name__}")
+    unknown = sorted(set(section) - _KEYS)
+    if unknown:
+        raise spec.error(f"hsu.{unknown[0]}", f"unknown key (known: {', '.join(sorted(_KEYS))})")
+    stage_length = section.get("stage_length", DEFAULT_STAGE_LENGTH)
+    if not isinstance(stage_length, int) or isinstance(stage_length, bool) or stage_length < 1:
+        raise spec.error("hsu.stage_length", f"must be an integer >= 1, got {stage_length!r}")
+    operations = section.get("operations", list(ALL_OPERATIONS))
+    if not isinstance(operations, list) or not all(isinstance(op, str) for op in operations):
+        raise spec.error("hsu.operations", f"must be a list of operation names, got {operations!r}")
+    try:
+        ops = validate_operations(operations)
+    except DatasetToolsError as exc:
+        raise spec.error("hsu.operations", str(exc)) from None
+    parts = section.get("item_line", list(DEFAULT_ITEM_LINE))
+    if not isinstance(parts, list) or not parts or not all(isinstance(p, str) for p in parts):
+        raise spec.error("hsu.item_line", f"must be a non-empty list of template strings, got {parts!r}")
+    try:
+        template = ItemLineTemplate(tuple(parts))
+    except DatasetToolsError as exc:
+        raise spec.error("hsu.item_line", str(exc)) from None
+    return HsuSpec(stage_length, ops, template)

@@ -1,0 +1,128 @@
+"""One HSU run over a prepared dataset folder: inputs, run folder, outputs.
+
+``<data>/<ds>/hsu/<run>/`` holds ``stages.jsonl`` (append-only), ``trajectories.jsonl``
+(one line per user, rewritten atomically at the end of every invocation), ``run.json``
+and ``report.json`` (docs/data-formats.md).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from dataset_tools import DatasetToolsError
+from dataset_tools.hsu.engines.base import Engine
+from dataset_tools.hsu.items import load_item_text
+from dataset_tools.hsu.pipeline import HsuPipeline, HsuSettings, RunStats, select_users
+from dataset_tools.hsu.report import build_report
+from dataset_tools.hsu.stages import load_user_sequences
+from dataset_tools.hsu.store import (
+    REPORT_FILE,
+    RUN_FILE,
+    TRAJECTORIES_FILE,
+    StageStore,
+    read_jsonl,
+    settings_hash,
+    write_json_atomic,
+    write_jsonl_atomic,
+)
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class RunOutcome:
+    """Where a run wrote its files and what it did."""
+
+    run_dir: Path
+    stats: RunStats
+    report: dict[str, Any]
+
+
+def dataset_dir(data_root: Path, dataset: str) -> Path:
+    folder = Path(data_root) / dataset
+    if not folder.is_dir():
+        raise DatasetToolsError(f"{folder}: prepared dataset folder not found; run `python -m dataset_tools prepare {dataset}`")
+    return folder
+
+
+def run_dataset(
+    data_root: Path,
+    dataset: str,
+    run_name: str,
+    engine: Engine,
+    settings: HsuSettings,
+    users_from: Sequence[str] | None = None,
+    shard: tuple[int, int] | None = None,
+    limit_users: int | None = None,
+    progress: bool = True,
+) -> RunOutcome:
+    """Process (or resume, or incrementally update) ``run_name`` for the selected users.
+
+    Raises:
+        DatasetToolsError: missing inputs, or a run folder made with other settings.
+    """
+    folder = dataset_dir(data_root, dataset)
+    item_text = load_item_text(folder / f"{dataset}.item_text.jsonl")
+    missing = sorted(settings.item_line.fields - {k for item in item_text.values() for k in item})
+    if missing:
+        raise DatasetToolsError(
+            f"hsu.item_line uses field(s) {missing} that no item in {folder / f'{dataset}.item_text.jsonl'} has"
+        )
+    sequences = load_user_sequences(folder / f"{dataset}.inter")
+    run_dir = folder / "hsu" / run_name
+    run_file = run_dir / RUN_FILE
+
+    pipeline_settings: dict[str, Any] = {}
+    with StageStore(run_dir) as store:
+        pipeline = HsuPipeline(engine, store, settings, item_text, progress=progress)
+        pipeline_settings = pipeline.key_settings
+        if run_file.is_file():
+            previous = json.loads(run_file.read_text(encoding="utf-8"))
+            if settings_hash(previous.get("settings", {})) != pipeline.settings_digest:
+                raise DatasetToolsError(
+                    f"{run_dir} was made with other settings ({previous.get('settings')}) than now "
+                    f"({pipeline_settings}); choose another --run name"
+                )
+            created = previous.get("created")
+        else:
+            created = time.time()
+        selected = select_users(list(sequences), users_from, shard, limit_users)
+        # Keep users of earlier invocations in the trajectories (another sample, a grown dataset).
+        earlier = [str(r["user"]) for r in read_jsonl(run_dir / TRAJECTORIES_FILE)]
+        dropped = [u for u in earlier if u not in sequences]
+        if dropped:
+            logger.warning("%d user(s) of earlier invocations are no longer in the dataset, e.g. %s", len(dropped), dropped[:3])
+        chosen = set(selected) | {u for u in earlier if u in sequences}
+        all_users = [u for u in sequences if u in chosen]
+        run_info = {
+            "dataset": dataset,
+            "data_dir": str(folder),
+            "settings": pipeline_settings,
+            "stage_length": settings.stage_length,
+            "runtime": {"batch_size": settings.batch_size, "max_retries": settings.max_retries,
+                        "retry_temperature": settings.retry_temperature, **engine.describe()},
+            "created": created,
+            "updated": time.time(),
+            "selection": {"users_from": len(users_from) if users_from is not None else None,
+                          "shard": list(shard) if shard else None, "limit_users": limit_users},
+            "status": "running",
+        }
+        write_json_atomic(run_file, run_info)
+        # Only the selected users are processed; earlier users just get their trajectories rebuilt.
+        trajectories_selected = pipeline.run(sequences, selected)
+        others = pipeline.plan(sequences, [u for u in all_users if u not in set(selected)])
+        by_user = {t["user"]: t for t in trajectories_selected}
+        by_user.update({w.user: pipeline.trajectory(w) for w in others})
+        trajectories = [by_user[u] for u in all_users]
+        write_jsonl_atomic(run_dir / TRAJECTORIES_FILE, trajectories)
+        report = build_report(trajectories, pipeline.stats.as_dict())
+        write_json_atomic(run_dir / REPORT_FILE, report)
+        run_info.update(status="finished", updated=time.time(), last_invocation=pipeline.stats.as_dict())
+        write_json_atomic(run_file, run_info)
+    return RunOutcome(run_dir, pipeline.stats, report)
