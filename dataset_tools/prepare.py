@@ -279,6 +279,17 @@ def clean_text(value: str) -> tuple[str, bool]:
     return " ".join(value.split()), sanitised
 
 
+def atomic_text(value: str) -> str:
+    """A cleaned string made safe for a RecBole atomic-file cell.
+
+    RecBole reads atomic files with ``pandas.read_csv`` and its default quote character,
+    so a cell starting with ``"`` is parsed as a quoted field and breaks the row (real
+    titles such as ``"No Makeup" Makeup Kit`` do). Double quotes become single quotes in
+    the ``.item`` file; ``item_text.jsonl`` keeps the original text.
+    """
+    return value.replace('"', "'")
+
+
 class BadValue(ValueError):
     """A field value of the wrong type for its kind (counted and treated as missing)."""
 
@@ -326,7 +337,7 @@ def convert_field(value: Any, spec: ItemFieldSpec) -> tuple[FieldValue | None, b
                 cleaned.append(text)
         if not cleaned:
             return None, sanitised
-        return FieldValue(" ".join(t.replace(" ", "_") for t in cleaned), cleaned), sanitised
+        return FieldValue(atomic_text(" ".join(t.replace(" ", "_") for t in cleaned)), cleaned), sanitised
     if isinstance(value, (dict, list, bool)):
         raise BadValue(f"expected a single {spec.kind} value, got {type(value).__name__}")
     if spec.kind == "float":
@@ -350,7 +361,7 @@ def convert_field(value: Any, spec: ItemFieldSpec) -> tuple[FieldValue | None, b
     if not text or text in missing:
         return None, sanitised
     # text -> token_seq of words (already single-space separated); token -> one value.
-    return FieldValue(text, text), sanitised
+    return FieldValue(atomic_text(text), text), sanitised
 
 
 # --------------------------------------------------------------------------- writing

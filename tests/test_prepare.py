@@ -56,7 +56,7 @@ BEAUTY_ITEMS = [
      "categories": ["Beauty", "Makeup", "Nails", "Nail Polish"], "price": "12.0", "sales_rank": "3"},
     {"item_id": 2, "asin": "A2", "title": "Rose Cream", "brand": "Unknown",
      "categories": ["Beauty", "Skin Care"], "price": ""},
-    {"item_id": 3, "asin": "A3", "title": "Lip Balm", "brand": "Burt's Bees",
+    {"item_id": 3, "asin": "A3", "title": "\"Lip\" Balm 2\"", "brand": "Burt's Bees",
      "categories": ["Beauty"], "price": "3.5"},
     {"item_id": 4, "asin": "A4", "title": "Never Bought", "brand": "X", "categories": [], "price": "1"},
 ]
@@ -83,12 +83,14 @@ def test_happy_path_beauty_spec(tmp_path: Path) -> None:
     assert set(by_id) == {"1", "2", "3"}  # item 4 was never interacted with
     assert by_id["1"] == ["1", "OPI Nail Lacquer Red Shine", "OPI", "Beauty Makeup Nails Nail_Polish", "12.0"]
     assert by_id["2"] == ["2", "Rose Cream", "", "Beauty Skin_Care", ""]  # "Unknown" brand, empty price
-    assert by_id["3"] == ["3", "Lip Balm", "Burt's Bees", "Beauty", "3.5"]
+    # double quotes would start a quoted CSV cell for RecBole's pandas reader
+    assert by_id["3"] == ["3", "'Lip' Balm 2'", "Burt's Bees", "Beauty", "3.5"]
 
     texts = {rec["item_id"]: rec for rec in read_jsonl(out / "amazon-beauty.item_text.jsonl")}
     assert texts["1"] == {"item_id": "1", "title": "OPI Nail Lacquer Red Shine", "brand": "OPI",
                           "categories": ["Beauty", "Makeup", "Nails", "Nail Polish"]}
     assert texts["2"] == {"item_id": "2", "title": "Rose Cream", "categories": ["Beauty", "Skin Care"]}
+    assert texts["3"]["title"] == '"Lip" Balm 2"'  # the LLM text keeps the original quotes
     assert all("price" not in rec and "asin" not in rec for rec in texts.values())
 
     side = json.loads((out / "amazon-beauty.prepare.json").read_text())
