@@ -27,8 +27,8 @@ OPERATION_LABELS: dict[str, str] = {"delete": "deletion", "update": "modificatio
 
 #: Caps on generated text; they bound both grammars and regexes. Interest lists leave
 #: room (8) so that an Add is never silently truncated into no change.
-MAX_EXPLANATION_CHARS = 240
-MAX_INTEREST_CHARS = 160
+MAX_EXPLANATION_CHARS = 160
+MAX_INTEREST_CHARS = 120
 MAX_INTERESTS = 8
 
 SYSTEM_PROMPT = (

@@ -1,0 +1,145 @@
+"""HSU inputs and prompts without an LLM: stage cutting, held-out items, item lines,
+prompt layout (shared static prefix), the ``hsu:`` spec section and clear input errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from dataset_tools import DatasetToolsError
+from dataset_tools.hsu import prompts
+from dataset_tools.hsu.config import parse_hsu_section
+from dataset_tools.hsu.items import ItemLineTemplate, load_item_text
+from dataset_tools.hsu.stages import cut_stages, load_user_sequences, training_history, user_stages
+from dataset_tools.spec import load_dataset_spec
+
+
+def write_inter(path: Path, rows: list[tuple[str, str, float]]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = ["user_id:token\titem_id:token\ttimestamp:float"] + [f"{u}\t{i}\t{t}" for u, i, t in rows]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    "sequence_length, expected_stage_sizes",
+    [(0, []), (1, []), (2, []), (3, [1]), (15, [13]), (29, [13, 13, 1])],
+)
+def test_stages_cover_exactly_the_training_history(sequence_length, expected_stage_sizes):
+    # training history = sequence minus validation and test items: 0, 1, 13 and 27 items
+    sequence = [f"i{n}" for n in range(sequence_length)]
+    stages = user_stages(sequence, stage_length=13)
+    assert [len(s) for s in stages] == expected_stage_sizes
+    flat = [item for stage in stages for item in stage]
+    assert flat == sequence[: max(0, sequence_length - 2)]
+    assert not set(sequence[-2:]) & set(flat) or sequence_length < 3
+
+
+def test_history_of_exactly_13_items_is_one_full_stage_and_27_is_three():
+    assert [len(s) for s in cut_stages([str(n) for n in range(13)], 13)] == [13]
+    assert [len(s) for s in cut_stages([str(n) for n in range(27)], 13)] == [13, 13, 1]
+    assert cut_stages([], 13) == []
+    assert cut_stages(["a"], 13) == [["a"]]
+    with pytest.raises(DatasetToolsError, match="stage_length"):
+        cut_stages(["a"], 0)
+
+
+def test_oneshot_mode_is_one_stage_with_the_whole_training_history():
+    sequence = [str(n) for n in range(30)]
+    assert user_stages(sequence, 13, mode="oneshot") == [sequence[:28]]
+    assert user_stages(["a", "b"], 13, mode="oneshot") == []
+
+
+def test_sequences_are_sorted_by_timestamp_not_file_order(tmp_path):
+    inter = write_inter(tmp_path / "d.inter", [("u1", "b", 2.0), ("u2", "x", 5.0), ("u1", "a", 1.0), ("u1", "c", 3.0)])
+    sequences = load_user_sequences(inter)
+    assert sequences == {"u1": ["a", "b", "c"], "u2": ["x"]}
+    assert training_history(sequences["u1"]) == ["a"]
+
+
+def test_malformed_inter_lines_name_file_and_line(tmp_path):
+    inter = tmp_path / "d.inter"
+    inter.write_text("user_id:token\titem_id:token\ttimestamp:float\nu1\ta\tnot-a-number\n", encoding="utf-8")
+    with pytest.raises(DatasetToolsError, match=r"d\.inter: line 2: timestamp"):
+        load_user_sequences(inter)
+    inter.write_text("user_id:token\titem_id:token\nu1\ta\n", encoding="utf-8")
+    with pytest.raises(DatasetToolsError, match=r"line 1: header lacks column\(s\) timestamp:float"):
+        load_user_sequences(inter)
+    with pytest.raises(DatasetToolsError, match="run `python -m dataset_tools prepare`"):
+        load_user_sequences(tmp_path / "missing.inter")
+
+
+def test_item_lines_drop_parts_whose_field_is_missing():
+    template = ItemLineTemplate(("No.{order}", "title: {title}", "categories: {categories}", "brand: {brand}"))
+    items = {
+        "1": {"item_id": "1", "title": "OPI Nail Lacquer", "brand": "OPI", "categories": ["Beauty", "Nails"]},
+        "2": {"item_id": "2", "title": "BB Cream", "categories": ["Beauty", "Face"]},
+    }
+    text = template.render_stage(["1", "2", "99"], items)
+    assert text.splitlines() == [
+        "No.1 title: OPI Nail Lacquer categories: Beauty, Nails brand: OPI",
+        "No.2 title: BB Cream categories: Beauty, Face",
+        "No.3 title: (item 99, no title)",
+    ]
+    assert template.fields == {"title", "categories", "brand"}
+
+
+def test_dataset_without_titles_fails_clearly(tmp_path):
+    with pytest.raises(DatasetToolsError, match="HSU needs item titles"):
+        load_item_text(tmp_path / "d.item_text.jsonl")
+    path = tmp_path / "d.item_text.jsonl"
+    path.write_text(json.dumps({"item_id": "1", "brand": "x"}) + "\n", encoding="utf-8")
+    with pytest.raises(DatasetToolsError, match="no item has a non-empty 'title'"):
+        load_item_text(path)
+    path.write_text('{"item_id": "1", "title": "a"}\n{broken\n', encoding="utf-8")
+    with pytest.raises(DatasetToolsError, match="line 2: not valid JSON"):
+        load_item_text(path)
+
+
+def test_prompts_put_static_instructions_first_and_user_content_last():
+    record_a = "No.1 title: Lipstick red"
+    record_b = "No.1 title: Hair dryer\nNo.2 title: Shampoo"
+    a = prompts.selection_messages(record_a, ["lip makeup"], prompts.ALL_OPERATIONS)
+    b = prompts.selection_messages(record_b, ["hair care", "shampoo"], prompts.ALL_OPERATIONS)
+    assert a[0] == b[0] and a[0]["role"] == "system"
+    # the user message of two different users shares everything up to the user-specific part
+    shared = 0
+    while a[1]["content"][shared] == b[1]["content"][shared]:
+        shared += 1
+    assert "The user's previous interests:\nInterest 1: " in a[1]["content"][: shared + 1]
+    assert a[1]["content"].endswith(record_a) and "Interest 1: lip makeup" in a[1]["content"]
+    for op in ("add", "delete", "update"):
+        messages = prompts.execution_messages(op, record_a, ["lip makeup"], "new kinds of items")
+        assert messages[1]["content"].startswith(prompts.EXECUTION_INSTRUCTIONS[op])
+        assert messages[1]["content"].endswith(record_a)
+    summary = prompts.summary_messages(record_a)[1]["content"]
+    assert summary.startswith("Please follow the steps") and summary.endswith(record_a)
+    assert "complete interaction history" in prompts.summary_messages(record_a, oneshot=True)[1]["content"]
+    with pytest.raises(ValueError):
+        prompts.execution_messages("retain", record_a, [], "")
+
+
+def test_ablation_offers_only_the_remaining_operations():
+    ops = prompts.validate_operations(["delete", "update", "retain"])  # w/o Add
+    content = prompts.selection_messages("No.1 title: x", ["a"], ops)[1]["content"]
+    assert "3 = addition" not in content and "1 = deletion" in content and "4 = no change" in content
+    constraint = prompts.selection_constraint(ops)
+    assert "[124]" in constraint.gbnf and constraint.regex.endswith("[124]")
+    with pytest.raises(DatasetToolsError, match="unknown operation"):
+        prompts.validate_operations(["add", "merge"])
+
+
+def test_spec_hsu_sections_of_the_shipped_datasets_are_valid(tmp_path):
+    beauty = parse_hsu_section(load_dataset_spec("amazon-beauty"))
+    assert beauty.stage_length == 13 and beauty.item_line.fields == {"title", "categories", "brand"}
+    games = parse_hsu_section(load_dataset_spec("example-games"))
+    assert {"title", "genres", "specs"} <= games.item_line.fields
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("hsu:\n  stage_length: 0\n", encoding="utf-8")
+    with pytest.raises(DatasetToolsError, match=r"bad\.yaml: hsu\.stage_length"):
+        parse_hsu_section(load_dataset_spec(bad))
+    bad.write_text("hsu:\n  operations: [add, jump]\n", encoding="utf-8")
+    with pytest.raises(DatasetToolsError, match=r"hsu\.operations"):
+        parse_hsu_section(load_dataset_spec(bad))
