@@ -1,0 +1,96 @@
+"""BERT4Rec + HSUGA: RecBole's BERT4Rec with user semantic fusion and GAA hooks.
+
+BERT4Rec is bidirectional and trains on masked positions (RecBole's ``mask_itemseq``
+transform), so its representations differ from the last-position backbones:
+
+- ``f(u)`` is the output at a mask token appended after the sequence (RecBole's own
+  prediction path, ``reconstruct_test_data``);
+- in training the fused ``h~`` is applied at every masked position ([B, M, H], the user's
+  semantic vector broadcast over the positions) and scored ``e_j^T h~ + b_j`` (BERT4Rec's
+  item bias is part of the backbone);
+- with GAA the student ``f(u)`` of a row is not one of the masked outputs, so the masked
+  sequences and the mask-appended sequences go through the encoder as one stacked batch
+  ``[2B, L]``: one backbone call serves both losses.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from recbole.model.sequential_recommender import BERT4Rec
+from torch import nn
+
+from recbole_hsuga.gaa.trainer import GAATrainer
+from recbole_hsuga.model.hsuga_mixin import HSUGAMixin
+
+
+class BERT4RecHSUGA(HSUGAMixin, BERT4Rec):
+    """BERT4Rec whose outputs [.., hidden_size] are fused with the user's semantic vector."""
+
+    trainer_class = GAATrainer
+
+    def __init__(self, config, dataset):
+        super().__init__(config, dataset)
+        self._init_hsuga(config, dataset, self.hidden_size)
+
+    # ------------------------------------------------------------------ representations
+    def append_mask_token(self, item_seq: torch.Tensor, item_seq_len: torch.Tensor) -> torch.Tensor:
+        """Vectorised ``reconstruct_test_data``: put the mask token after the last item and
+        drop the first column so the length stays ``L``; the mask ends at ``item_seq_len - 1``."""
+        padded = torch.cat([item_seq, torch.zeros_like(item_seq[:, :1])], dim=1)  # [B, L + 1]
+        padded[torch.arange(item_seq.size(0), device=item_seq.device), item_seq_len] = self.mask_token
+        return padded[:, 1:]
+
+    def encode_sequence(self, item_seq: torch.Tensor, item_seq_len: torch.Tensor) -> torch.Tensor:
+        output = self.forward(self.append_mask_token(item_seq, item_seq_len))  # [B, L, H]
+        return self.gather_indexes(output, item_seq_len - 1)  # [B, H]
+
+    # ------------------------------------------------------------------ training
+    def _masked_outputs(self, encoded: torch.Tensor, masked_index: torch.Tensor) -> torch.Tensor:
+        """``[B, L, H]`` encoder output -> ``[B, M, H]`` outputs at the masked positions."""
+        index = masked_index.unsqueeze(-1).expand(-1, -1, encoded.size(-1))
+        return torch.gather(encoded, 1, index)
+
+    def _masked_ranking_loss(self, fused: torch.Tensor, interaction: Any) -> torch.Tensor:
+        """BERT4Rec's masked-item loss on the fused outputs ``[B, M, H]`` (padding slots ignored)."""
+        pos_items = interaction[self.POS_ITEMS]
+        masked_index = interaction[self.MASK_INDEX]
+        targets = (masked_index > 0).float()  # [B, M]
+        if self.loss_type == "BPR":
+            neg_items = interaction[self.NEG_ITEMS]
+            pos_score = torch.sum(fused * self.item_embedding(pos_items), dim=-1) + self.output_bias[pos_items]
+            neg_score = torch.sum(fused * self.item_embedding(neg_items), dim=-1) + self.output_bias[neg_items]
+            return -torch.sum(torch.log(1e-14 + torch.sigmoid(pos_score - neg_score)) * targets) / torch.sum(targets)
+        item_table = self.item_embedding.weight[: self.n_items]  # drop the mask token's row
+        logits = torch.matmul(fused, item_table.transpose(0, 1)) + self.output_bias  # [B, M, n_items]
+        per_slot = nn.functional.cross_entropy(logits.view(-1, item_table.size(0)), pos_items.view(-1),
+                                               reduction="none")
+        return torch.sum(per_slot * targets.view(-1)) / torch.sum(targets)
+
+    def ranking_loss_and_representation(self, interaction: Any) -> tuple[torch.Tensor, torch.Tensor]:
+        masked_item_seq = interaction[self.MASK_ITEM_SEQ]
+        student_seq = self.append_mask_token(interaction[self.ITEM_SEQ], interaction[self.ITEM_SEQ_LEN])
+        batch = masked_item_seq.size(0)
+        encoded = self.forward(torch.cat([masked_item_seq, student_seq], dim=0))  # [2B, L, H]
+        masked_output = self._masked_outputs(encoded[:batch], interaction[self.MASK_INDEX])
+        fused = self.semantic_fusion(masked_output, self.user_ids(interaction))
+        student = self.gather_indexes(encoded[batch:], interaction[self.ITEM_SEQ_LEN] - 1)
+        return self._masked_ranking_loss(fused, interaction), student
+
+    def calculate_loss(self, interaction: Any) -> torch.Tensor:
+        encoded = self.forward(interaction[self.MASK_ITEM_SEQ])
+        masked_output = self._masked_outputs(encoded, interaction[self.MASK_INDEX])
+        return self._masked_ranking_loss(self.semantic_fusion(masked_output, self.user_ids(interaction)), interaction)
+
+    # ------------------------------------------------------------------ scoring
+    def predict(self, interaction: Any) -> torch.Tensor:
+        """``[B]`` scores of the rows' ``item_id``."""
+        fused = self.user_representation(interaction)
+        test_item = interaction[self.ITEM_ID]
+        return torch.mul(fused, self.item_embedding(test_item)).sum(dim=1) + self.output_bias[test_item]
+
+    def full_sort_predict(self, interaction: Any) -> torch.Tensor:
+        """``[B, n_items]`` scores of every item (the mask token is not an item)."""
+        fused = self.user_representation(interaction)
+        return torch.matmul(fused, self.item_embedding.weight[: self.n_items].transpose(0, 1)) + self.output_bias

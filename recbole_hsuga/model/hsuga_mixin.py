@@ -1,0 +1,54 @@
+"""What the three HSUGA backbones share: user ids, the semantic fusion, the GAA hooks.
+
+A model mixes :class:`HSUGAMixin` in front of a RecBole sequential model and implements
+:meth:`HSUGAMixin.encode_sequence`. The contract used by :class:`~recbole_hsuga.gaa.trainer.GAATrainer`:
+
+- ``encode_sequence(item_seq [B, L], item_seq_len [B]) -> [B, H]``: the backbone's
+  sequence representation ``f`` *before* fusion, for any sequence (the teacher table);
+- ``sequence_representation(interaction) -> [B, H]``: ``f`` of the rows' own sequences;
+- ``ranking_loss_and_representation(interaction) -> (loss, f [B, H])``: the ranking loss on
+  the fused representation and ``f`` of the same rows, from **one** backbone pass, so GAA
+  adds no forward pass for the student.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from recbole_hsuga.model.semantic import UserSemanticFusion
+
+
+class HSUGAMixin:
+    """Semantic fusion + GAA hooks for a RecBole ``SequentialRecommender`` subclass."""
+
+    semantic_fusion: UserSemanticFusion
+
+    def _init_hsuga(self, config: Any, dataset: Any, representation_size: int) -> None:
+        """Call at the end of the subclass ``__init__`` (after RecBole's weight init)."""
+        self.USER_ID = config["USER_ID_FIELD"]
+        if self.loss_type not in ("BPR", "CE"):
+            raise ValueError(f"loss_type must be 'BPR' or 'CE', got {self.loss_type!r}")
+        self.semantic_fusion = UserSemanticFusion(config, dataset, representation_size)
+
+    # ------------------------------------------------------------------ representations
+    def encode_sequence(self, item_seq: torch.Tensor, item_seq_len: torch.Tensor) -> torch.Tensor:
+        """Backbone representation ``f`` of ``[B, L]`` sequences: ``[B, H]`` (no fusion)."""
+        raise NotImplementedError
+
+    def user_ids(self, interaction: Any) -> torch.Tensor:
+        """``[B]`` internal user ids of the rows; HSUGA needs them to look up ``s_u``."""
+        try:
+            return interaction[self.USER_ID]
+        except KeyError:
+            raise KeyError(f"HSUGA models need the user id field {self.USER_ID!r} in every batch; "
+                           "keep it in load_col / the interaction") from None
+
+    def sequence_representation(self, interaction: Any) -> torch.Tensor:
+        """``f(u)``: ``[B, H]`` representation of each row's item sequence, before fusion."""
+        return self.encode_sequence(interaction[self.ITEM_SEQ], interaction[self.ITEM_SEQ_LEN])
+
+    def user_representation(self, interaction: Any) -> torch.Tensor:
+        """``h~_u = phi(f(u), s_u)``: ``[B, H]``."""
+        return self.semantic_fusion(self.sequence_representation(interaction), self.user_ids(interaction))

@@ -1,0 +1,51 @@
+"""HSUGA for backbones that predict from the last position (SASRec, GRU4Rec).
+
+Both RecBole models score ``e_j^T h`` with ``h = forward(item_seq, item_seq_len)`` [B, H]
+and the item embedding table; the HSUGA version scores ``e_j^T h~_u`` with the fused
+``h~_u`` in training (BPR or CE) and in both prediction paths.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from recbole_hsuga.model.hsuga_mixin import HSUGAMixin
+
+
+class NextItemHSUGAMixin(HSUGAMixin):
+    """Loss and scoring on the fused representation for last-position backbones."""
+
+    def encode_sequence(self, item_seq: torch.Tensor, item_seq_len: torch.Tensor) -> torch.Tensor:
+        # RecBole's forward is exactly f: the backbone output gathered at the last item
+        # (SASRec keeps its causal attention mask there).
+        return self.forward(item_seq, item_seq_len)
+
+    def _ranking_loss(self, fused: torch.Tensor, interaction: Any) -> torch.Tensor:
+        """BPR (one sampled negative per row) or CE over all items, on ``fused`` [B, H]."""
+        pos_items = interaction[self.POS_ITEM_ID]
+        if self.loss_type == "BPR":
+            neg_items = interaction[self.NEG_ITEM_ID]
+            pos_score = torch.sum(fused * self.item_embedding(pos_items), dim=-1)  # [B]
+            neg_score = torch.sum(fused * self.item_embedding(neg_items), dim=-1)  # [B]
+            return self.loss_fct(pos_score, neg_score)
+        logits = torch.matmul(fused, self.item_embedding.weight.transpose(0, 1))  # [B, n_items]
+        return self.loss_fct(logits, pos_items)
+
+    def ranking_loss_and_representation(self, interaction: Any) -> tuple[torch.Tensor, torch.Tensor]:
+        sequence_output = self.sequence_representation(interaction)
+        fused = self.semantic_fusion(sequence_output, self.user_ids(interaction))
+        return self._ranking_loss(fused, interaction), sequence_output
+
+    def calculate_loss(self, interaction: Any) -> torch.Tensor:
+        return self._ranking_loss(self.user_representation(interaction), interaction)
+
+    def predict(self, interaction: Any) -> torch.Tensor:
+        """``[B]`` scores of the rows' ``item_id``."""
+        fused = self.user_representation(interaction)
+        return torch.mul(fused, self.item_embedding(interaction[self.ITEM_ID])).sum(dim=1)
+
+    def full_sort_predict(self, interaction: Any) -> torch.Tensor:
+        """``[B, n_items]`` scores of every item (column 0 is the padding item)."""
+        return torch.matmul(self.user_representation(interaction), self.item_embedding.weight.transpose(0, 1))

@@ -1,0 +1,219 @@
+"""HSUGA models on a tiny generated dataset: one epoch of training (with and without GAA),
+checkpoint reload, prediction shapes, fusion variants and the semantic id remapping."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import recbole_hsuga  # noqa: F401  (compat shims before RecBole)
+from dataset_tools.embed.atomic import write_feature_file
+from recbole_hsuga.compat import load_recbole_checkpoint
+from recbole_hsuga.config import HSUGAConfig
+from recbole_hsuga.gaa.trainer import GAATrainer, last_items
+from recbole_hsuga.registry import get_model, get_trainer
+from recbole_hsuga.runner import prepare_data
+
+DATASET = "tiny"
+N_USERS = 40
+N_ITEMS = 30
+DIM = 8
+USERS_WITHOUT_VECTOR = ("u3", "u17")
+
+
+def write_tiny_dataset(root, n_users: int = N_USERS) -> dict[str, np.ndarray]:
+    """``<root>/tiny/tiny.inter`` (5-14 interactions per user) and ``tiny.useremb``.
+
+    Users are written in a shuffled order so RecBole's internal ids differ from the raw ids.
+    Returns the raw vectors by token.
+    """
+    rng = np.random.default_rng(0)
+    folder = root / DATASET
+    folder.mkdir(parents=True)
+    lines = ["user_id:token\titem_id:token\ttimestamp:float"]
+    time = 0
+    for u in rng.permutation(n_users):
+        for _ in range(int(rng.integers(5, 15))):
+            time += 1
+            lines.append(f"u{u}\ti{int(rng.integers(0, N_ITEMS))}\t{time}")
+    (folder / f"{DATASET}.inter").write_text("\n".join(lines) + "\n")
+    tokens = [f"u{u}" for u in rng.permutation(n_users) if f"u{u}" not in USERS_WITHOUT_VECTOR]
+    vectors = rng.normal(size=(len(tokens), DIM)).astype(np.float32)
+    write_feature_file(folder / f"{DATASET}.useremb", tokens, vectors, {"extractor": "test"})
+    return dict(zip(tokens, vectors))
+
+
+@pytest.fixture(scope="module")
+def tiny_root(tmp_path_factory):
+    root = tmp_path_factory.mktemp("data")
+    vectors = write_tiny_dataset(root)
+    return root, vectors
+
+
+def make_config(root, model: str, **overrides) -> HSUGAConfig:
+    settings = {
+        "data_path": str(root),
+        "checkpoint_dir": str(root / "saved"),
+        "results_dir": str(root / "results"),
+        "epochs": 1,
+        "train_batch_size": 64,
+        "eval_batch_size": 64,
+        "MAX_ITEM_LIST_LENGTH": 8,
+        "hidden_size": 16,
+        "inner_size": 32,
+        "embedding_size": 16,
+        "n_layers": 1,
+        "n_heads": 1,
+        "gaa_k_active": 3,
+        "gaa_k_longtail": 5,
+        "show_progress": False,
+        "device": "cpu",
+        "use_gpu": False,
+        "seed": 7,
+        "eval_sampled_negatives": 5,
+    }
+    settings.update(overrides)
+    return HSUGAConfig(model=model, dataset=DATASET, config_dict=settings)
+
+
+def build(root, model: str, **overrides):
+    torch.set_num_threads(1)
+    config = make_config(root, model, **overrides)
+    dataset, train_data, valid_data, test_data = prepare_data(config)
+    model_obj = config.model_class(config, train_data._dataset)
+    trainer = get_trainer(config["MODEL_TYPE"], config["model"], config.model_class)(config, model_obj)
+    return config, train_data, valid_data, test_data, model_obj, trainer
+
+
+MODELS = ["SASRecHSUGA", "GRU4RecHSUGA", "BERT4RecHSUGA"]
+
+
+@pytest.mark.parametrize("model_name", MODELS)
+def test_train_one_epoch_save_reload_and_predict(tiny_root, model_name):
+    root, _ = tiny_root
+    config, train_data, valid_data, test_data, model, trainer = build(root, model_name)
+    assert isinstance(trainer, GAATrainer) and trainer.gaa_enabled
+    assert config["loss_type"] == "BPR"
+    assert not torch.is_anomaly_enabled()
+    trainer.fit(train_data, valid_data, saved=True, show_progress=False)
+    assert trainer.neighbour_sets is not None and len(trainer.neighbour_sets.indices) > 0
+    assert trainer._teacher_table is not None and trainer._teacher_table.abs().sum() > 0
+
+    reloaded = config.model_class(config, train_data._dataset)
+    checkpoint = load_recbole_checkpoint(trainer.saved_model_file)
+    reloaded.load_state_dict(checkpoint["state_dict"])
+    reloaded.eval()
+    model.eval()
+    # Checkpoints do not carry the (large, frozen) semantic table; the reload reads the file.
+    assert not any("semantic_table" in key for key in checkpoint["state_dict"])
+    interaction = next(iter(test_data))[0]
+    with torch.no_grad():
+        scores = reloaded.full_sort_predict(interaction)
+        assert scores.shape == (len(interaction), train_data._dataset.item_num)
+        torch.testing.assert_close(scores, model.full_sort_predict(interaction))
+        point = reloaded.predict(interaction)
+        assert point.shape == (len(interaction),)
+        # predict is the full-sort score at the row's own item.
+        torch.testing.assert_close(point, scores.gather(1, interaction["item_id"].unsqueeze(1)).squeeze(1),
+                                   rtol=1e-4, atol=1e-4)
+        representation = reloaded.sequence_representation(interaction)
+        assert representation.shape[0] == len(interaction)
+
+    result = trainer.evaluate(test_data, load_best_model=True)
+    assert 0.0 <= result["ndcg@10"] <= 1.0
+
+
+@pytest.mark.parametrize("model_name", ["SASRecHSUGA", "BERT4RecHSUGA"])
+def test_ce_loss_and_gaa_off(tiny_root, model_name):
+    root, _ = tiny_root
+    config, train_data, valid_data, _, model, trainer = build(
+        root, model_name, loss_type="CE", gaa=False, semantic_fusion="concat", semantic_missing="learned")
+    assert config["train_neg_sample_args"] is None or config["train_neg_sample_args"]["distribution"] == "none"
+    trainer.fit(train_data, valid_data, saved=False)
+    assert trainer.neighbour_sets is None and not trainer.gaa_teacher_seconds
+    batch = next(iter(train_data))
+    assert torch.isfinite(model.calculate_loss(batch))
+
+
+@pytest.mark.parametrize("fusion", ["none", "add", "gate", "concat"])
+def test_fusion_variants_and_missing_users(tiny_root, fusion):
+    root, _ = tiny_root
+    config, train_data, *_ , model, _ = build(root, "SASRecHSUGA", semantic_fusion=fusion, gaa=(fusion == "none"))
+    model.eval()  # no dropout: the two passes below must see the same network
+    batch = next(iter(train_data))
+    h = model.sequence_representation(batch)
+    fused = model.user_representation(batch)
+    assert fused.shape == h.shape
+    if fusion == "none":
+        torch.testing.assert_close(fused, h)
+    module = model.semantic_fusion
+    assert module.n_missing == len(USERS_WITHOUT_VECTOR)
+    if fusion != "none":
+        token_to_id = train_data._dataset.field2token_id["user_id"]
+        missing = torch.tensor([token_to_id[t] for t in USERS_WITHOUT_VECTOR])
+        assert torch.count_nonzero(module.semantic(missing)) == 0  # semantic_missing: zero
+        assert torch.count_nonzero(module.semantic(torch.tensor([token_to_id["u0"]]))) > 0
+
+
+def test_semantic_table_follows_recbole_ids(tiny_root):
+    root, vectors = tiny_root
+    _, train_data, *_ , model, _ = build(root, "GRU4RecHSUGA")
+    dataset = train_data._dataset
+    table = model.semantic_fusion.semantic_table.numpy()
+    for token, vector in vectors.items():
+        # The file keeps 7 significant digits.
+        np.testing.assert_allclose(table[dataset.field2token_id["user_id"][token]], vector, rtol=1e-6, atol=1e-7)
+    assert not model.semantic_fusion.has_vector[0]
+
+
+def test_bad_fusion_and_missing_file_are_named(tiny_root):
+    root, _ = tiny_root
+    with pytest.raises(ValueError, match="semantic_fusion"):
+        build(root, "SASRecHSUGA", semantic_fusion="multiply")
+    with pytest.raises(FileNotFoundError, match="tiny.nosuch"):
+        build(root, "SASRecHSUGA", semantic_suffix="nosuch")
+
+
+def test_teacher_sequences_are_the_last_training_items(tiny_root):
+    root, _ = tiny_root
+    config, train_data, valid_data, _, _, trainer = build(root, "SASRecHSUGA")
+    from recbole_hsuga.data.training_history import TrainingHistory
+
+    history = TrainingHistory.from_dataloaders(train_data, valid_data)
+    item_seq, item_seq_len = last_items(history, 8)
+    for user in range(1, history.n_users):
+        own = history.items_of(user)[-8:]
+        assert item_seq_len[user] == len(own)
+        assert item_seq[user, : len(own)].tolist() == own.tolist()
+        assert not item_seq[user, len(own):].any()
+
+
+def test_teacher_is_refreshed_without_gradient_and_sd_loss_is_added(tiny_root):
+    root, _ = tiny_root
+    config, train_data, valid_data, _, model, trainer = build(root, "SASRecHSUGA", gaa_alpha=1.0)
+    from recbole_hsuga.data.training_history import TrainingHistory
+
+    trainer.prepare_gaa(TrainingHistory.from_dataloaders(train_data, valid_data))
+    table = trainer.refresh_teacher()
+    assert not table.requires_grad and model.training  # refresh runs in eval mode, then restores
+    model.eval()  # no dropout, so the joint pass can be compared with calculate_loss
+    batch = next(iter(train_data))
+    rank_loss, sd_loss = trainer._joint_loss(batch)
+    assert sd_loss.item() > 0
+    torch.testing.assert_close(rank_loss, model.calculate_loss(batch))
+    sd_loss.backward()
+    assert model.item_embedding.weight.grad is not None
+
+    # Online teacher (gaa_teacher_detach: false): gradients also flow through the neighbours.
+    trainer.gaa_teacher_detach = False
+    model.zero_grad()
+    _, online = trainer._joint_loss(batch)
+    online.backward()
+    assert model.item_embedding.weight.grad.abs().sum() > 0
+
+
+def test_registry_exports_the_three_models():
+    for name in MODELS:
+        assert get_model(name).__name__ == name
+        assert get_model(name).trainer_class is GAATrainer
