@@ -129,7 +129,9 @@ class SentenceTransformerEncoder:
         log.info("loading sentence-transformers model %s", path)
         self._model = SentenceTransformer(str(path), device=device)
         self.model_path = str(path)
-        self.dimension = int(self._model.get_sentence_embedding_dimension())
+        # sentence-transformers >= 6 renamed get_sentence_embedding_dimension
+        dimension_of = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+        self.dimension = int(dimension_of())
         self.normalisation = "l2" if normalise else "none"
         self._normalise = normalise
 
