@@ -1,0 +1,1 @@
+"""Leave-one-out evaluation: fixed sampled negatives, ranks, head/tail groups."""

@@ -1,0 +1,1 @@
+"""Data helpers that adapt RecBole's datasets from outside."""
