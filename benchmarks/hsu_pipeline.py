@@ -1,0 +1,231 @@
+"""Benchmark of the HSU pipeline on a fixed user sample with the CPU default engine.
+
+Measures, on ``--users`` users drawn by a seeded hash of their ids (the same sample every
+time):
+
+1. the pipeline: users/s, prompt and generated tokens/s, parse-failure, retry and fallback
+   rates, operation distribution;
+2. the engine's raw throughput on exactly the same requests (recorded during step 1 and
+   replayed in the same batches straight into ``engine.generate``), and the ratio
+   pipeline / raw;
+3. the cost of an incremental one-stage update against recomputing the same users from
+   scratch (users with >= 2 stages, history cut back by their last stage, then grown).
+
+Runs write into a scratch copy of the dataset (``--work``), never into ``--data``.
+
+    python benchmarks/hsu_pipeline.py --data dataset --users 200 \
+        --out benchmarks/results/hsu-pipeline-amazon-beauty.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import logging
+import os
+import platform
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT))
+
+from dataset_tools.hsu.config import parse_hsu_section  # noqa: E402
+from dataset_tools.hsu.engines import make_engine  # noqa: E402
+from dataset_tools.hsu.engines.base import Engine, Generation, GenerationRequest  # noqa: E402
+from dataset_tools.hsu.pipeline import HsuSettings  # noqa: E402
+from dataset_tools.hsu.prompts import PROMPT_VERSION  # noqa: E402
+from dataset_tools.hsu.runner import run_dataset  # noqa: E402
+from dataset_tools.hsu.stages import load_user_sequences, user_stages  # noqa: E402
+from dataset_tools.spec import load_dataset_spec  # noqa: E402
+
+logger = logging.getLogger("hsu_benchmark")
+
+
+class RecordingEngine(Engine):
+    """Passes batches to a real engine and keeps them for the raw-throughput replay."""
+
+    def __init__(self, inner: Engine) -> None:
+        super().__init__(inner.model_id, inner.constrained)
+        self.name = inner.name
+        self.inner = inner
+        self.batches: list[list[GenerationRequest]] = []
+
+    def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
+        self.batches.append(list(requests))
+        return self.inner.generate(requests)
+
+
+def sample_users(users: Sequence[str], count: int, seed: int) -> list[str]:
+    """``count`` users ordered by a seeded hash: a fixed sample independent of file order."""
+    ranked = sorted(users, key=lambda u: hashlib.sha256(f"{seed}:{u}".encode()).hexdigest())
+    return ranked[:count]
+
+
+def write_inter(path: Path, sequences: dict[str, list[str]]) -> None:
+    lines = ["user_id:token\titem_id:token\ttimestamp:float"]
+    stamp = 0
+    for user, items in sequences.items():
+        for item in items:
+            stamp += 1
+            lines.append(f"{user}\t{item}\t{stamp}")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def replay(engine: Engine, batches: list[list[GenerationRequest]]) -> dict[str, float]:
+    """Raw engine throughput on recorded batches."""
+    prompt = completion = 0
+    started = time.perf_counter()
+    for batch in batches:
+        for generation in engine.generate(batch):
+            prompt += generation.prompt_tokens
+            completion += generation.completion_tokens
+    wall = time.perf_counter() - started
+    return {"wall_s": wall, "prompt_tokens": prompt, "completion_tokens": completion,
+            "requests": sum(len(b) for b in batches),
+            "prompt_tokens_per_s": prompt / wall, "completion_tokens_per_s": completion / wall}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=REPO_ROOT / "dataset", help="prepared data root")
+    parser.add_argument("--dataset", default="amazon-beauty")
+    parser.add_argument("--users", type=int, default=200, help="sample size (fixed, seeded)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--incremental-users", type=int, default=5, help="users with >= 2 stages for step 3")
+    parser.add_argument("--model", default="smollm2")
+    parser.add_argument("--n-threads", type=int, default=1)
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--work", type=Path, default=None, help="scratch data root (default: a temp folder)")
+    parser.add_argument("--out", type=Path, default=None, help="markdown result file")
+    parser.add_argument("--json", type=Path, default=None, help="also write the raw numbers as JSON")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    source = args.data / args.dataset
+    sequences = load_user_sequences(source / f"{args.dataset}.inter")
+    hsu_spec = parse_hsu_section(load_dataset_spec(args.dataset))
+    settings = HsuSettings(stage_length=hsu_spec.stage_length, operations=hsu_spec.operations,
+                           item_line=hsu_spec.item_line, batch_size=args.batch_size)
+    sample = sample_users(list(sequences), args.users, args.seed)
+    work = args.work or Path(tempfile.mkdtemp(prefix="hsu-bench-"))
+    folder = work / args.dataset
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    shutil.copy(source / f"{args.dataset}.item_text.jsonl", folder)
+    shutil.copy(source / f"{args.dataset}.inter", folder)
+    load_before = os.getloadavg()
+
+    results: dict[str, object] = {"users": len(sample), "seed": args.seed, "model": args.model,
+                                  "n_threads": args.n_threads, "batch_size": args.batch_size,
+                                  "stage_length": settings.stage_length, "prompt_version": PROMPT_VERSION}
+    with make_engine("llamacpp", args.model, n_threads=args.n_threads) as engine:
+        # 1. pipeline on the sample
+        recorder = RecordingEngine(engine)
+        outcome = run_dataset(work, args.dataset, "bench", recorder, settings, users_from=sample, progress=True)
+        results["pipeline"] = outcome.stats.as_dict()
+        results["report"] = outcome.report
+        # 2. raw engine on the same requests
+        results["raw"] = replay(engine, recorder.batches)
+
+        # 3. incremental one-stage update vs recompute from scratch
+        multi = [u for u in sample_users(list(sequences), len(sequences), args.seed)
+                 if len(user_stages(sequences[u], settings.stage_length)) >= 2][: args.incremental_users]
+        cut = {}
+        for user in multi:
+            last = user_stages(sequences[user], settings.stage_length)[-1]
+            cut[user] = sequences[user][: len(sequences[user]) - len(last)]
+        write_inter(folder / f"{args.dataset}.inter", cut)
+        run_dataset(work, args.dataset, "incremental", engine, settings, progress=False)
+        write_inter(folder / f"{args.dataset}.inter", {u: sequences[u] for u in multi})
+        inc = run_dataset(work, args.dataset, "incremental", engine, settings, progress=False).stats
+        scratch = run_dataset(work, args.dataset, "scratch", engine, settings, progress=False).stats
+        results["incremental"] = {
+            "users": len(multi),
+            "stages_per_user": scratch.stages_computed / max(1, len(multi)),
+            "update_s_per_user": inc.wall_s / max(1, len(multi)),
+            "update_stages_computed": inc.stages_computed,
+            "update_stages_reused": inc.stages_reused,
+            "scratch_s_per_user": scratch.wall_s / max(1, len(multi)),
+            "scratch_stages_computed": scratch.stages_computed,
+            "ratio": inc.wall_s / scratch.wall_s if scratch.wall_s else None,
+        }
+    results["machine"] = {"cpus": os.cpu_count(), "load_before": load_before, "load_after": os.getloadavg(),
+                          "python": platform.python_version()}
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    markdown = render(results, args)
+    if args.out:
+        args.out.write_text(markdown, encoding="utf-8")
+    print(markdown)
+    return 0
+
+
+def render(results: dict, args: argparse.Namespace) -> str:
+    pipe, raw, report, inc = results["pipeline"], results["raw"], results["report"], results["incremental"]
+    ratio_prompt = pipe["prompt_tokens_per_s"] / raw["prompt_tokens_per_s"] if raw["prompt_tokens_per_s"] else 0
+    ratio_gen = pipe["completion_tokens_per_s"] / raw["completion_tokens_per_s"] if raw["completion_tokens_per_s"] else 0
+    ops = report["operations"]
+    lines = [
+        f"# HSU pipeline benchmark: {args.dataset}",
+        "",
+        f"Command: `python benchmarks/hsu_pipeline.py --data {args.data} --users {results['users']} "
+        f"--incremental-users {args.incremental_users} --seed {results['seed']}`",
+        "",
+        f"Engine: in-process llama.cpp (llama-cpp-python), model `{results['model']}`, "
+        f"{results['n_threads']} thread(s), grammars on; batch size {results['batch_size']}, "
+        f"stage length {results['stage_length']}, prompts `{results['prompt_version']}`. "
+        f"Machine: {results['machine']['cpus']} CPUs shared with other jobs, load average "
+        f"{results['machine']['load_before'][0]:.1f} before / {results['machine']['load_after'][0]:.1f} after.",
+        "",
+        "## Pipeline vs raw engine on the same requests",
+        "",
+        "| | wall s | users/s | prompt tok/s | generated tok/s | requests |",
+        "|---|---|---|---|---|---|",
+        f"| pipeline | {pipe['wall_s']:.1f} | {pipe['users_per_s']:.3f} | {pipe['prompt_tokens_per_s']:.1f} | "
+        f"{pipe['completion_tokens_per_s']:.1f} | {pipe['requests']} |",
+        f"| raw engine (replay) | {raw['wall_s']:.1f} | | {raw['prompt_tokens_per_s']:.1f} | "
+        f"{raw['completion_tokens_per_s']:.1f} | {raw['requests']} |",
+        f"| ratio pipeline / raw | | | {ratio_prompt:.2f} | {ratio_gen:.2f} | |",
+        "",
+        f"Users: {report['users']}, stages: {report['stages']}, LLM calls: {report['llm_calls']}; "
+        f"per stage {report['mean_prompt_tokens_per_stage']:.0f} prompt / "
+        f"{report['mean_completion_tokens_per_stage']:.0f} generated tokens, "
+        f"{report['mean_latency_s_per_stage']:.2f} s.",
+        "",
+        "## Parsing",
+        "",
+        f"Parse failures: {report['parse_failures']} ({report['parse_failure_rate']:.1%} of calls); "
+        f"retries: {report['retries']}; fallbacks: {report['fallbacks'] or 'none'} "
+        f"({report['fallback_rate']:.1%} of stages).",
+        "",
+        "## Operations",
+        "",
+        "| summary (stage 1) | add | delete | update | retain |",
+        "|---|---|---|---|---|",
+        f"| {ops['summary']} | {ops['add']} | {ops['delete']} | {ops['update']} | {ops['retain']} |",
+        "",
+        "## Incremental one-stage update vs recompute from scratch",
+        "",
+        f"{inc['users']} users with >= 2 stages ({inc['stages_per_user']:.1f} stages each on average); their "
+        "history was cut back by its last stage, processed, then grown back.",
+        "",
+        "| | s per user | stages computed | stages reused |",
+        "|---|---|---|---|",
+        f"| incremental update | {inc['update_s_per_user']:.1f} | {inc['update_stages_computed']} | "
+        f"{inc['update_stages_reused']} |",
+        f"| from scratch | {inc['scratch_s_per_user']:.1f} | {inc['scratch_stages_computed']} | 0 |",
+        f"| ratio | {inc['ratio']:.2f} | | |" if inc["ratio"] is not None else "| ratio | n/a | | |",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
