@@ -84,3 +84,16 @@ def test_merge_of_shards_concatenates_and_dedupes(tmp_path):
     with pytest.raises(DatasetToolsError, match="different settings"):
         merge_runs([tmp_path / "s0", tmp_path / "s1"], tmp_path / "merged2")
     assert json.loads((tmp_path / "merged" / "run.json").read_text())["merged_from"][0].endswith("s0")
+
+
+def test_shards_partition_the_users_stably_and_the_other_selections():
+    from dataset_tools.hsu.pipeline import select_users
+
+    users = [str(n) for n in range(200)]
+    shards = [select_users(users, shard=(i, 3)) for i in range(3)]
+    assert sorted(u for shard in shards for u in shard) == sorted(users)
+    assert not set(shards[0]) & set(shards[1])
+    assert select_users(list(reversed(users)), shard=(1, 3)) == list(reversed(shards[1]))  # by hash, not position
+    assert select_users(users, users_from=["5", "3", "5"], limit=1) == ["5"]
+    with pytest.raises(DatasetToolsError, match="not in the dataset"):
+        select_users(users, users_from=["x"])

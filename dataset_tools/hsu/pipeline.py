@@ -289,7 +289,8 @@ class HsuPipeline:
         records_ready: list[bool] = [False] * len(works)
         stage_texts = [self.settings.item_line.render_stage(w.stages[w.next_index], self.item_text) for w in works]
         summary_ix = [i for i, w in enumerate(works) if w.next_index == 0 or self.settings.mode == "oneshot"]
-        select_ix = [i for i in range(len(works)) if i not in set(summary_ix)]
+        summary_set = set(summary_ix)
+        select_ix = [i for i in range(len(works)) if i not in summary_set]
 
         first_requests = {}
         for i in summary_ix:
@@ -308,7 +309,7 @@ class HsuPipeline:
         operations = tuple(self.settings.operations)
         first = self._call(
             [first_requests[i] for i in order],
-            [parse_interests if i in set(summary_ix) else (lambda text: parse_selection(text, operations)) for i in order],
+            [parse_interests if i in summary_set else (lambda text: parse_selection(text, operations)) for i in order],
         )
         first_by_ix = dict(zip(order, first))
 

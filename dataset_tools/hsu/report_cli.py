@@ -48,7 +48,8 @@ def main(args: argparse.Namespace) -> int:
             raise DatasetToolsError(f"user {args.user!r} is not in {root / args.run}")
         trajectory = chosen[0]
     else:
-        trajectory = max(trajectories, key=lambda t: (len(t["stages"]), -trajectories.index(t)))
+        # the first user with the most stages
+        trajectory = max(enumerate(trajectories), key=lambda it: (len(it[1]["stages"]), -it[0]))[1]
     item_path = args.data / args.dataset / f"{args.dataset}.item_text.jsonl"
     item_text = load_item_text(item_path) if item_path.is_file() else None
     print()

@@ -116,7 +116,8 @@ def run_dataset(
         write_json_atomic(run_file, run_info)
         # Only the selected users are processed; earlier users just get their trajectories rebuilt.
         trajectories_selected = pipeline.run(sequences, selected)
-        others = pipeline.plan(sequences, [u for u in all_users if u not in set(selected)])
+        selected_set = set(selected)
+        others = pipeline.plan(sequences, [u for u in all_users if u not in selected_set])
         by_user = {t["user"]: t for t in trajectories_selected}
         by_user.update({w.user: pipeline.trajectory(w) for w in others})
         trajectories = [by_user[u] for u in all_users]
