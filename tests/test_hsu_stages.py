@@ -143,3 +143,11 @@ def test_spec_hsu_sections_of_the_shipped_datasets_are_valid(tmp_path):
     bad.write_text("hsu:\n  operations: [add, jump]\n", encoding="utf-8")
     with pytest.raises(DatasetToolsError, match=r"hsu\.operations"):
         parse_hsu_section(load_dataset_spec(bad))
+
+
+def test_cli_refuses_a_dataset_without_item_text_before_loading_a_model(tmp_path, caplog):
+    from dataset_tools.__main__ import main as cli_main
+
+    write_inter(tmp_path / "ids-only" / "ids-only.inter", [("u1", "a", 1.0), ("u1", "b", 2.0), ("u1", "c", 3.0)])
+    assert cli_main(["hsu", "ids-only", "--data", str(tmp_path), "--model", str(tmp_path / "never-loaded.gguf")]) == 2
+    assert "HSU needs item titles" in caplog.text and "never-loaded" not in caplog.text

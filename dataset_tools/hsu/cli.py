@@ -119,7 +119,7 @@ def main(args: argparse.Namespace) -> int:
     from dataset_tools.hsu.pipeline import HsuSettings
     from dataset_tools.hsu.prompts import validate_operations
     from dataset_tools.hsu.report import build_report, format_report
-    from dataset_tools.hsu.runner import run_dataset
+    from dataset_tools.hsu.runner import check_inputs, run_dataset
     from dataset_tools.hsu.store import load_trajectories, merge_runs, write_json_atomic, REPORT_FILE
     from dataset_tools.spec import load_dataset_spec
 
@@ -147,6 +147,7 @@ def main(args: argparse.Namespace) -> int:
     )
     run_name = args.run or default_run_name(args, operations)
     users_from = read_user_file(args.users_from) if args.users_from else None
+    check_inputs(args.data, args.dataset)
     with make_engine(args.engine, args.model or DEFAULT_MODEL, **_engine_options(args)) as engine:
         outcome = run_dataset(
             args.data, args.dataset, run_name, engine, settings,

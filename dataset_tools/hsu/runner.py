@@ -51,6 +51,14 @@ def dataset_dir(data_root: Path, dataset: str) -> Path:
     return folder
 
 
+def check_inputs(data_root: Path, dataset: str) -> None:
+    """Fail fast (before a model is loaded) when the dataset folder or its item text is missing."""
+    folder = dataset_dir(data_root, dataset)
+    load_item_text(folder / f"{dataset}.item_text.jsonl")
+    if not (folder / f"{dataset}.inter").is_file():
+        raise DatasetToolsError(f"{folder / f'{dataset}.inter'}: not found; run `python -m dataset_tools prepare {dataset}`")
+
+
 def run_dataset(
     data_root: Path,
     dataset: str,
