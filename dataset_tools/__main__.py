@@ -19,6 +19,7 @@ from dataset_tools import DatasetToolsError
 #: Subcommand modules in the order ``--help`` lists them.
 SUBCOMMAND_MODULES: list[str] = [
     "dataset_tools.prepare",
+    "dataset_tools.toy",
     "dataset_tools.embed.cli",
     "dataset_tools.hsu.cli",
     "dataset_tools.hsu.report_cli",
