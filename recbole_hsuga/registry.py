@@ -33,10 +33,13 @@ def get_model(name: str) -> type:
     else:
         try:
             model_class = recbole_get_model(name)
-        except ValueError:
-            ours = sorted(n for n in dir(own) if not n.startswith("_")) if own else []
+        except (ValueError, ModuleNotFoundError) as error:
+            # RecBole's search ends in exlib_recommender, whose import needs the optional
+            # lightgbm / xgboost: for a name found nowhere earlier that is "not found" too.
+            ours = sorted(n for n in own.__all__) if own is not None and hasattr(own, "__all__") else []
+            detail = f" (RecBole's search stopped at: {error})" if isinstance(error, ModuleNotFoundError) else ""
             raise ValueError(
-                f"unknown model {name!r}: it is neither one of recbole-hsuga's models {ours} nor a RecBole model"
+                f"unknown model {name!r}: it is neither one of recbole-hsuga's models {ours} nor a RecBole model{detail}"
             ) from None
     # Importing RecBole's sequential models switches anomaly detection on (sine.py).
     compat.disable_anomaly_detection()

@@ -1,0 +1,50 @@
+"""End to end: the CLI trains, selects on validation, tests, prints and writes results."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+
+from conftest import REPO_ROOT
+
+
+def _run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(REPO_ROOT / "run_recbole_hsuga.py"), *args],
+                          capture_output=True, text=True, timeout=600, cwd=REPO_ROOT)
+
+
+def test_cli_runs_a_recbole_baseline_end_to_end(fast_settings, tmp_path):
+    settings = [f"--{key}={value}" for key, value in fast_settings.items() if key != "state"]
+    user_yaml = tmp_path / "exp.yaml"
+    user_yaml.write_text("learning_rate: 0.002\n")
+    proc = _run_cli("--model=SASRec", "--dataset=toy-beauty", f"--config_files={user_yaml}", *settings)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    output = proc.stdout + proc.stderr
+    assert "test results: SASRec on toy-beauty" in output and "tail_items" in output
+
+    files = list((tmp_path / "results").glob("SASRec-toy-beauty-seed42-*.json"))
+    assert len(files) == 1
+    result = json.loads(files[0].read_text())
+    assert result["config"]["learning_rate"] == 0.002
+    for split in ("valid", "test"):
+        for protocol in ("full", "sampled"):
+            groups = result["metrics"][split][protocol]
+            assert set(groups) == {"all", "head_users", "tail_users", "head_items", "tail_items"}
+            for group in groups.values():
+                assert set(group) >= {"hit@5", "hit@10", "hit@20", "ndcg@5", "ndcg@10", "ndcg@20", "n_users"}
+                assert all(0.0 <= group[m] <= 1.0 for m in group if m != "n_users")
+            assert groups["head_users"]["n_users"] + groups["tail_users"]["n_users"] == groups["all"]["n_users"] == 300
+            # Ranking among 101 candidates can only be easier than among all items.
+            assert result["metrics"][split]["sampled"]["all"]["hit@10"] >= result["metrics"][split]["full"]["all"]["hit@10"]
+    assert result["timings"]["epochs"] == 1 and result["timings"]["seconds_per_epoch"] > 0
+    assert result["seed"] == 42 and result["checkpoint"].endswith(".pth")
+    with (tmp_path / "results" / "summary.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 2 * 2 * 5 * 7  # splits x protocols x groups x (6 metrics + n_users)
+
+
+def test_cli_rejects_settings_without_a_value():
+    proc = _run_cli("--model=SASRec", "--epochs")
+    assert proc.returncode == 2 and "--key=value" in proc.stderr
