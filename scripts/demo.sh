@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# The main job end to end on the embedded default, the synthetic toy-beauty dataset:
+#   toy raw data -> prepare -> HSU staged LLM pipeline (packaged SmolLM2, in-process llama.cpp)
+#   -> user semantic vectors -> SASRec vs SASRecHSUGA under one protocol -> results/.
+# Knobs (environment): DATA (default dataset), HSU_USERS (users sent to the LLM, default 60),
+# EPOCHS (default 5).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install.sh
+PY=.venv/bin/python
+DATA=${DATA:-dataset}
+export HF_HUB_OFFLINE=1
+
+$PY -m dataset_tools toy --out "$DATA/raw/toy-beauty"
+$PY -m dataset_tools prepare toy-beauty --raw "$DATA/raw/toy-beauty" --out "$DATA"
+# HSU: staged interest editing with the packaged SmolLM2 on a sample of users (resumable).
+$PY -m dataset_tools hsu toy-beauty --data "$DATA" --run demo --limit-users "${HSU_USERS:-60}"
+$PY -m dataset_tools report toy-beauty --data "$DATA" --run demo
+# User vectors: HSU interests for the sampled users, history text for every user.
+$PY -m dataset_tools embed toy-beauty --data "$DATA" --extractor hsu --run demo --suffix useremb
+$PY -m dataset_tools embed toy-beauty --data "$DATA" --extractor text --suffix useremb_text
+for model in SASRec SASRecHSUGA; do
+    $PY run_recbole_hsuga.py --model=$model --dataset=toy-beauty --data_path="$DATA/" --epochs="${EPOCHS:-5}"
+done
+echo "Result files: results/*.json, one row per metric in results/summary.csv"
