@@ -217,3 +217,27 @@ def test_registry_exports_the_three_models():
     for name in MODELS:
         assert get_model(name).__name__ == name
         assert get_model(name).trainer_class is GAATrainer
+
+
+@pytest.mark.parametrize("experiment, expected", [
+    ("full", {"gaa": True, "group_aware": True, "active_filter": True, "filter_active": True, "suffix": "useremb"}),
+    ("no_gaa", {"gaa": False, "suffix": "useremb"}),
+    ("no_hsu", {"gaa": True, "filter_active": True, "suffix": "useremb_text"}),
+    ("no_group_aware", {"gaa": True, "group_aware": False, "filter_active": False, "suffix": "useremb"}),
+    ("no_active_filter", {"gaa": True, "group_aware": True, "filter_active": False, "suffix": "useremb"}),
+])
+def test_ablation_yamls_set_their_switches(tiny_root, experiment, expected):
+    from pathlib import Path
+
+    from recbole_hsuga.gaa.trainer import gaa_params_from_config
+
+    root, _ = tiny_root
+    path = Path(__file__).resolve().parent.parent / "properties" / "experiments" / f"{experiment}.yaml"
+    config = HSUGAConfig(model="SASRecHSUGA", dataset=DATASET, config_file_list=[str(path)],
+                         config_dict={"data_path": str(root)})
+    assert config["gaa"] is expected["gaa"]
+    assert config["semantic_suffix"] == expected["suffix"]
+    params = gaa_params_from_config(config)
+    for key in ("group_aware", "active_filter", "filter_active"):
+        if key in expected:
+            assert getattr(params, key) is expected[key]
