@@ -180,6 +180,7 @@ def run(
             "epoch_seconds": [round(s, 3) for s in epoch_seconds],
         },
         "peak_rss_mb": round(_peak_rss_mb(), 1),
+        "trainer_report": _jsonable(trainer.run_report() if hasattr(trainer, "run_report") else {}),
         "checkpoint": trainer.saved_model_file if saved else None,
         "versions": {
             "python": platform.python_version(),

@@ -101,6 +101,10 @@ class HeadTailEvaluationMixin:
         result = self.evaluate(valid_data, load_best_model=False, show_progress=show_progress, detailed=False)
         return result[self.valid_metric], result
 
+    def run_report(self) -> dict:
+        """Extra facts for the run's result file; trainers with more to say extend it."""
+        return {}
+
     # ----------------------------------------------------------------- checkpoints
     def resume_checkpoint(self, resume_file):
         original = torch.load

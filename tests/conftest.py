@@ -19,6 +19,10 @@ SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 TOY_DATASET = "toy-beauty"
 
 
+def pytest_configure(config) -> None:
+    config.addinivalue_line("markers", "slow: takes more than ~20 s (loads an LLM); part of the default run")
+
+
 @pytest.fixture(scope="session")
 def toy_data_path(tmp_path_factory) -> Path:
     """A prepared synthetic dataset ``toy-beauty`` (300 users): ``<path>/toy-beauty/*.inter``."""

@@ -128,6 +128,16 @@ class GAATrainer(HeadTailTrainer):
                          f"alpha {self.gaa_alpha}, teacher detached: {self.gaa_teacher_detach}; stats {sets.stats}")
         return sets
 
+    def run_report(self) -> dict:
+        """GAA facts for the run's result file: neighbour statistics and teacher cost."""
+        report = super().run_report()
+        if self.neighbour_sets is not None:
+            report["gaa"] = {
+                "neighbour_stats": self.neighbour_sets.stats,
+                "teacher_refresh_seconds": [round(s, 3) for s in self.gaa_teacher_seconds],
+            }
+        return report
+
     # ------------------------------------------------------------------ teacher
     def _encode_users(self, users: torch.Tensor) -> torch.Tensor:
         """``f(v)`` on the full training sequences of ``users`` [U] -> [U, H]."""
