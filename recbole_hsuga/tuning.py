@@ -150,9 +150,14 @@ def space_size(parameters: Sequence[SearchParameter]) -> int | None:
     return math.prod(len(p.values) for p in parameters)
 
 
+def _integral(numbers: Sequence[float]) -> bool:
+    return all(float(n).is_integer() for n in numbers)
+
+
 def to_hyperopt_space(parameters: Sequence[SearchParameter]) -> dict:
     """hyperopt ``hp.*`` expressions by name (what RecBole's HyperTuning builds from a file)."""
     from hyperopt import hp
+    from hyperopt.pyll import scope
 
     space = {}
     for p in parameters:
@@ -161,7 +166,9 @@ def to_hyperopt_space(parameters: Sequence[SearchParameter]) -> dict:
         elif p.kind == "uniform":
             space[p.name] = hp.uniform(p.name, *p.values)
         elif p.kind == "quniform":
-            space[p.name] = hp.quniform(p.name, *p.values)
+            # Integral grids (sizes, counts) must reach the model as int, not 64.0.
+            draw = hp.quniform(p.name, *p.values)
+            space[p.name] = scope.int(draw) if _integral(p.values) else draw
         else:
             space[p.name] = hp.loguniform(p.name, *p.values)
     return space
@@ -182,7 +189,8 @@ def to_ray_space(parameters: Sequence[SearchParameter], grid: bool = False) -> d
         elif p.kind == "uniform":
             space[p.name] = tune.uniform(*p.values)
         elif p.kind == "quniform":
-            space[p.name] = tune.quniform(*p.values)
+            low, high, q = p.values
+            space[p.name] = tune.qrandint(int(low), int(high), int(q)) if _integral(p.values) else tune.quniform(low, high, q)
         else:
             space[p.name] = tune.loguniform(math.exp(p.values[0]), math.exp(p.values[1]))
     return space

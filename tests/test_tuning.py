@@ -110,7 +110,7 @@ def test_hyperopt_and_ray_spaces_draw_from_the_same_distributions(tmp_path):
         sample = hyperopt.pyll.stochastic.sample(to_hyperopt_space(params), rng=rng)
         assert sample["fusion"] in ("add", "gate")
         assert math.exp(-8) <= sample["lr"] <= math.exp(-2)
-        assert sample["q"] in (32.0, 64.0, 96.0, 128.0)
+        assert sample["q"] in (32, 64, 96, 128) and isinstance(sample["q"], int)
 
     ray_space = to_ray_space(params)
     assert isinstance(ray_space["fusion"], Categorical) and ray_space["fusion"].categories == ["add", "gate"]
@@ -118,7 +118,9 @@ def test_hyperopt_and_ray_spaces_draw_from_the_same_distributions(tmp_path):
     assert isinstance(ray_space["lr"], Float)
     assert ray_space["lr"].lower == pytest.approx(math.exp(-8)) and ray_space["lr"].upper == pytest.approx(math.exp(-2))
     draws = [ray_space["q"].sample() for _ in range(50)]
-    assert set(draws) <= {32.0, 64.0, 96.0, 128.0}
+    assert set(draws) <= {32, 64, 96, 128} and all(isinstance(d, int) for d in draws)
+    fractional = to_hyperopt_space([SearchParameter("p", "quniform", (0.1, 0.5, 0.1))])
+    assert isinstance(hyperopt.pyll.stochastic.sample(fractional, rng=rng)["p"], float)
     assert to_ray_space(params[:1], grid=True) == {"fusion": {"grid_search": ["add", "gate"]}}
 
 
