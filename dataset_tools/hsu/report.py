@@ -107,7 +107,7 @@ def format_trajectory(
             [line for i in stage["interests"] for line in _cell(f"- {i}", widths[4])],
         ]
         rows.append(cells)
-    rule = "+".join("-" * (w + 2) for w in widths)
+    rule = "-+-".join("-" * w for w in widths)
     out = [f"user {trajectory['user']}: {len(trajectory['stages'])}/{trajectory['n_stages']} stages, "
            f"{trajectory['engine']} {trajectory['model']}, prompts {trajectory['prompt_version']}",
            rule, " | ".join(h.ljust(w) for h, w in zip(headers, widths)), rule]
