@@ -157,6 +157,7 @@ def run(
     valid_result = trainer.evaluate(valid_data, load_best_model=saved, show_progress=config["show_progress"])
     test_result = trainer.evaluate(test_data, load_best_model=saved, show_progress=config["show_progress"])
     eval_seconds = time.perf_counter() - eval_start
+    test_ranks = trainer.last_evaluation
 
     epoch_seconds = list(getattr(trainer, "epoch_seconds", []))
     n_train_rows = len(train_data._dataset)
@@ -192,6 +193,12 @@ def run(
     }
     log.info("\n" + format_table(result["metrics"]["test"], f"test results: {result['model']} on {result['dataset']}"))
     if write_results:
-        result["result_file"] = str(write_result(result, config["results_dir"] or "results"))
+        path = write_result(result, config["results_dir"] or "results")
+        result["result_file"] = str(path)
+        if config["save_user_ranks"] and test_ranks is not None:
+            # Per-user test ranks keyed by original user id: paired tests across models.
+            tokens = test_data._dataset.field2id_token[test_data._dataset.uid_field][test_ranks["users"]]
+            np.savez_compressed(path.with_suffix(".ranks.npz"), users=tokens.astype(str),
+                                full=test_ranks["full"], sampled=test_ranks["sampled"])
         log.info(f"result written to {result['result_file']}")
     return result

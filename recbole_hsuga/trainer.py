@@ -78,6 +78,7 @@ class HeadTailEvaluationMixin:
         self.training_history: TrainingHistory | None = None
         self._phase_contexts: dict[int, _PhaseContext] = {}
         self.epoch_seconds: list[float] = []
+        self.last_evaluation: dict[str, np.ndarray | str] | None = None
 
     # ----------------------------------------------------------------- training data
     def set_training_history(self, history: TrainingHistory) -> None:
@@ -198,6 +199,8 @@ class HeadTailEvaluationMixin:
         users_arr = torch.cat(users).numpy()
         items_arr = torch.cat(items).numpy()
         rank_arrays = {p: torch.cat(r).numpy() for p, r in ranks.items()}
+        # Kept for per-user paired tests between models (runner: save_user_ranks).
+        self.last_evaluation = {"phase": context.phase, "users": users_arr, "targets": items_arr, **rank_arrays}
         return self._summarise(users_arr, items_arr, rank_arrays, detailed)
 
     def _groups(self, users: np.ndarray, items: np.ndarray) -> dict[str, np.ndarray]:
