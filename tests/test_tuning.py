@@ -265,7 +265,7 @@ def test_ray_two_trials_select_on_validation(local_ray, toy_data_path, fast_sett
     # purpose: the tuner makes them absolute for the workers.
     monkeypatch.chdir(tmp_path)
     shutil.copytree(toy_data_path, tmp_path / "data")
-    space = write(tmp_path / "lr.hyper", "learning_rate choice [0.01, 0.001]\n")
+    write(tmp_path / "lr.hyper", "learning_rate choice [0.01, 0.001]\n")
     settings = dict(fast_settings, data_path="data", checkpoint_dir="saved", results_dir="results")
     outcome = tune_model(
         "SASRec", DATASET, "lr.hyper", tool="ray", algo="exhaustive", num_cpus=2,

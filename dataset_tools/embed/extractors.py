@@ -13,13 +13,13 @@ counts of what was left out (and why) so the CLI and the sidecar can report them
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 from dataset_tools import DatasetToolsError
+from dataset_tools.item_text import read_item_text
 
 log = logging.getLogger(__name__)
 
@@ -108,19 +108,7 @@ def read_item_texts(dataset_path: Path, dataset: str) -> dict[str, dict[str, Any
             f"items.jsonl, or `prepare` was not run), so the text and items extractors cannot "
             f"run on it; use an HSU run (--extractor hsu) or an ID-only model instead"
         )
-    records: dict[str, dict[str, Any]] = {}
-    with open(path, encoding="utf-8") as handle:
-        for line_no, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise BadInputError(f"{path}:{line_no}: invalid JSON: {exc.msg}") from None
-            if "item_id" not in record:
-                raise BadInputError(f"{path}:{line_no}: record has no 'item_id' field")
-            records[str(record["item_id"])] = record
-    return records
+    return read_item_text(path)
 
 
 def _as_text(value: Any) -> str:

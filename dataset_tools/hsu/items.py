@@ -9,7 +9,6 @@ need no special syntax. List values are joined with ``", "``.
 
 from __future__ import annotations
 
-import json
 import logging
 import string
 from collections.abc import Mapping, Sequence
@@ -18,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from dataset_tools import DatasetToolsError
+from dataset_tools.item_text import read_item_text
 
 logger = logging.getLogger(__name__)
 
@@ -37,18 +37,7 @@ def load_item_text(path: Path) -> dict[str, dict[str, Any]]:
             f"{path}: not found: HSU needs item titles, and this dataset has no item text "
             "(prepare writes <ds>.item_text.jsonl only when the raw data has items.jsonl with titles)"
         )
-    items: dict[str, dict[str, Any]] = {}
-    with path.open(encoding="utf-8") as handle:
-        for line_no, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DatasetToolsError(f"{path}: line {line_no}: not valid JSON: {exc}") from None
-            if not isinstance(record, dict) or "item_id" not in record:
-                raise DatasetToolsError(f"{path}: line {line_no}: expected a JSON object with 'item_id'")
-            items[str(record["item_id"])] = record
+    items = read_item_text(path)
     if not any(_has_value(r.get("title")) for r in items.values()):
         raise DatasetToolsError(
             f"{path}: no item has a non-empty 'title'; HSU prompts need item titles"
