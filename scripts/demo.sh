@@ -2,7 +2,7 @@
 # The main job end to end on the embedded default, the synthetic toy-beauty dataset:
 #   toy raw data -> prepare -> HSU staged LLM pipeline (packaged SmolLM2, in-process llama.cpp)
 #   -> user semantic vectors -> SASRec vs SASRecHSUGA under one protocol -> results/.
-# Knobs (environment): DATA (default dataset), HSU_USERS (users sent to the LLM, default 60),
+# Knobs (environment): DATA (default dataset), HSU_USERS (users sent to the LLM, default 12),
 # EPOCHS (default 5).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,7 +14,7 @@ export HF_HUB_OFFLINE=1
 $PY -m dataset_tools toy --out "$DATA/raw/toy-beauty"
 $PY -m dataset_tools prepare toy-beauty --raw "$DATA/raw/toy-beauty" --out "$DATA"
 # HSU: staged interest editing with the packaged SmolLM2 on a sample of users (resumable).
-$PY -m dataset_tools hsu toy-beauty --data "$DATA" --run demo --limit-users "${HSU_USERS:-60}"
+$PY -m dataset_tools hsu toy-beauty --data "$DATA" --run demo --limit-users "${HSU_USERS:-12}"
 $PY -m dataset_tools report toy-beauty --data "$DATA" --run demo
 # User vectors: HSU interests for the sampled users, history text for every user.
 $PY -m dataset_tools embed toy-beauty --data "$DATA" --extractor hsu --run demo --suffix useremb
