@@ -19,7 +19,8 @@ $PY -m dataset_tools report toy-beauty --data "$DATA" --run demo
 # User vectors: HSU interests for the sampled users, history text for every user.
 $PY -m dataset_tools embed toy-beauty --data "$DATA" --extractor hsu --run demo --suffix useremb
 $PY -m dataset_tools embed toy-beauty --data "$DATA" --extractor text --suffix useremb_text
+# Same loss for both (HSUGA models default to the paper's BPR, RecBole's SASRec to CE).
 for model in SASRec SASRecHSUGA; do
-    $PY run_recbole_hsuga.py --model=$model --dataset=toy-beauty --data_path="$DATA/" --epochs="${EPOCHS:-5}"
+    $PY run_recbole_hsuga.py --model=$model --dataset=toy-beauty --data_path="$DATA/" --epochs="${EPOCHS:-5}" --loss_type=CE
 done
 echo "Result files: results/*.json, one row per metric in results/summary.csv"
