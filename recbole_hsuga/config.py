@@ -25,7 +25,6 @@ import os
 from pathlib import Path
 from typing import Iterable
 
-import yaml
 from recbole.config import Config
 
 from recbole_hsuga import compat
@@ -123,8 +122,3 @@ class HSUGAConfig(Config):
                 final["train_neg_sample_args"] = {"distribution": "uniform", "sample_num": 1}
         return final
 
-
-def load_yaml(path: str | os.PathLike) -> dict:
-    """Read a YAML file with RecBole's loader (which also parses ``1e-3`` as a float)."""
-    with open(path, encoding="utf-8") as handle:
-        return yaml.load(handle.read(), Loader=Config._build_yaml_loader(None)) or {}
