@@ -8,6 +8,11 @@ t-test across seeds and a Wilcoxon signed-rank test over users (per-user test ra
 over seeds), the seconds-per-epoch ratio HSUGA / base and GAA's one-time neighbour search.
 
     python benchmarks/hsuga_vs_base.py --pairs=SASRec,GRU4Rec --epochs=5 --semantic_suffix=useremb_text
+
+Runs can be split across processes (e.g. one per core, ``--pairs=BERT4Rec --seeds=43``) and
+reported together afterwards from their result files, without training again:
+
+    python benchmarks/hsuga_vs_base.py --pairs=SASRec,GRU4Rec,BERT4Rec --collect_since=20261122T0730
 """
 
 from __future__ import annotations
@@ -25,6 +30,9 @@ from scipy import stats
 REPO = Path(__file__).resolve().parent.parent
 GROUPS = ["all", "head_users", "tail_users", "head_items", "tail_items"]
 METRICS = ["hit@10", "ndcg@10"]
+SETTINGS_SHOWN = ["epochs", "loss_type", "train_batch_size", "learning_rate", "MAX_ITEM_LIST_LENGTH", "hidden_size",
+                  "semantic_suffix", "semantic_fusion", "gaa", "gaa_alpha", "gaa_k_active", "gaa_k_longtail",
+                  "gaa_active_ratio", "gaa_pearson_percentile"]
 
 
 def run(model: str, seed: int, args, settings: list[str], results_dir: Path) -> dict:
@@ -37,9 +45,7 @@ def run(model: str, seed: int, args, settings: list[str], results_dir: Path) -> 
     print("running:", " ".join(command), flush=True)
     subprocess.run(command, check=True, cwd=REPO)
     (path,) = set(results_dir.glob(f"{model}-{args.dataset}-seed{seed}-*.json")) - before
-    result = json.loads(path.read_text())
-    result["_ranks"] = str(path.with_suffix(".ranks.npz"))
-    return result
+    return load_result(path)
 
 
 def ndcg10(ranks: np.ndarray) -> np.ndarray:
@@ -60,15 +66,33 @@ def user_level_test(base_runs: list[dict], hsuga_runs: list[dict], protocol: str
     return float(diff.mean()), p
 
 
-def report(pairs: dict[str, tuple[list[dict], list[dict]]], args, settings, minutes: float) -> str:
+def load_result(path: Path) -> dict:
+    result = json.loads(path.read_text())
+    result["_ranks"] = str(path.with_suffix(".ranks.npz"))
+    return result
+
+
+def collect(model: str, seed: int, args, results_dir: Path) -> dict:
+    """Newest result file of ``model`` and ``seed`` written at or after ``--collect_since``."""
+    since = args.collect_since
+    found = sorted(p for p in results_dir.glob(f"{model}-{args.dataset}-seed{seed}-*.json")
+                   if p.stem.rsplit("-", 1)[-1] >= since)
+    if not found:
+        raise SystemExit(f"no result for {model}, seed {seed} in {results_dir} written since {since}")
+    return load_result(found[-1])
+
+
+def report(pairs: dict[str, tuple[list[dict], list[dict]]], args, settings, provenance: str) -> str:
     lines = [f"# HSUGA vs backbone on {args.dataset}", "",
-             f"Produced by `python benchmarks/hsuga_vs_base.py {' '.join(sys.argv[1:])}` on {time.strftime('%Y-%m-%d')} "
-             f"in {minutes:.0f} minutes (2-core CPU, no GPU, shared with other jobs). Seeds {args.seeds}. "
+             f"{provenance} (2-core CPU, no GPU, shared with other jobs). Seeds {args.seeds}. "
              f"User semantic vectors: `{args.semantic_suffix}` (see its sidecar JSON for the extractor and model). "
              "Each cell: mean over seeds (HR@10 / NDCG@10), test split.", ""]
     for base_name, (base_runs, hsuga_runs) in pairs.items():
         hsuga_name = hsuga_runs[0]["model"]
         lines.append(f"## {base_name} vs {hsuga_name}\n")
+        config = hsuga_runs[0].get("config", {})
+        lines.append("Settings (from the result files): " + ", ".join(
+            f"{key}={config[key]}" for key in SETTINGS_SHOWN if key in config) + ".\n")
         for protocol in ("full", "sampled"):
             lines.append(f"**{protocol} ranking**\n")
             lines.append("| model | " + " | ".join(GROUPS) + " |")
@@ -105,6 +129,8 @@ def main() -> None:
     parser.add_argument("--seeds", default="42,43,44")
     parser.add_argument("--semantic_suffix", default="useremb_text")
     parser.add_argument("--out", default=None)
+    parser.add_argument("--collect_since", default=None,
+                        help="report the newest raw results written at or after this stamp (YYYYmmddTHHMM) instead of training")
     args, settings = parser.parse_known_args()
     results_dir = REPO / "benchmarks" / "results" / "raw"
     results_dir.mkdir(parents=True, exist_ok=True)
@@ -114,10 +140,21 @@ def main() -> None:
     for base in args.pairs.split(","):
         base_runs, hsuga_runs = [], []
         for seed in seeds:
-            base_runs.append(run(base, seed, args, settings, results_dir))
-            hsuga_runs.append(run(f"{base}HSUGA", seed, args, settings, results_dir))
+            if args.collect_since:
+                base_runs.append(collect(base, seed, args, results_dir))
+                hsuga_runs.append(collect(f"{base}HSUGA", seed, args, results_dir))
+            else:
+                base_runs.append(run(base, seed, args, settings, results_dir))
+                hsuga_runs.append(run(f"{base}HSUGA", seed, args, settings, results_dir))
         pairs[base] = (base_runs, hsuga_runs)
-        text = report(pairs, args, settings, (time.time() - started) / 60)
+        if args.collect_since:
+            hours = sum(r["timings"]["total_seconds"] for runs in pairs.values() for r in runs[0] + runs[1]) / 3600
+            provenance = (f"Collected by `python benchmarks/hsuga_vs_base.py {' '.join(sys.argv[1:])}` on "
+                          f"{time.strftime('%Y-%m-%d')} from runs totalling {hours:.1f} process-hours")
+        else:
+            provenance = (f"Produced by `python benchmarks/hsuga_vs_base.py {' '.join(sys.argv[1:])}` on "
+                          f"{time.strftime('%Y-%m-%d')} in {(time.time() - started) / 60:.0f} minutes")
+        text = report(pairs, args, settings, provenance)
         out = Path(args.out) if args.out else REPO / "benchmarks" / "results" / f"hsuga-vs-base-{args.dataset}.md"
         out.write_text(text)  # rewritten after every pair, so a partial run leaves a report
         print(text, flush=True)
