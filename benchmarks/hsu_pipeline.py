@@ -42,6 +42,7 @@ from dataset_tools.hsu.pipeline import HsuSettings  # noqa: E402
 from dataset_tools.hsu.prompts import PROMPT_VERSION  # noqa: E402
 from dataset_tools.hsu.runner import run_dataset  # noqa: E402
 from dataset_tools.hsu.stages import load_user_sequences, user_stages  # noqa: E402
+from dataset_tools.prepare import write_sequences  # noqa: E402
 from dataset_tools.spec import load_dataset_spec  # noqa: E402
 
 logger = logging.getLogger("hsu_benchmark")
@@ -86,16 +87,6 @@ def sample_users(users: Sequence[str], count: int, seed: int) -> list[str]:
     """``count`` users ordered by a seeded hash: a fixed sample independent of file order."""
     ranked = sorted(users, key=lambda u: hashlib.sha256(f"{seed}:{u}".encode()).hexdigest())
     return ranked[:count]
-
-
-def write_inter(path: Path, sequences: dict[str, list[str]]) -> None:
-    lines = ["user_id:token\titem_id:token\ttimestamp:float"]
-    stamp = 0
-    for user, items in sequences.items():
-        for item in items:
-            stamp += 1
-            lines.append(f"{user}\t{item}\t{stamp}")
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -158,9 +149,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         for user in multi:
             last = user_stages(sequences[user], settings.stage_length)[-1]
             cut[user] = sequences[user][: len(sequences[user]) - len(last)]
-        write_inter(folder / f"{args.dataset}.inter", cut)
+        write_sequences(folder / f"{args.dataset}.inter", cut)
         run_dataset(work, args.dataset, "incremental", engine, settings, progress=False)
-        write_inter(folder / f"{args.dataset}.inter", {u: sequences[u] for u in multi})
+        write_sequences(folder / f"{args.dataset}.inter", {u: sequences[u] for u in multi})
         inc = run_dataset(work, args.dataset, "incremental", engine, settings, progress=False).stats
         scratch = run_dataset(work, args.dataset, "scratch", engine, settings, progress=False).stats
         results["incremental"] = {

@@ -22,7 +22,7 @@ import os
 import re
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -654,6 +654,21 @@ def prepare_dataset(spec: DatasetSpec, raw_dir: Path, out_root: Path) -> Prepare
 
 
 # --------------------------------------------------------------------------- CLI
+
+
+def write_sequences(path: Path, sequences: Mapping[str, Sequence[str]]) -> None:
+    """Write ``{user: [item, ...]}`` as an ``.inter`` file in the format ``prepare`` writes.
+
+    Users' rows are contiguous in the mapping's order and the timestamp is the global row
+    number, as for a prepared dataset. Tests and benchmarks use it to build small datasets.
+    """
+    with atomic_write(path) as handle:
+        handle.write(INTER_HEADER + "\n")
+        row = 0
+        for user, items in sequences.items():
+            for item in items:
+                row += 1
+                handle.write(f"{user}\t{item}\t{row}\n")
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:

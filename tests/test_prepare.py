@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 from dataset_tools.__main__ import main as cli_main
-from dataset_tools.prepare import INTER_HEADER, RawDataError, atomic_write, prepare_dataset
+from dataset_tools.hsu.stages import load_user_sequences
+from dataset_tools.prepare import INTER_HEADER, RawDataError, atomic_write, prepare_dataset, write_sequences
 from dataset_tools.spec import SPEC_DIR, SpecError, load_dataset_spec
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -194,6 +195,16 @@ def test_atomic_write_leaves_no_partial_file(tmp_path: Path) -> None:
             raise RuntimeError("crash while writing")
     assert target.read_text() == "old complete content\n"
     assert [p.name for p in tmp_path.iterdir()] == ["x.inter"]
+
+
+def test_write_sequences_round_trips_through_the_stage_reader(tmp_path: Path) -> None:
+    sequences = {"u2": ["7", "3", "7"], "u1": ["1"], "u10": ["2", "5"]}
+    path = tmp_path / "small.inter"
+    write_sequences(path, sequences)
+    lines = path.read_text(encoding="utf-8").splitlines()
+    assert lines[0] == INTER_HEADER
+    assert lines[1:4] == ["u2\t7\t1", "u2\t3\t2", "u2\t7\t3"]  # timestamps are global row numbers
+    assert load_user_sequences(path) == sequences
 
 
 def test_help_lists_subcommands() -> None:
