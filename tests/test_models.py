@@ -9,6 +9,7 @@ import torch
 
 import recbole_hsuga  # noqa: F401  (compat shims before RecBole)
 from dataset_tools.embed.atomic import write_feature_file
+from dataset_tools.prepare import write_sequences
 from recbole_hsuga.compat import load_recbole_checkpoint
 from recbole_hsuga.config import HSUGAConfig
 from recbole_hsuga.gaa.trainer import GAATrainer, last_items
@@ -31,13 +32,9 @@ def write_tiny_dataset(root, n_users: int = N_USERS) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(0)
     folder = root / DATASET
     folder.mkdir(parents=True)
-    lines = ["user_id:token\titem_id:token\ttimestamp:float"]
-    time = 0
-    for u in rng.permutation(n_users):
-        for _ in range(int(rng.integers(5, 15))):
-            time += 1
-            lines.append(f"u{u}\ti{int(rng.integers(0, N_ITEMS))}\t{time}")
-    (folder / f"{DATASET}.inter").write_text("\n".join(lines) + "\n")
+    sequences = {f"u{u}": [f"i{int(rng.integers(0, N_ITEMS))}" for _ in range(int(rng.integers(5, 15)))]
+                 for u in rng.permutation(n_users)}
+    write_sequences(folder / f"{DATASET}.inter", sequences)
     tokens = [f"u{u}" for u in rng.permutation(n_users) if f"u{u}" not in USERS_WITHOUT_VECTOR]
     vectors = rng.normal(size=(len(tokens), DIM)).astype(np.float32)
     write_feature_file(folder / f"{DATASET}.useremb", tokens, vectors, {"extractor": "test"})
@@ -211,6 +208,29 @@ def test_teacher_is_refreshed_without_gradient_and_sd_loss_is_added(tiny_root):
     _, online = trainer._joint_loss(batch)
     online.backward()
     assert model.item_embedding.weight.grad.abs().sum() > 0
+
+
+def test_bert4rec_student_covers_a_share_of_the_batch(tiny_root):
+    """BERT4Rec encodes student rows a second time; gaa_student_fraction bounds that cost."""
+    root, _ = tiny_root
+    config, train_data, valid_data, _, model, trainer = build(root, "BERT4RecHSUGA", gaa_student_fraction=0.25)
+    from recbole_hsuga.data.training_history import TrainingHistory
+
+    trainer.prepare_gaa(TrainingHistory.from_dataloaders(train_data, valid_data))
+    trainer.refresh_teacher()
+    model.eval()  # no dropout: the student rows must equal f(u) computed on their own
+    batch = next(iter(train_data))
+    rank_loss, student = model.ranking_loss_and_representation(batch)
+    rows = -(-len(batch) // 4)
+    assert student.shape == (rows, config["hidden_size"])
+    own = model.encode_sequence(batch[model.ITEM_SEQ][:rows], batch[model.ITEM_SEQ_LEN][:rows])
+    torch.testing.assert_close(student, own, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(rank_loss, model.calculate_loss(batch))  # the ranking loss still sees all rows
+    _, sd_loss = trainer._joint_loss(batch)
+    assert torch.isfinite(sd_loss) and sd_loss.item() > 0
+
+    with pytest.raises(ValueError, match="gaa_student_fraction"):
+        build(root, "BERT4RecHSUGA", gaa_student_fraction=0.0)
 
 
 def test_registry_exports_the_three_models():

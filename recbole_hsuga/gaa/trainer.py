@@ -10,7 +10,8 @@ the same counts that define the evaluator's head/tail users) and cached under
 Cost model (why an epoch does not get K times slower):
 
 - student: ``f(u)`` of each training row comes out of the same backbone pass as the
-  ranking loss (``model.ranking_loss_and_representation``), no extra forward;
+  ranking loss (``model.ranking_loss_and_representation``), no extra forward (BERT4Rec's
+  masked input is not ``f(u)``: it encodes a ``gaa_student_fraction`` of the rows again);
 - teacher (``gaa_teacher_detach: true``, the default): a ``[n_users, H]`` table of ``f(v)``
   on each neighbour's full training sequence, recomputed once per epoch under
   ``no_grad`` in eval mode; one forward per user that is somebody's neighbour, whatever K,
@@ -196,7 +197,7 @@ class GAATrainer(HeadTailTrainer):
     def _joint_loss(self, interaction) -> tuple[torch.Tensor, torch.Tensor]:
         """``(L_rank, alpha * L_SD)`` from one backbone pass (RecBole sums and logs the parts)."""
         rank_loss, student = self.model.ranking_loss_and_representation(interaction)
-        users = self.model.user_ids(interaction)
+        users = self.model.user_ids(interaction)[: student.size(0)]  # the student covers the first rows
         if self.gaa_teacher_detach:
             teacher = self._teacher_table
         else:

@@ -10,11 +10,15 @@ transform), so its representations differ from the last-position backbones:
   item bias is part of the backbone);
 - with GAA the student ``f(u)`` of a row is not one of the masked outputs, so the masked
   sequences and the mask-appended sequences go through the encoder as one stacked batch
-  ``[2B, L]``: one backbone call serves both losses.
+  ``[B + R, L]``: one backbone call serves both losses. Encoding every row twice doubles
+  the step time, so only the first ``R = ceil(gaa_student_fraction * B)`` rows get a
+  student. RecBole reshuffles the training rows every epoch, so they are a uniform sample
+  of the batch and the SD term keeps its expectation (with more variance); 1.0 encodes all.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -33,6 +37,10 @@ class BERT4RecHSUGA(HSUGAMixin, BERT4Rec):
     def __init__(self, config, dataset):
         super().__init__(config, dataset)
         self._init_hsuga(config, dataset, self.hidden_size)
+        fraction = config["gaa_student_fraction"]
+        self.gaa_student_fraction = 1.0 if fraction is None else float(fraction)
+        if not 0.0 < self.gaa_student_fraction <= 1.0:
+            raise ValueError(f"gaa_student_fraction must be in (0, 1], got {fraction!r}")
 
     # ------------------------------------------------------------------ representations
     def append_mask_token(self, item_seq: torch.Tensor, item_seq_len: torch.Tensor) -> torch.Tensor:
@@ -69,13 +77,16 @@ class BERT4RecHSUGA(HSUGAMixin, BERT4Rec):
         return torch.sum(per_slot * targets.view(-1)) / torch.sum(targets)
 
     def ranking_loss_and_representation(self, interaction: Any) -> tuple[torch.Tensor, torch.Tensor]:
+        """Masked-item loss of all ``B`` rows and ``f(u)`` ``[R, H]`` of the first ``R`` rows."""
         masked_item_seq = interaction[self.MASK_ITEM_SEQ]
-        student_seq = self.append_mask_token(interaction[self.ITEM_SEQ], interaction[self.ITEM_SEQ_LEN])
         batch = masked_item_seq.size(0)
-        encoded = self.forward(torch.cat([masked_item_seq, student_seq], dim=0))  # [2B, L, H]
+        rows = max(1, math.ceil(self.gaa_student_fraction * batch))
+        item_seq_len = interaction[self.ITEM_SEQ_LEN][:rows]
+        student_seq = self.append_mask_token(interaction[self.ITEM_SEQ][:rows], item_seq_len)
+        encoded = self.forward(torch.cat([masked_item_seq, student_seq], dim=0))  # [B + R, L, H]
         masked_output = self._masked_outputs(encoded[:batch], interaction[self.MASK_INDEX])
         fused = self.semantic_fusion(masked_output, self.user_ids(interaction))
-        student = self.gather_indexes(encoded[batch:], interaction[self.ITEM_SEQ_LEN] - 1)
+        student = self.gather_indexes(encoded[batch:], item_seq_len - 1)  # [R, H]
         return self._masked_ranking_loss(fused, interaction), student
 
     def calculate_loss(self, interaction: Any) -> torch.Tensor:

@@ -6,9 +6,10 @@ A model mixes :class:`HSUGAMixin` in front of a RecBole sequential model and imp
 - ``encode_sequence(item_seq [B, L], item_seq_len [B]) -> [B, H]``: the backbone's
   sequence representation ``f`` *before* fusion, for any sequence (the teacher table);
 - ``sequence_representation(interaction) -> [B, H]``: ``f`` of the rows' own sequences;
-- ``ranking_loss_and_representation(interaction) -> (loss, f [B, H])``: the ranking loss on
-  the fused representation and ``f`` of the same rows, from **one** backbone pass, so GAA
-  adds no forward pass for the student.
+- ``ranking_loss_and_representation(interaction) -> (loss, f [R, H])``: the ranking loss on
+  the fused representation of all ``B`` rows and ``f`` of the first ``R <= B`` rows, from
+  **one** backbone pass, so GAA adds no forward pass for the student. Last-position
+  backbones return every row (``R = B``); BERT4RecHSUGA may return a share of them.
 """
 
 from __future__ import annotations
