@@ -25,6 +25,7 @@ from dataset_tools.hsu.parsing import parse_selection  # noqa: E402
 from dataset_tools.hsu.pipeline import HsuSettings  # noqa: E402
 from dataset_tools.hsu.runner import run_dataset  # noqa: E402
 from dataset_tools.hsu.store import read_jsonl  # noqa: E402
+from dataset_tools.prepare import write_sequences  # noqa: E402
 
 ALIAS = "smollm2-test"
 
@@ -92,9 +93,7 @@ def test_http_engine_batch_with_server_side_grammar(server):
 def test_pipeline_through_the_server(server, tmp_path):
     folder = tmp_path / "toy"
     folder.mkdir()
-    rows = ["user_id:token\titem_id:token\ttimestamp:float"]
-    rows += [f"u1\t{item}\t{n}" for n, item in enumerate(["1", "2", "3", "4", "1", "2"], start=1)]
-    (folder / "toy.inter").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    write_sequences(folder / "toy.inter", {"u1": ["1", "2", "3", "4", "1", "2"]})
     titles = {"1": "Matte red lipstick", "2": "Lip balm", "3": "Ionic hair dryer", "4": "Argan oil shampoo"}
     (folder / "toy.item_text.jsonl").write_text(
         "".join(json.dumps({"item_id": k, "title": v}) + "\n" for k, v in titles.items()), encoding="utf-8"

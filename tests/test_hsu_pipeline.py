@@ -23,6 +23,7 @@ from dataset_tools.hsu.items import ItemLineTemplate  # noqa: E402
 from dataset_tools.hsu.pipeline import HsuSettings  # noqa: E402
 from dataset_tools.hsu.runner import run_dataset  # noqa: E402
 from dataset_tools.hsu.store import STAGES_FILE, load_final_interests, read_jsonl  # noqa: E402
+from dataset_tools.prepare import write_sequences  # noqa: E402
 
 DATASET = "toy"
 ITEMS = {
@@ -79,13 +80,7 @@ def engine():
 def write_dataset(root: Path, sequences: dict[str, list[str]]) -> Path:
     folder = root / DATASET
     folder.mkdir(parents=True, exist_ok=True)
-    lines = ["user_id:token\titem_id:token\ttimestamp:float"]
-    stamp = 0
-    for user, items in sequences.items():
-        for item in items:
-            stamp += 1
-            lines.append(f"{user}\t{item}\t{stamp}")
-    (folder / f"{DATASET}.inter").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    write_sequences(folder / f"{DATASET}.inter", sequences)
     with (folder / f"{DATASET}.item_text.jsonl").open("w", encoding="utf-8") as handle:
         for item_id, (title, categories) in ITEMS.items():
             handle.write(json.dumps({"item_id": item_id, "title": title, "categories": categories}) + "\n")
