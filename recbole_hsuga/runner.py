@@ -180,6 +180,7 @@ def run(
             "train_samples_per_second": round(n_train_rows / float(np.mean(epoch_seconds)), 1) if epoch_seconds else None,
             "epoch_seconds": [round(s, 3) for s in epoch_seconds],
         },
+        "curve": list(getattr(trainer, "curve", [])),
         "peak_rss_mb": round(_peak_rss_mb(), 1),
         "trainer_report": _jsonable(trainer.run_report() if hasattr(trainer, "run_report") else {}),
         "checkpoint": trainer.saved_model_file if saved else None,

@@ -78,6 +78,9 @@ class HeadTailEvaluationMixin:
         self.training_history: TrainingHistory | None = None
         self._phase_contexts: dict[int, _PhaseContext] = {}
         self.epoch_seconds: list[float] = []
+        #: learning curve, one entry per epoch: ``{"epoch", "train_loss": [parts], "valid_score"?}``.
+        #: A GAA run's loss has two parts, (ranking, alpha * SD), so their balance can be plotted.
+        self.curve: list[dict] = []
         self.last_evaluation: dict[str, np.ndarray | str] | None = None
 
     # ----------------------------------------------------------------- training data
@@ -94,12 +97,16 @@ class HeadTailEvaluationMixin:
         start = time.perf_counter()
         loss = super()._train_epoch(train_data, epoch_idx, loss_func=loss_func, show_progress=show_progress)
         self.epoch_seconds.append(time.perf_counter() - start)
+        parts = loss if isinstance(loss, tuple) else (loss,)
+        self.curve.append({"epoch": epoch_idx, "train_loss": [round(float(part), 6) for part in parts]})
         return loss
 
     def _valid_epoch(self, valid_data, show_progress=False):
         # Per-epoch validation only needs the selection metric; the group table is
         # computed for the final evaluations.
         result = self.evaluate(valid_data, load_best_model=False, show_progress=show_progress, detailed=False)
+        if self.curve:
+            self.curve[-1]["valid_score"] = round(float(result[self.valid_metric]), 6)
         return result[self.valid_metric], result
 
     def run_report(self) -> dict:
