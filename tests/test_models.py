@@ -96,6 +96,10 @@ def test_train_one_epoch_save_reload_and_predict(tiny_root, model_name):
     trainer.fit(train_data, valid_data, saved=True, show_progress=False)
     assert trainer.neighbour_sets is not None and len(trainer.neighbour_sets.indices) > 0
     assert trainer._teacher_table is not None and trainer._teacher_table.abs().sum() > 0
+    # The learning curve keeps both loss parts (ranking, alpha * SD) and the validation score.
+    (entry,) = trainer.curve
+    assert entry["epoch"] == 0 and len(entry["train_loss"]) == 2 and entry["train_loss"][1] > 0
+    assert entry["valid_score"] == pytest.approx(trainer.best_valid_score)
 
     reloaded = config.model_class(config, train_data._dataset)
     checkpoint = load_recbole_checkpoint(trainer.saved_model_file)
@@ -129,6 +133,7 @@ def test_ce_loss_and_gaa_off(tiny_root, model_name):
     assert config["train_neg_sample_args"] is None or config["train_neg_sample_args"]["distribution"] == "none"
     trainer.fit(train_data, valid_data, saved=False)
     assert trainer.neighbour_sets is None and not trainer.gaa_teacher_seconds
+    assert len(trainer.curve) == 1 and len(trainer.curve[0]["train_loss"]) == 1  # no SD part
     batch = next(iter(train_data))
     assert torch.isfinite(model.calculate_loss(batch))
 
@@ -245,6 +250,7 @@ def test_registry_exports_the_three_models():
     ("no_hsu", {"gaa": True, "filter_active": True, "suffix": "useremb_text"}),
     ("no_group_aware", {"gaa": True, "group_aware": False, "filter_active": False, "suffix": "useremb"}),
     ("no_active_filter", {"gaa": True, "group_aware": True, "filter_active": False, "suffix": "useremb"}),
+    ("gaa_only", {"gaa": True, "group_aware": True, "filter_active": True, "suffix": "useremb", "fusion": "none"}),
 ])
 def test_ablation_yamls_set_their_switches(tiny_root, experiment, expected):
     from pathlib import Path
@@ -257,6 +263,7 @@ def test_ablation_yamls_set_their_switches(tiny_root, experiment, expected):
                          config_dict={"data_path": str(root)})
     assert config["gaa"] is expected["gaa"]
     assert config["semantic_suffix"] == expected["suffix"]
+    assert config["semantic_fusion"] == expected.get("fusion", "add")
     params = gaa_params_from_config(config)
     for key in ("group_aware", "active_filter", "filter_active"):
         if key in expected:

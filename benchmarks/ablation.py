@@ -1,0 +1,126 @@
+"""Component study of one HSUGA model: its backbone and the experiment YAMLs, same budget.
+
+Each experiment is a file ``properties/experiments/<name>.yaml`` (``full``, ``no_gaa``,
+``gaa_only``, ``no_group_aware``, ``no_active_filter``, ...); ``base`` is the RecBole
+backbone itself (``SASRecHSUGA`` -> ``SASRec``). Every run gets the same extra settings
+(epochs, loss, semantic vectors ...), so rows differ only in what their YAML switches.
+The report gives HR@10 / NDCG@10 for all users and the head/tail groups under both
+protocols (mean over seeds) and, for each variant, the NDCG@10 difference to ``base`` with
+a Wilcoxon signed-rank test over users (x seeds).
+
+    python benchmarks/ablation.py --model=SASRecHSUGA --experiments=base,full,no_gaa,gaa_only \
+        --seeds=42 --epochs=4 --loss_type=CE --semantic_suffix=useremb_text
+
+Raw results go to ``benchmarks/results/raw/ablation-<dataset>-<model>/<experiment>/``;
+``--collect_since=STAMP`` re-reports runs written since ``STAMP`` without training.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from hsuga_vs_base import GROUPS, METRICS, collect, load_result, user_level_test
+
+REPO = Path(__file__).resolve().parent.parent
+SHOWN = ["epochs", "loss_type", "learning_rate", "semantic_suffix", "semantic_fusion", "gaa", "gaa_alpha",
+         "gaa_k_active", "gaa_k_longtail", "gaa_pearson_percentile", "gaa_group_aware", "gaa_active_filter"]
+
+
+def backbone_of(model: str) -> str:
+    if not model.endswith("HSUGA"):
+        raise SystemExit(f"--model must be an HSUGA model (e.g. SASRecHSUGA), got {model!r}")
+    return model[: -len("HSUGA")]
+
+
+def run_one(experiment: str, seed: int, args, settings: list[str], folder: Path) -> dict:
+    folder.mkdir(parents=True, exist_ok=True)
+    model = backbone_of(args.model) if experiment == "base" else args.model
+    before = set(folder.glob(f"{model}-{args.dataset}-seed{seed}-*.json"))
+    command = [sys.executable, str(REPO / "run_recbole_hsuga.py"), f"--model={model}", f"--dataset={args.dataset}",
+               f"--data_path={args.data_path}/", f"--results_dir={folder}", f"--seed={seed}",
+               "--save_user_ranks=True", "--state=WARNING", *settings]
+    if experiment != "base":
+        yaml = REPO / "properties" / "experiments" / f"{experiment}.yaml"
+        if not yaml.exists():
+            raise SystemExit(f"unknown experiment {experiment!r}: {yaml} does not exist")
+        command.append(f"--config_files={yaml}")
+        if args.semantic_suffix:
+            command.append(f"--semantic_suffix={args.semantic_suffix}")  # command line beats the YAML
+    print("running:", " ".join(command), flush=True)
+    subprocess.run(command, check=True, cwd=REPO)
+    (path,) = set(folder.glob(f"{model}-{args.dataset}-seed{seed}-*.json")) - before
+    return load_result(path)
+
+
+def report(runs: dict[str, list[dict]], args, provenance: str) -> str:
+    lines = [f"# Component study: {args.model} on {args.dataset}", "", provenance, "",
+             "Each cell: mean over seeds, HR@10 / NDCG@10, test split. Δ: NDCG@10 (all users) minus `base`, "
+             "with a Wilcoxon signed-rank test over users x seeds.", ""]
+    for experiment, experiment_runs in runs.items():
+        if experiment == "base":
+            continue
+        config = experiment_runs[0].get("config", {})
+        lines.append(f"- `{experiment}`: " + ", ".join(f"{k}={config[k]}" for k in SHOWN if k in config))
+    lines.append("")
+    for protocol in ("full", "sampled"):
+        lines += [f"**{protocol} ranking**", "", "| variant | " + " | ".join(GROUPS) + " | Δ NDCG@10 vs base (p) |",
+                  "|---|" + "---|" * (len(GROUPS) + 1)]
+        for experiment, experiment_runs in runs.items():
+            cells = []
+            for group in GROUPS:
+                values = [[r["metrics"]["test"][protocol][group][m] for m in METRICS] for r in experiment_runs]
+                mean = np.mean(values, axis=0)
+                cells.append(f"{mean[0]:.4f} / {mean[1]:.4f}")
+            delta = ""
+            if experiment != "base" and "base" in runs:
+                diff, p = user_level_test(runs["base"], experiment_runs, protocol)
+                delta = f"{diff:+.4f} (p = {p:.2g})"
+            lines.append(f"| {experiment} | " + " | ".join(cells) + f" | {delta} |")
+        lines.append("")
+    seconds = {e: np.mean([r["timings"]["seconds_per_epoch"] for r in rs]) for e, rs in runs.items()}
+    lines.append("Seconds per epoch: " + ", ".join(f"{e} {s:.0f}" for e, s in seconds.items()) + ".")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default="SASRecHSUGA")
+    parser.add_argument("--dataset", default="amazon-beauty")
+    parser.add_argument("--data_path", default=str(REPO / "dataset"))
+    parser.add_argument("--experiments", default="base,full,no_gaa,gaa_only,no_group_aware,no_active_filter")
+    parser.add_argument("--seeds", default="42")
+    parser.add_argument("--semantic_suffix", default="useremb_text",
+                        help="user vector file for every variant (overrides the YAMLs' useremb); empty keeps the YAMLs'")
+    parser.add_argument("--out", default=None)
+    parser.add_argument("--collect_since", default=None,
+                        help="report the newest raw results written at or after this stamp (YYYYmmddTHHMM)")
+    args, settings = parser.parse_known_args()
+    root = REPO / "benchmarks" / "results" / "raw" / f"ablation-{args.dataset}-{args.model}"
+    seeds = [int(s) for s in args.seeds.split(",")]
+    started = time.time()
+    runs: dict[str, list[dict]] = {}
+    for experiment in args.experiments.split(","):
+        folder = root / experiment
+        model = backbone_of(args.model) if experiment == "base" else args.model
+        if args.collect_since:
+            runs[experiment] = [collect(model, seed, args, folder) for seed in seeds]
+        else:
+            runs[experiment] = [run_one(experiment, seed, args, settings, folder) for seed in seeds]
+        verb = "Collected" if args.collect_since else "Produced"
+        provenance = (f"{verb} by `python benchmarks/ablation.py {' '.join(sys.argv[1:])}` on "
+                      f"{time.strftime('%Y-%m-%d')} ({(time.time() - started) / 60:.0f} minutes; 2-core CPU, no GPU). "
+                      f"Seeds {args.seeds}.")
+        text = report(runs, args, provenance)
+        out = Path(args.out) if args.out else REPO / "benchmarks" / "results" / f"ablation-{args.dataset}-{args.model}.md"
+        out.write_text(text)  # rewritten after every variant, so a partial run leaves a report
+        print(text, flush=True)
+
+
+if __name__ == "__main__":
+    main()
