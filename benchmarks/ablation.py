@@ -28,7 +28,7 @@ import numpy as np
 from hsuga_vs_base import GROUPS, METRICS, collect, load_result, user_level_test
 
 REPO = Path(__file__).resolve().parent.parent
-SHOWN = ["epochs", "loss_type", "learning_rate", "semantic_suffix", "semantic_fusion", "gaa", "gaa_alpha",
+SHOWN = ["epochs", "loss_type", "learning_rate", "semantic_suffix", "semantic_fusion", "gaa", "gaa_alpha", "gaa_sd_reduction",
          "gaa_k_active", "gaa_k_longtail", "gaa_pearson_percentile", "gaa_group_aware", "gaa_active_filter"]
 
 

@@ -31,7 +31,7 @@ REPO = Path(__file__).resolve().parent.parent
 GROUPS = ["all", "head_users", "tail_users", "head_items", "tail_items"]
 METRICS = ["hit@10", "ndcg@10"]
 SETTINGS_SHOWN = ["epochs", "loss_type", "train_batch_size", "learning_rate", "MAX_ITEM_LIST_LENGTH", "hidden_size",
-                  "semantic_suffix", "semantic_fusion", "gaa", "gaa_alpha", "gaa_k_active", "gaa_k_longtail",
+                  "semantic_suffix", "semantic_fusion", "gaa", "gaa_alpha", "gaa_sd_reduction", "gaa_k_active", "gaa_k_longtail",
                   "gaa_active_ratio", "gaa_pearson_percentile"]
 
 

@@ -187,6 +187,11 @@ def test_self_distillation_loss_hand_computed():
     # row 3: (1,0)-(2,3) -> 1 + 9 = 10
     loss = self_distillation_loss(student, users, teacher, neighbours)
     assert loss.item() == pytest.approx((5 + 1 + 10) / 3)
+    # "mean" divides each squared distance by d = 2 (nn.MSELoss's scale in the reference code).
+    mean_loss = self_distillation_loss(student, users, teacher, neighbours, reduction="mean")
+    assert mean_loss.item() == pytest.approx((5 + 1 + 10) / 3 / 2)
+    with pytest.raises(ValueError, match="reduction"):
+        self_distillation_loss(student, users, teacher, neighbours, reduction="max")
     loss.backward()
     assert teacher.grad is None  # stop-gradient into the teacher by default
     assert student.grad[2].abs().sum() == 0 and student.grad[0].abs().sum() > 0

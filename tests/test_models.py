@@ -214,6 +214,16 @@ def test_teacher_is_refreshed_without_gradient_and_sd_loss_is_added(tiny_root):
     online.backward()
     assert model.item_embedding.weight.grad.abs().sum() > 0
 
+    # gaa_sd_reduction: "mean" (the YAML default) is "sum" (Eq. 4 as printed) divided by d.
+    assert config["gaa_sd_reduction"] == "mean" and trainer.gaa_sd_reduction == "mean"
+    trainer.gaa_teacher_detach = True
+    _, averaged = trainer._joint_loss(batch)
+    trainer.gaa_sd_reduction = "sum"
+    _, summed = trainer._joint_loss(batch)
+    torch.testing.assert_close(summed, averaged * config["hidden_size"])
+    with pytest.raises(ValueError, match="gaa_sd_reduction"):
+        build(root, "SASRecHSUGA", gaa_sd_reduction="max")
+
 
 def test_bert4rec_student_covers_a_share_of_the_batch(tiny_root):
     """BERT4Rec encodes student rows a second time; gaa_student_fraction bounds that cost."""

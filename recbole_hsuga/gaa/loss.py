@@ -5,11 +5,18 @@
 The student ``f(u)`` is the backbone representation of a training row; the teacher is the
 mean of the neighbours' rows of a ``[n_users, d]`` table of representations. Rows whose
 user has no neighbour do not count (neither in the sum nor in the mean).
+
+``reduction`` sets the scale over the ``d`` dimensions: ``"sum"`` is Eq. 4 as printed
+(squared L2 distance); ``"mean"`` divides it by ``d``, which is what the released HSUGA and
+LLM-ESR code compute (``nn.MSELoss``) and therefore the scale the paper's alpha grid
+{1, 0.5, 0.1, 0.05, 0.01} was tuned on. The two differ only by the constant ``d`` in alpha.
 """
 
 from __future__ import annotations
 
 from typing import NamedTuple
+
+REDUCTIONS = ("mean", "sum")
 
 import numpy as np
 import torch
@@ -67,6 +74,7 @@ def self_distillation_loss(
     teacher_table: torch.Tensor,
     neighbours: NeighbourCSR,
     detach_teacher: bool = True,
+    reduction: str = "sum",
 ) -> torch.Tensor:
     """GAA's self-distillation loss.
 
@@ -77,19 +85,24 @@ def self_distillation_loss(
         neighbours: CSR neighbour lists over the same user ids.
         detach_teacher: stop the gradient into the teacher (the default, as in the paper's
             self-distillation and LLM-ESR).
+        reduction: ``"sum"`` (squared L2 distance per row) or ``"mean"`` (that divided by ``d``).
 
     Returns:
         Scalar: mean over rows with at least one neighbour of the squared L2 distance between
-        the student and its neighbours' mean teacher. A batch without any such row returns a
-        zero that is still attached to ``student`` (so ``backward`` works).
+        the student and its neighbours' mean teacher (divided by ``d`` for ``"mean"``). A batch
+        without any such row returns a zero that is still attached to ``student`` (so
+        ``backward`` works).
     """
     if student.dim() != 2 or teacher_table.dim() != 2 or student.shape[1] != teacher_table.shape[1]:
         raise ValueError(f"student {tuple(student.shape)} and teacher table {tuple(teacher_table.shape)} "
                          "must be [B, d] and [n_users, d]")
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
     if detach_teacher:
         teacher_table = teacher_table.detach()
     teacher, has_neighbours = neighbour_mean(teacher_table, users, neighbours)
     if not bool(has_neighbours.any()):
         return student.sum() * 0.0
     difference = student[has_neighbours] - teacher[has_neighbours]
-    return difference.pow(2).sum(dim=1).mean()
+    squared = difference.pow(2)
+    return (squared.sum(dim=1) if reduction == "sum" else squared.mean(dim=1)).mean()

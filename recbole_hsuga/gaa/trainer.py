@@ -2,6 +2,10 @@
 
     L = L_rank + gaa_alpha * L_SD
 
+with ``L_SD`` on the scale ``gaa_sd_reduction`` picks (:mod:`recbole_hsuga.gaa.loss`: ``mean``
+over dimensions by default, as the reference code computes it, so the paper's alpha grid
+applies; ``sum`` is Eq. 4 as printed).
+
 Once per run, in :meth:`GAATrainer.fit`, the group-aware neighbour sets are computed from
 the **training** interactions only (:class:`~recbole_hsuga.data.training_history.TrainingHistory`,
 the same counts that define the evaluator's head/tail users) and cached under
@@ -33,7 +37,7 @@ import numpy as np
 import torch
 
 from recbole_hsuga.data.training_history import TrainingHistory
-from recbole_hsuga.gaa.loss import NeighbourCSR, self_distillation_loss
+from recbole_hsuga.gaa.loss import REDUCTIONS, NeighbourCSR, self_distillation_loss
 from recbole_hsuga.gaa.neighbours import GAAParams, NeighbourSets, build_neighbour_sets
 from recbole_hsuga.trainer import HeadTailTrainer
 
@@ -79,6 +83,9 @@ class GAATrainer(HeadTailTrainer):
         self.gaa_enabled = _flag(config["gaa"], False)
         self.gaa_alpha = float(config["gaa_alpha"] if config["gaa_alpha"] is not None else 0.0)
         self.gaa_teacher_detach = _flag(config["gaa_teacher_detach"], True)
+        self.gaa_sd_reduction = str(config["gaa_sd_reduction"] or "mean").lower()
+        if self.gaa_sd_reduction not in REDUCTIONS:
+            raise ValueError(f"gaa_sd_reduction must be one of {REDUCTIONS}, got {config['gaa_sd_reduction']!r}")
         self.neighbour_sets: NeighbourSets | None = None
         self._neighbours: NeighbourCSR | None = None
         self._teacher_table: torch.Tensor | None = None
@@ -203,5 +210,5 @@ class GAATrainer(HeadTailTrainer):
         else:
             teacher = self._online_teacher(users, student.size(1))
         sd_loss = self_distillation_loss(student, users, teacher, self._neighbours,
-                                         detach_teacher=self.gaa_teacher_detach)
+                                         detach_teacher=self.gaa_teacher_detach, reduction=self.gaa_sd_reduction)
         return rank_loss, self.gaa_alpha * sd_loss
