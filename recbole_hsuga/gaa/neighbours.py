@@ -104,10 +104,14 @@ class NeighbourSets:
         return np.diff(self.indptr)
 
     def save(self, path: str | os.PathLike) -> None:
-        """Write an ``.npz`` (atomically: temp file then rename, so a crash leaves no torn cache)."""
+        """Write an ``.npz`` (atomically: temp file then rename, so a crash leaves no torn cache).
+
+        The temp name carries the process id: runs started side by side with the same inputs
+        compute the same cache key, and must not write or rename each other's temp file.
+        """
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp.npz")
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp.npz")
         np.savez(tmp, indptr=self.indptr, indices=self.indices, is_active=self.is_active,
                  eligible=self.eligible, stats=np.array(json.dumps(self.stats)))
         os.replace(tmp, path)
