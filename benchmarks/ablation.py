@@ -1,7 +1,8 @@
 """Component study of one HSUGA model: its backbone and the experiment YAMLs, same budget.
 
 Each experiment is a file ``properties/experiments/<name>.yaml`` (``full``, ``no_gaa``,
-``gaa_only``, ``no_group_aware``, ``no_active_filter``, ...); ``base`` is the RecBole
+``gaa_only``, ``no_group_aware``, ``no_active_filter``, ...), optionally with settings of
+its own after ``+`` (``full+gaa_alpha=0.01+gaa_sd_reduction=sum``); ``base`` is the RecBole
 backbone itself (``SASRecHSUGA`` -> ``SASRec``). Every run gets the same extra settings
 (epochs, loss, semantic vectors ...), so rows differ only in what their YAML switches.
 The report gives HR@10 / NDCG@10 for all users and the head/tail groups under both
@@ -38,8 +39,20 @@ def backbone_of(model: str) -> str:
     return model[: -len("HSUGA")]
 
 
-def run_one(experiment: str, seed: int, args, settings: list[str], folder: Path) -> dict:
+def parse_variant(spec: str) -> tuple[str, list[str]]:
+    """``"full+gaa_alpha=0.01"`` -> ``("full", ["--gaa_alpha=0.01"])``."""
+    name, *overrides = spec.split("+")
+    for override in overrides:
+        if "=" not in override:
+            raise SystemExit(f"variant {spec!r}: settings after '+' are key=value, got {override!r}")
+    if name == "base" and overrides:
+        raise SystemExit(f"variant {spec!r}: the backbone takes no settings of its own")
+    return name, [f"--{override}" for override in overrides]
+
+
+def run_one(spec: str, seed: int, args, settings: list[str], folder: Path) -> dict:
     folder.mkdir(parents=True, exist_ok=True)
+    experiment, overrides = parse_variant(spec)
     model = backbone_of(args.model) if experiment == "base" else args.model
     before = set(folder.glob(f"{model}-{args.dataset}-seed{seed}-*.json"))
     command = [sys.executable, str(REPO / "run_recbole_hsuga.py"), f"--model={model}", f"--dataset={args.dataset}",
@@ -52,6 +65,7 @@ def run_one(experiment: str, seed: int, args, settings: list[str], folder: Path)
         command.append(f"--config_files={yaml}")
         if args.semantic_suffix:
             command.append(f"--semantic_suffix={args.semantic_suffix}")  # command line beats the YAML
+        command += overrides  # the variant's own settings come last and win
     print("running:", " ".join(command), flush=True)
     subprocess.run(command, check=True, cwd=REPO)
     (path,) = set(folder.glob(f"{model}-{args.dataset}-seed{seed}-*.json")) - before
@@ -107,7 +121,7 @@ def main() -> None:
     runs: dict[str, list[dict]] = {}
     for experiment in args.experiments.split(","):
         folder = root / experiment
-        model = backbone_of(args.model) if experiment == "base" else args.model
+        model = backbone_of(args.model) if parse_variant(experiment)[0] == "base" else args.model
         if args.collect_since:
             runs[experiment] = [collect(model, seed, args, folder) for seed in seeds]
         else:

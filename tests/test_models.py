@@ -278,3 +278,19 @@ def test_ablation_yamls_set_their_switches(tiny_root, experiment, expected):
     for key in ("group_aware", "active_filter", "filter_active"):
         if key in expected:
             assert getattr(params, key) is expected[key]
+
+
+def test_teacher_refresh_steps_recompute_the_table_within_an_epoch(tiny_root, monkeypatch):
+    root, _ = tiny_root
+    config, train_data, valid_data, _, model, trainer = build(root, "SASRecHSUGA", gaa_teacher_refresh_steps=2)
+    refreshes = []
+    original = trainer.refresh_teacher
+    monkeypatch.setattr(trainer, "refresh_teacher", lambda: refreshes.append(trainer._steps_since_refresh) or original())
+    trainer.fit(train_data, valid_data, saved=False)
+    n_batches = len(train_data)
+    assert n_batches >= 3
+    # once at the start of the epoch, then before steps 3, 5, ... (every 2 steps)
+    assert len(refreshes) == 1 + (n_batches - 1) // 2
+    assert trainer.gaa_teacher_seconds[0] > 0
+    with pytest.raises(ValueError, match="gaa_teacher_refresh_steps"):
+        build(root, "SASRecHSUGA", gaa_teacher_refresh_steps=-1)

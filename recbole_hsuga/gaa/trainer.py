@@ -17,9 +17,12 @@ Cost model (why an epoch does not get K times slower):
   ranking loss (``model.ranking_loss_and_representation``), no extra forward (BERT4Rec's
   masked input is not ``f(u)``: it encodes a ``gaa_student_fraction`` of the rows again);
 - teacher (``gaa_teacher_detach: true``, the default): a ``[n_users, H]`` table of ``f(v)``
-  on each neighbour's full training sequence, recomputed once per epoch under
-  ``no_grad`` in eval mode; one forward per user that is somebody's neighbour, whatever K,
-  and the per-batch mean over neighbours is a gather + ``index_add``;
+  on each neighbour's full training sequence, recomputed under ``no_grad`` in eval mode at
+  the start of every epoch and, with ``gaa_teacher_refresh_steps: N``, after every ``N``
+  training steps; one forward per user that is somebody's neighbour, whatever K, and the
+  per-batch mean over neighbours is a gather + ``index_add``. A table refreshed only per
+  epoch is a whole epoch stale, and in the first epoch it holds the untrained model's
+  representations;
 - ``gaa_teacher_detach: false`` lets gradients flow into the teacher: the batch's distinct
   neighbours are encoded again *with* gradients every step, so this mode does cost more
   (bounded by the number of distinct neighbours per batch).
@@ -83,6 +86,11 @@ class GAATrainer(HeadTailTrainer):
         self.gaa_enabled = _flag(config["gaa"], False)
         self.gaa_alpha = float(config["gaa_alpha"] if config["gaa_alpha"] is not None else 0.0)
         self.gaa_teacher_detach = _flag(config["gaa_teacher_detach"], True)
+        self.gaa_teacher_refresh_steps = int(config["gaa_teacher_refresh_steps"] or 0)
+        if self.gaa_teacher_refresh_steps < 0:
+            raise ValueError(f"gaa_teacher_refresh_steps must be >= 0 (0: once per epoch), "
+                             f"got {config['gaa_teacher_refresh_steps']!r}")
+        self._steps_since_refresh = 0
         self.gaa_sd_reduction = str(config["gaa_sd_reduction"] or "mean").lower()
         if self.gaa_sd_reduction not in REDUCTIONS:
             raise ValueError(f"gaa_sd_reduction must be one of {REDUCTIONS}, got {config['gaa_sd_reduction']!r}")
@@ -92,7 +100,7 @@ class GAATrainer(HeadTailTrainer):
         self._teacher_users: torch.Tensor | None = None
         self._teacher_seq: torch.Tensor | None = None  # [n_users, L], row = user id
         self._teacher_len: torch.Tensor | None = None  # [n_users]
-        #: seconds spent per epoch on the teacher refresh (the only per-epoch GAA pass).
+        #: seconds spent per epoch on teacher refreshes (the only extra GAA passes).
         self.gaa_teacher_seconds: list[float] = []
         self.gaa_epoch_seconds: list[float] = []
         if self.gaa_enabled:
@@ -192,7 +200,8 @@ class GAATrainer(HeadTailTrainer):
         if self.gaa_teacher_detach:
             self.refresh_teacher()
             teacher_seconds = time.perf_counter() - started
-        self.gaa_teacher_seconds.append(teacher_seconds)
+        self._steps_since_refresh = 0
+        self.gaa_teacher_seconds.append(teacher_seconds)  # mid-epoch refreshes add to it
         losses = super()._train_epoch(train_data, epoch_idx, loss_func=self._joint_loss, show_progress=show_progress)
         self.gaa_epoch_seconds.append(time.perf_counter() - started)
         if getattr(self, "epoch_seconds", None):
@@ -203,6 +212,13 @@ class GAATrainer(HeadTailTrainer):
 
     def _joint_loss(self, interaction) -> tuple[torch.Tensor, torch.Tensor]:
         """``(L_rank, alpha * L_SD)`` from one backbone pass (RecBole sums and logs the parts)."""
+        if self.gaa_teacher_detach and self.gaa_teacher_refresh_steps:
+            if self._steps_since_refresh >= self.gaa_teacher_refresh_steps:
+                started = time.perf_counter()
+                self.refresh_teacher()
+                self.gaa_teacher_seconds[-1] += time.perf_counter() - started
+                self._steps_since_refresh = 0
+            self._steps_since_refresh += 1
         rank_loss, student = self.model.ranking_loss_and_representation(interaction)
         users = self.model.user_ids(interaction)[: student.size(0)]  # the student covers the first rows
         if self.gaa_teacher_detach:
