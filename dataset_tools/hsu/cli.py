@@ -21,6 +21,7 @@ the new stages.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import re
 from pathlib import Path
@@ -61,6 +62,17 @@ def default_run_name(args: argparse.Namespace, operations: tuple[str, ...]) -> s
     return name
 
 
+def parse_engine_option(text: str) -> tuple[str, Any]:
+    """``KEY=VALUE`` -> ``(KEY, VALUE)``, VALUE decoded as JSON when it is JSON, else kept as text."""
+    key, sep, value = text.partition("=")
+    if not sep or not key.isidentifier():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE with KEY a Python name, got {text!r}")
+    try:
+        return key, json.loads(value)
+    except json.JSONDecodeError:
+        return key, value
+
+
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         "hsu",
@@ -79,12 +91,16 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                         help=f"llamacpp: GGUF path or alias (default {DEFAULT_MODEL}; also qwen2.5-coder-0.5b/1.5b); "
                         "openai: served model name; vllm: model folder")
     engine.add_argument("--n-threads", type=int, default=1, help="llamacpp threads (default 1: best on busy CPUs)")
-    engine.add_argument("--n-ctx", type=int, default=4096, help="llamacpp context length")
+    engine.add_argument("--n-ctx", type=int, default=4096, help="context length (llamacpp n_ctx, vllm max_model_len)")
     engine.add_argument("--base-url", default="http://127.0.0.1:8000/v1", help="openai: server URL including /v1")
     engine.add_argument("--server-kind", choices=("llamacpp", "vllm", "vllm-legacy", "none"), default="llamacpp",
                         help="openai: which constrained-decoding extension the server speaks")
     engine.add_argument("--concurrency", type=int, default=8, help="openai: requests in flight")
     engine.add_argument("--gpu-memory-utilization", type=float, default=0.85, help="vllm")
+    engine.add_argument("--vllm-option", action="append", default=[], metavar="KEY=VALUE", type=parse_engine_option,
+                        help="vllm: more vllm.LLM arguments, VALUE read as JSON when it parses "
+                        "(tensor_parallel_size=2, enforce_eager=true, "
+                        "structured_outputs_config='{\"backend\": \"guidance\"}'); repeatable")
     engine.add_argument("--unconstrained", action="store_true", help="no grammars/structured outputs: parse and retry only")
     hsu = parser.add_argument_group("pipeline")
     hsu.add_argument("--mode", choices=("staged", "oneshot"), default="staged",
@@ -110,7 +126,8 @@ def _engine_options(args: argparse.Namespace) -> dict[str, Any]:
     if args.engine == "openai":
         return {"base_url": args.base_url, "server_kind": args.server_kind, "concurrency": args.concurrency,
                 "constrained": constrained}
-    return {"gpu_memory_utilization": args.gpu_memory_utilization, "constrained": constrained}
+    return {"gpu_memory_utilization": args.gpu_memory_utilization, "max_model_len": args.n_ctx,
+            "constrained": constrained, **dict(args.vllm_option)}
 
 
 def main(args: argparse.Namespace) -> int:

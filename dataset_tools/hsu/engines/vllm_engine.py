@@ -1,9 +1,15 @@
 """Offline vLLM engine for GPUs (optional extra: ``pip install vllm``).
 
-One ``LLM.generate`` call per batch, with automatic prefix caching on: every HSU prompt
+One ``LLM.chat`` call per batch, with automatic prefix caching on: every HSU prompt
 starts with the same system message and instructions, so the shared prefix is computed
 once. Constraints use structured outputs (a regex per output kind; vLLM >= 0.10 names
 them ``StructuredOutputsParams``, older versions ``GuidedDecodingParams``).
+
+vLLM compiles each distinct regex once per process, on the CPU; with the xgrammar
+back end that takes seconds for these regexes (bounded repeats such as ``{8,160}``),
+and vLLM fails a request whose regex takes longer than
+``VLLM_REGEX_COMPILATION_TIMEOUT_S`` (5 s) to compile. On a slow or busy CPU raise that
+variable, or pass ``structured_outputs_config={"backend": "guidance"}``.
 """
 
 from __future__ import annotations
@@ -71,7 +77,6 @@ class VLLMEngine(Engine):
             seed=seed,
             **llm_options,
         )
-        self._tokenizer = self._llm.get_tokenizer()
         logger.info("vLLM loaded %s in %.1f s", model, time.perf_counter() - started)
 
     def _sampling_params(self, request: GenerationRequest) -> Any:
@@ -88,12 +93,26 @@ class VLLMEngine(Engine):
     def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
         if not requests:
             return []
-        prompts = [
-            self._tokenizer.apply_chat_template(r.messages, tokenize=False, add_generation_prompt=True) for r in requests
-        ]
         started = time.perf_counter()
-        outputs = self._llm.generate(prompts, [self._sampling_params(r) for r in requests], use_tqdm=False)
+        # LLM.chat applies the chat template and tokenizes without adding special tokens;
+        # generate() on pre-rendered text would add a second BOS for tokenizers that add
+        # one (Llama, Mistral, Gemma) on top of the template's own.
+        outputs = self._llm.chat(
+            [r.messages for r in requests],
+            [self._sampling_params(r) for r in requests],
+            use_tqdm=False,
+            add_generation_prompt=True,
+        )
         elapsed = time.perf_counter() - started
+        # A request vLLM could not run (e.g. its regex failed to compile or timed out)
+        # comes back as finish_reason "error" with empty text; raise instead of letting
+        # the pipeline count it as a parse failure and retry into the same error.
+        failed = [out.outputs[0].finish_reason for out in outputs if out.outputs[0].finish_reason in ("error", "abort")]
+        if failed:
+            raise RuntimeError(
+                f"vLLM failed {len(failed)} of {len(requests)} requests (finish_reason {failed[0]!r}); "
+                "see the vLLM log above (a structured-output regex that did not compile?)"
+            )
         # vLLM runs the batch together: each request is charged an equal share of its time.
         share = elapsed / len(requests)
         results = [
