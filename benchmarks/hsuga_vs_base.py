@@ -66,6 +66,16 @@ def user_level_test(base_runs: list[dict], hsuga_runs: list[dict], protocol: str
     return float(diff.mean()), p
 
 
+def best_epoch(result: dict) -> int | None:
+    """1-based epoch whose validation score was best (the model that was tested), from the curve.
+
+    RecBole's early stopping saves a model whose score ties the best so far (``>=``), so a
+    tie goes to the later epoch.
+    """
+    scored = [(entry["valid_score"], entry["epoch"]) for entry in result.get("curve", []) if "valid_score" in entry]
+    return max(scored)[1] + 1 if scored else None
+
+
 def load_result(path: Path) -> dict:
     result = json.loads(path.read_text())
     result["_ranks"] = str(path.with_suffix(".ranks.npz"))
@@ -115,9 +125,11 @@ def report(pairs: dict[str, tuple[list[dict], list[dict]]], args, settings, prov
         spe_hsuga = np.mean([r["timings"]["seconds_per_epoch"] for r in hsuga_runs])
         search = [r.get("trainer_report", {}).get("gaa", {}).get("neighbour_stats", {}).get("search_seconds") for r in hsuga_runs]
         epochs = [r["timings"]["epochs"] for r in base_runs + hsuga_runs]
+        best = [best_epoch(r) for r in base_runs + hsuga_runs]
         lines.append(f"Cost: {spe_base:.1f} s/epoch vs {spe_hsuga:.1f} s/epoch, ratio **{spe_hsuga / spe_base:.2f}** "
                      f"(target <= 1.5); GAA neighbour search (one-time, per run; cached on disk after the first): "
-                     f"{search} s; epochs run: {epochs}.\n")
+                     f"{search} s. Epochs run (base seeds, then HSUGA seeds): {epochs}; epoch of the selected "
+                     f"model (by validation, 1-based; None where the run kept no curve): {best}.\n")
     return "\n".join(lines)
 
 
@@ -129,6 +141,7 @@ def main() -> None:
     parser.add_argument("--seeds", default="42,43,44")
     parser.add_argument("--semantic_suffix", default="useremb_text")
     parser.add_argument("--out", default=None)
+    parser.add_argument("--notes", default=None, help="markdown file appended to the report (reading notes)")
     parser.add_argument("--collect_since", default=None,
                         help="report the newest raw results written at or after this stamp (YYYYmmddTHHMM) instead of training")
     args, settings = parser.parse_known_args()
@@ -155,6 +168,8 @@ def main() -> None:
             provenance = (f"Produced by `python benchmarks/hsuga_vs_base.py {' '.join(sys.argv[1:])}` on "
                           f"{time.strftime('%Y-%m-%d')} in {(time.time() - started) / 60:.0f} minutes")
         text = report(pairs, args, settings, provenance)
+        if args.notes:
+            text += "\n" + Path(args.notes).read_text()
         out = Path(args.out) if args.out else REPO / "benchmarks" / "results" / f"hsuga-vs-base-{args.dataset}.md"
         out.write_text(text)  # rewritten after every pair, so a partial run leaves a report
         print(text, flush=True)
