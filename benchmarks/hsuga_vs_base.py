@@ -83,12 +83,12 @@ def load_result(path: Path) -> dict:
 
 
 def collect(model: str, seed: int, args, results_dir: Path) -> dict:
-    """Newest result file of ``model`` and ``seed`` written at or after ``--collect_since``."""
-    since = args.collect_since
+    """Newest result file of ``model`` and ``seed`` stamped in ``[--collect_since, --collect_until)``."""
+    since, until = args.collect_since, getattr(args, "collect_until", None) or "9"
     found = sorted(p for p in results_dir.glob(f"{model}-{args.dataset}-seed{seed}-*.json")
-                   if p.stem.rsplit("-", 1)[-1] >= since)
+                   if since <= p.stem.rsplit("-", 1)[-1] < until)
     if not found:
-        raise SystemExit(f"no result for {model}, seed {seed} in {results_dir} written since {since}")
+        raise SystemExit(f"no result for {model}, seed {seed} in {results_dir} stamped from {since} to {until}")
     return load_result(found[-1])
 
 
@@ -141,6 +141,7 @@ def main() -> None:
     parser.add_argument("--seeds", default="42,43,44")
     parser.add_argument("--semantic_suffix", default="useremb_text")
     parser.add_argument("--out", default=None)
+    parser.add_argument("--collect_until", default=None, help="with --collect_since: only results stamped before this")
     parser.add_argument("--notes", default=None, help="markdown file appended to the report (reading notes)")
     parser.add_argument("--collect_since", default=None,
                         help="report the newest raw results written at or after this stamp (YYYYmmddTHHMM) instead of training")
