@@ -112,6 +112,7 @@ def main() -> None:
     parser.add_argument("--semantic_suffix", default="useremb_text",
                         help="user vector file for every variant (overrides the YAMLs' useremb); empty keeps the YAMLs'")
     parser.add_argument("--out", default=None)
+    parser.add_argument("--notes", default=None, help="markdown file appended to the report (reading notes)")
     parser.add_argument("--collect_since", default=None,
                         help="report the newest raw results written at or after this stamp (YYYYmmddTHHMM)")
     args, settings = parser.parse_known_args()
@@ -131,6 +132,8 @@ def main() -> None:
                       f"{time.strftime('%Y-%m-%d')} ({(time.time() - started) / 60:.0f} minutes; 2-core CPU, no GPU). "
                       f"Seeds {args.seeds}.")
         text = report(runs, args, provenance)
+        if args.notes:
+            text += "\n" + Path(args.notes).read_text()
         out = Path(args.out) if args.out else REPO / "benchmarks" / "results" / f"ablation-{args.dataset}-{args.model}.md"
         out.write_text(text)  # rewritten after every variant, so a partial run leaves a report
         print(text, flush=True)
