@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hsuga_vs_base import GROUPS, METRICS, collect, load_result, user_level_test
+from hsuga_vs_base import GROUPS, METRICS, collect, load_result, user_level_test, write_report
 
 REPO = Path(__file__).resolve().parent.parent
 SHOWN = ["epochs", "loss_type", "learning_rate", "semantic_suffix", "semantic_fusion", "gaa", "gaa_alpha", "gaa_sd_reduction",
@@ -131,12 +131,9 @@ def main() -> None:
         provenance = (f"{verb} by `python benchmarks/ablation.py {' '.join(sys.argv[1:])}` on "
                       f"{time.strftime('%Y-%m-%d')} ({(time.time() - started) / 60:.0f} minutes; 2-core CPU, no GPU). "
                       f"Seeds {args.seeds}.")
-        text = report(runs, args, provenance)
-        if args.notes:
-            text += "\n" + Path(args.notes).read_text()
-        out = Path(args.out) if args.out else REPO / "benchmarks" / "results" / f"ablation-{args.dataset}-{args.model}.md"
-        out.write_text(text)  # rewritten after every variant, so a partial run leaves a report
-        print(text, flush=True)
+        # rewritten after every variant, so a partial run leaves a report
+        write_report(report(runs, args, provenance), args.notes,
+                     Path(args.out) if args.out else REPO / "benchmarks" / "results" / f"ablation-{args.dataset}-{args.model}.md")
 
 
 if __name__ == "__main__":

@@ -133,6 +133,14 @@ def report(pairs: dict[str, tuple[list[dict], list[dict]]], args, settings, prov
     return "\n".join(lines)
 
 
+def write_report(text: str, notes: str | None, out: Path) -> None:
+    """Write ``text`` plus the hand-written reading notes in ``notes`` (if any) to ``out`` and print it."""
+    if notes:
+        text += "\n" + Path(notes).read_text()
+    out.write_text(text)
+    print(text, flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dataset", default="amazon-beauty")
@@ -168,12 +176,9 @@ def main() -> None:
         else:
             provenance = (f"Produced by `python benchmarks/hsuga_vs_base.py {' '.join(sys.argv[1:])}` on "
                           f"{time.strftime('%Y-%m-%d')} in {(time.time() - started) / 60:.0f} minutes")
-        text = report(pairs, args, settings, provenance)
-        if args.notes:
-            text += "\n" + Path(args.notes).read_text()
-        out = Path(args.out) if args.out else REPO / "benchmarks" / "results" / f"hsuga-vs-base-{args.dataset}.md"
-        out.write_text(text)  # rewritten after every pair, so a partial run leaves a report
-        print(text, flush=True)
+        # rewritten after every pair, so a partial run leaves a report
+        write_report(report(pairs, args, settings, provenance), args.notes,
+                     Path(args.out) if args.out else REPO / "benchmarks" / "results" / f"hsuga-vs-base-{args.dataset}.md")
 
 
 if __name__ == "__main__":
