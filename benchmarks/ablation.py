@@ -1,7 +1,7 @@
 """Component study of one HSUGA model: its backbone and the experiment YAMLs, same budget.
 
 Each experiment is a file ``properties/experiments/<name>.yaml`` (``full``, ``no_gaa``,
-``gaa_only``, ``no_group_aware``, ``no_active_filter``, ...), optionally with settings of
+``fused``, ``no_group_aware``, ``no_active_filter``, ...), optionally with settings of
 its own after ``+`` (``full+gaa_alpha=0.01+gaa_sd_reduction=sum``); ``base`` is the RecBole
 backbone itself (``SASRecHSUGA`` -> ``SASRec``). Every run gets the same extra settings
 (epochs, loss, semantic vectors ...), so rows differ only in what their YAML switches.
@@ -9,7 +9,7 @@ The report gives HR@10 / NDCG@10 for all users and the head/tail groups under bo
 protocols (mean over seeds) and, for each variant, the NDCG@10 difference to ``base`` with
 a Wilcoxon signed-rank test over users (x seeds).
 
-    python benchmarks/ablation.py --model=SASRecHSUGA --experiments=base,full,no_gaa,gaa_only \
+    python benchmarks/ablation.py --model=SASRecHSUGA --experiments=base,full,no_gaa,fused \
         --seeds=42 --epochs=4 --loss_type=CE --semantic_suffix=useremb_text
 
 Raw results go to ``benchmarks/results/raw/ablation-<dataset>-<model>/<experiment>/``;
@@ -107,7 +107,7 @@ def main() -> None:
     parser.add_argument("--model", default="SASRecHSUGA")
     parser.add_argument("--dataset", default="amazon-beauty")
     parser.add_argument("--data_path", default=str(REPO / "dataset"))
-    parser.add_argument("--experiments", default="base,full,no_gaa,gaa_only,no_group_aware,no_active_filter")
+    parser.add_argument("--experiments", default="base,full,no_gaa,fused,no_group_aware,no_active_filter")
     parser.add_argument("--seeds", default="42")
     parser.add_argument("--semantic_suffix", default="useremb_text",
                         help="user vector file for every variant (overrides the YAMLs' useremb); empty keeps the YAMLs'")

@@ -255,12 +255,14 @@ def test_registry_exports_the_three_models():
 
 
 @pytest.mark.parametrize("experiment, expected", [
-    ("full", {"gaa": True, "group_aware": True, "active_filter": True, "filter_active": True, "suffix": "useremb"}),
-    ("no_gaa", {"gaa": False, "suffix": "useremb"}),
-    ("no_hsu", {"gaa": True, "filter_active": True, "suffix": "useremb_text"}),
-    ("no_group_aware", {"gaa": True, "group_aware": False, "filter_active": False, "suffix": "useremb"}),
-    ("no_active_filter", {"gaa": True, "group_aware": True, "filter_active": False, "suffix": "useremb"}),
-    ("gaa_only", {"gaa": True, "group_aware": True, "filter_active": True, "suffix": "useremb", "fusion": "none"}),
+    # The paper's HSUGA: vectors retrieve neighbours only; fusion is "HSU alone" (no_gaa).
+    ("full", {"gaa": True, "group_aware": True, "active_filter": True, "filter_active": True, "suffix": "useremb",
+              "fusion": "none"}),
+    ("no_gaa", {"gaa": False, "suffix": "useremb", "fusion": "add"}),
+    ("no_hsu", {"gaa": True, "filter_active": True, "suffix": "useremb_text", "fusion": "none"}),
+    ("no_group_aware", {"gaa": True, "group_aware": False, "filter_active": False, "suffix": "useremb", "fusion": "none"}),
+    ("no_active_filter", {"gaa": True, "group_aware": True, "filter_active": False, "suffix": "useremb", "fusion": "none"}),
+    ("fused", {"gaa": True, "group_aware": True, "filter_active": True, "suffix": "useremb", "fusion": "add"}),
 ])
 def test_ablation_yamls_set_their_switches(tiny_root, experiment, expected):
     from pathlib import Path
@@ -273,7 +275,7 @@ def test_ablation_yamls_set_their_switches(tiny_root, experiment, expected):
                          config_dict={"data_path": str(root)})
     assert config["gaa"] is expected["gaa"]
     assert config["semantic_suffix"] == expected["suffix"]
-    assert config["semantic_fusion"] == expected.get("fusion", "add")
+    assert config["semantic_fusion"] == expected["fusion"]
     params = gaa_params_from_config(config)
     for key in ("group_aware", "active_filter", "filter_active"):
         if key in expected:
