@@ -16,10 +16,11 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-REDUCTIONS = ("mean", "sum")
-
 import numpy as np
 import torch
+
+#: Scales of L_SD over the ``d`` dimensions (see the module docstring).
+REDUCTIONS = ("mean", "sum")
 
 
 class NeighbourCSR(NamedTuple):
