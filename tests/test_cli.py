@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 import subprocess
 import sys
+from pathlib import Path
+
+import numpy as np
 
 from conftest import REPO_ROOT
 
@@ -54,11 +58,6 @@ def test_cli_rejects_settings_without_a_value():
 
 def test_cli_runs_sasrechsuga_with_group_aware_alignment(fast_settings, tmp_path):
     """The paper's HSUGA through the CLI: user vectors retrieve GAA neighbours, no fusion."""
-    import shutil
-    from pathlib import Path
-
-    import numpy as np
-
     from dataset_tools.embed.atomic import write_feature_file
     from dataset_tools.hsu.stages import load_user_sequences
 
