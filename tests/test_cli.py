@@ -58,7 +58,7 @@ def test_cli_rejects_settings_without_a_value():
 
 def test_cli_runs_sasrechsuga_with_group_aware_alignment(fast_settings, tmp_path):
     """The paper's HSUGA through the CLI: user vectors retrieve GAA neighbours, no fusion."""
-    from dataset_tools.embed.atomic import write_feature_file
+    from dataset_tools.formats.features import write_feature_file
     from dataset_tools.hsu.stages import load_user_sequences
 
     folder = tmp_path / "data" / "toy-beauty"

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from dataset_tools.embed import pipeline
-from dataset_tools.embed.atomic import FeatureFileError, read_feature_file, write_feature_file
+from dataset_tools.formats.features import FeatureFileError, read_feature_file, write_feature_file
 from dataset_tools.embed.extractors import (
     MissingInputError,
     extract_hsu,

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import recbole_hsuga  # noqa: F401  (compat shims before RecBole)
-from dataset_tools.embed.atomic import write_feature_file
+from dataset_tools.formats.features import write_feature_file
 from dataset_tools.prepare import write_sequences
 from recbole_hsuga.compat import load_recbole_checkpoint
 from recbole_hsuga.config import HSUGAConfig

@@ -13,7 +13,7 @@ import textwrap
 import numpy as np
 import pytest
 
-from dataset_tools.embed.atomic import write_feature_file
+from dataset_tools.formats.features import write_feature_file
 from recbole_hsuga.tuning import (
     HyperFileError,
     SearchParameter,

@@ -8,6 +8,6 @@ Models read the files with :func:`read_feature_file`. Importing this package is 
 (numpy only); torch and the model libraries are imported when an encoder is built.
 """
 
-from dataset_tools.embed.atomic import read_feature_file, write_feature_file
+from dataset_tools.formats.features import read_feature_file, write_feature_file
 
 __all__ = ["read_feature_file", "write_feature_file"]

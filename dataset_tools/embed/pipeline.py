@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from dataset_tools.embed.atomic import ITEM_FIELDS, USER_FIELDS, write_feature_file
+from dataset_tools.formats.features import ITEM_FIELDS, USER_FIELDS, write_feature_file
 from dataset_tools.embed.encoders import Encoder
 from dataset_tools.embed.extractors import BadInputError, ExtractedTexts
 

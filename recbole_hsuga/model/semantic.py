@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from dataset_tools.embed.atomic import read_feature_file
+from dataset_tools.formats.features import read_feature_file
 
 logger = logging.getLogger(__name__)
 
