@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import logging
 import time
-from pathlib import Path
 from typing import Any
 
 from dataset_tools import DatasetToolsError
@@ -77,12 +76,11 @@ def main(args: argparse.Namespace) -> int:
     import torch
 
     from dataset_tools.embed.encoders import build_encoder
-    from dataset_tools.embed.pipeline import embed_and_write
+    from dataset_tools.formats.files import require_dataset_dir
+    from dataset_tools.embed.batch_encode import embed_and_write
 
     torch.set_num_threads(max(1, args.threads))
-    folder = Path(args.data) / args.dataset
-    if not folder.is_dir():
-        raise DatasetToolsError(f"{folder} not found: run `python -m dataset_tools prepare {args.dataset}` first")
+    folder = require_dataset_dir(args.data, args.dataset)
 
     t0 = time.perf_counter()
     extracted = extract(args)

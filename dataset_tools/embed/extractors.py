@@ -6,8 +6,12 @@ counts of what was left out (and why) so the CLI and the sidecar can report them
 - ``hsu``: the final interest text of each user from an HSU run folder
   ``<data>/<ds>/hsu/<run>/`` (read by ``dataset_tools.hsu.store.load_final_interests``).
 - ``text``: an LLM-ESR-style description of the user's *training* history, built from
-  ``<ds>.inter`` and ``<ds>.item_text.jsonl``. The last two interactions of every user
-  are the validation and test targets and are never used.
+  ``<ds>.inter`` and ``<ds>.item_text.jsonl``. The held-out items of every user (the
+  validation and test targets, ``dataset_tools.formats.inter``) are never used.
+
+User extractors also return the held-out items of every user of ``<ds>.inter``, which
+the sidecar records (``held_out``) so that a model can check them against RecBole's
+own split.
 - ``items``: one text per item from ``<ds>.item_text.jsonl``.
 """
 
@@ -19,16 +23,19 @@ from pathlib import Path
 from typing import Any, Callable
 
 from dataset_tools import DatasetToolsError
-from dataset_tools.item_text import read_item_text
+from dataset_tools.formats.files import MissingInputError, dataset_dir
+from dataset_tools.formats.inter import (
+    HELD_OUT_ITEMS,
+    held_out_record,
+    inter_path,
+    read_user_sequences,
+    training_part,
+)
+from dataset_tools.formats.item_text import as_text, item_text_path, read_item_text
 
 log = logging.getLogger(__name__)
 
-#: Interactions held out per user by the leave-one-out protocol (validation + test).
-HELD_OUT_PER_USER = 2
-
-
-class MissingInputError(DatasetToolsError, FileNotFoundError):
-    """An input file the extractor needs does not exist; the message says which and why."""
+__all__ = ["BadInputError", "ExtractedTexts", "MissingInputError", "extract_hsu", "extract_items", "extract_text"]
 
 
 class BadInputError(DatasetToolsError, ValueError):
@@ -45,6 +52,8 @@ class ExtractedTexts:
         texts: the text to embed for each id.
         skipped: reason -> number of ids of the dataset that got no text.
         details: extractor settings to record in the sidecar.
+        held_out: for users, the sidecar's ``held_out`` entry
+            (``dataset_tools.formats.inter.held_out_record``); None for items.
     """
 
     kind: str
@@ -52,90 +61,39 @@ class ExtractedTexts:
     texts: list[str]
     skipped: dict[str, int] = field(default_factory=dict)
     details: dict[str, Any] = field(default_factory=dict)
+    held_out: dict[str, Any] | None = None
 
 
-def dataset_dir(data: str | Path, dataset: str) -> Path:
-    """Folder of one prepared dataset, ``<data>/<dataset>/``."""
-    return Path(data) / dataset
-
-
-def read_interactions(inter_path: Path) -> dict[str, list[str]]:
-    """Items of every user in time order, from a RecBole ``.inter`` atomic file.
-
-    Rows are sorted by the ``timestamp`` field (stable, so equal times keep file order);
-    without a timestamp field the file order is the time order.
-
-    Returns:
-        user token -> item tokens, oldest first (users in order of first appearance).
-    """
-    if not inter_path.exists():
-        raise MissingInputError(f"{inter_path} not found: run `python -m dataset_tools prepare` first")
-    with open(inter_path, encoding="utf-8") as handle:
-        header = [name.split(":")[0] for name in handle.readline().rstrip("\r\n").split("\t")]
-        try:
-            user_col, item_col = header.index("user_id"), header.index("item_id")
-        except ValueError:
-            raise MissingInputError(
-                f"{inter_path}:1: header {header} lacks user_id and/or item_id"
-            ) from None
-        time_col = header.index("timestamp") if "timestamp" in header else None
-        events: dict[str, list[tuple[float, int, str]]] = {}
-        for line_no, line in enumerate(handle, start=2):
-            parts = line.rstrip("\r\n").split("\t")
-            if len(parts) < len(header):
-                if not line.strip():
-                    continue
-                raise BadInputError(f"{inter_path}:{line_no}: expected {len(header)} fields, got {len(parts)}")
-            try:
-                when = float(parts[time_col]) if time_col is not None else float(line_no)
-            except ValueError:
-                raise BadInputError(f"{inter_path}:{line_no}: timestamp {parts[time_col]!r} is not a number") from None
-            events.setdefault(parts[user_col], []).append((when, line_no, parts[item_col]))
-    return {user: [item for _, _, item in sorted(rows)] for user, rows in events.items()}
-
-
-def read_item_texts(dataset_path: Path, dataset: str) -> dict[str, dict[str, Any]]:
+def read_item_texts(folder: Path, dataset: str) -> dict[str, dict[str, Any]]:
     """Item records of ``<ds>.item_text.jsonl``: item token -> {field: value}.
 
     Raises:
         MissingInputError naming the file when the dataset has no item text (e.g.
         amazon-fashion, whose raw data has no item metadata).
     """
-    path = dataset_path / f"{dataset}.item_text.jsonl"
-    if not path.exists():
-        raise MissingInputError(
-            f"{path} not found: dataset {dataset!r} has no item text (its raw data has no "
-            f"items.jsonl, or `prepare` was not run), so the text and items extractors cannot "
-            f"run on it; use an HSU run (--extractor hsu) or an ID-only model instead"
-        )
-    return read_item_text(path)
-
-
-def _as_text(value: Any) -> str:
-    """A field value as one string: lists joined with ', ', empty/None -> ''."""
-    if value is None:
-        return ""
-    if isinstance(value, (list, tuple)):
-        return ", ".join(str(v).strip() for v in value if str(v).strip())
-    return str(value).strip()
+    return read_item_text(
+        item_text_path(folder, dataset),
+        consequence=f"the text and items extractors cannot run on {dataset!r}; "
+        "use an HSU run (--extractor hsu) or an ID-only model instead",
+    )
 
 
 def item_title(record: dict[str, Any]) -> str:
     """Short name of an item: its title, else brand + categories, else ''."""
-    title = _as_text(record.get("title"))
+    title = as_text(record.get("title"))
     if title:
         return title
-    fallback = " ".join(t for t in (_as_text(record.get("brand")), _as_text(record.get("categories"))) if t)
+    fallback = " ".join(t for t in (as_text(record.get("brand")), as_text(record.get("categories"))) if t)
     return fallback
 
 
 def item_description(record: dict[str, Any]) -> str:
     """Full text of an item: title first, then every other text field as 'name: value'."""
-    parts = [item_title(record)] if _as_text(record.get("title")) else []
+    parts = [item_title(record)] if as_text(record.get("title")) else []
     for name, value in record.items():
         if name in ("item_id", "title"):
             continue
-        text = _as_text(value)
+        text = as_text(value)
         if text and text.lower() != "unknown":
             parts.append(f"{name}: {text}")
     return ". ".join(parts)
@@ -165,7 +123,7 @@ def user_history_text(titles: list[str]) -> str:
 def extract_text(data: str | Path, dataset: str, max_items: int = 20) -> ExtractedTexts:
     """A text per user from the titles of their training items.
 
-    The last ``HELD_OUT_PER_USER`` (=2) items of each user (validation and test targets)
+    The held-out items of each user (validation and test targets)
     are dropped first; of the rest, the ``max_items`` most recent are listed, most
     recent first, so that an encoder's own token limit cuts the oldest ones.
     Items without any text are left out of the list; a user left with no items gets no
@@ -175,11 +133,11 @@ def extract_text(data: str | Path, dataset: str, max_items: int = 20) -> Extract
         raise BadInputError(f"max_items must be >= 1, got {max_items}")
     folder = dataset_dir(data, dataset)
     records = read_item_texts(folder, dataset)  # first: fail fast when there is no item text
-    histories = read_interactions(folder / f"{dataset}.inter")
+    histories = read_user_sequences(inter_path(folder, dataset))
     tokens, texts = [], []
     too_short = no_text = truncated = 0
     for user, items in histories.items():
-        train = items[:-HELD_OUT_PER_USER] if len(items) > HELD_OUT_PER_USER else []
+        train = training_part(items)
         if not train:
             too_short += 1
             continue
@@ -194,11 +152,11 @@ def extract_text(data: str | Path, dataset: str, max_items: int = 20) -> Extract
         texts.append(user_history_text(titles))
     skipped = {}
     if too_short:
-        skipped[f"users with <= {HELD_OUT_PER_USER} interactions (no training items)"] = too_short
+        skipped[f"users with <= {HELD_OUT_ITEMS} interactions (no training items)"] = too_short
     if no_text:
         skipped["users whose training items have no text"] = no_text
     details = {
-        "history": f"training items only (last {HELD_OUT_PER_USER} per user held out), "
+        "history": f"training items only (last {HELD_OUT_ITEMS} per user held out), "
         f"the {max_items} most recent, titles listed most recent first",
         "max_items": max_items,
         "users_truncated": truncated,
@@ -207,20 +165,7 @@ def extract_text(data: str | Path, dataset: str, max_items: int = 20) -> Extract
     if truncated:
         log.info("%d users have more than %d training items: only the most recent %d are used",
                  truncated, max_items, max_items)
-    return ExtractedTexts("user", tokens, texts, skipped, details)
-
-
-def _default_interest_loader() -> Callable[[Path], dict[str, str]]:
-    # Imported lazily: the HSU package pulls in LLM engine code that `embed` does not need.
-    from dataset_tools.hsu.store import load_final_interests
-
-    return load_final_interests
-
-
-def list_runs(data: str | Path, dataset: str) -> list[str]:
-    """Names of the HSU run folders of a dataset (sorted)."""
-    root = dataset_dir(data, dataset) / "hsu"
-    return sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+    return ExtractedTexts("user", tokens, texts, skipped, details, held_out_record(histories))
 
 
 def extract_hsu(
@@ -239,26 +184,22 @@ def extract_hsu(
     Users of ``<ds>.inter`` absent from the run (or with an empty interest text) are
     counted in ``skipped`` and get no row.
     """
-    folder = dataset_dir(data, dataset)
-    runs = list_runs(data, dataset)
-    if run is None:
-        if len(runs) != 1:
-            raise MissingInputError(
-                f"{folder / 'hsu'}: give --run NAME; available runs: {runs or 'none'}"
-            )
-        run = runs[0]
-    run_dir = folder / "hsu" / run
-    if not run_dir.is_dir():
-        raise MissingInputError(f"HSU run folder {run_dir} not found; available runs: {runs or 'none'}")
-    interests = (load_interests or _default_interest_loader())(run_dir)
+    # Imported here: the HSU package pulls in LLM engine code that the other extractors do not need.
+    from dataset_tools.hsu.store import find_run, load_final_interests
 
-    inter_path = folder / f"{dataset}.inter"
-    dataset_users = list(read_interactions(inter_path)) if inter_path.exists() else list(interests)
+    folder = dataset_dir(data, dataset)
+    run_dir = find_run(folder / "hsu", run)
+    run = run_dir.name
+    interests = (load_interests or load_final_interests)(run_dir)
+
+    inter = inter_path(folder, dataset)
+    sequences = read_user_sequences(inter)
+    dataset_users = list(sequences)
     known = set(dataset_users)
     unknown = [u for u in interests if u not in known]
     if unknown:
         raise BadInputError(
-            f"{run_dir}: {len(unknown)} users are not in {inter_path.name} (e.g. {unknown[:3]}): "
+            f"{run_dir}: {len(unknown)} users are not in {inter.name} (e.g. {unknown[:3]}): "
             f"the run belongs to another dataset or preparation"
         )
     tokens, texts = [], []
@@ -278,4 +219,5 @@ def extract_hsu(
         log.warning("%d of %d users are absent from HSU run %s: they get no row", absent, len(dataset_users), run)
     if empty:
         skipped["users with an empty final interest text"] = empty
-    return ExtractedTexts("user", tokens, texts, skipped, {"source_run": run, "run_dir": str(run_dir)})
+    details = {"source_run": run, "run_dir": str(run_dir)}
+    return ExtractedTexts("user", tokens, texts, skipped, details, held_out_record(sequences))

@@ -5,7 +5,8 @@ A feature file is a RecBole atomic file with two columns, e.g. for users::
     uid:token	user_emb:float_seq
     12	0.0132 -0.0871 ...
 
-and a sidecar ``<file>.json`` that says how the vectors were made. Both are written
+and a sidecar ``<file>.json`` that says how the vectors were made (for user files also
+``held_out``, see ``dataset_tools.formats.inter.held_out_record``). Both are written
 atomically (temporary file in the same folder, then ``os.replace``) so that a reader
 never sees half a file and an interrupted run leaves the previous version intact.
 """
@@ -15,13 +16,12 @@ from __future__ import annotations
 import json
 import logging
 import os
-import tempfile
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 
-from dataset_tools import DatasetToolsError
+from dataset_tools.formats.files import FormatError, atomic_write, write_json_atomic
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +31,7 @@ USER_FIELDS = ("uid", "user_emb")
 ITEM_FIELDS = ("iid", "item_emb")
 
 
-class FeatureFileError(DatasetToolsError, ValueError):
+class FeatureFileError(FormatError):
     """A feature file or its sidecar is malformed; the message names file and line."""
 
 
@@ -39,22 +39,6 @@ def sidecar_path(path: str | os.PathLike) -> Path:
     """Sidecar of ``path``: the same name with ``.json`` appended."""
     path = Path(path)
     return path.with_name(path.name + ".json")
-
-
-def _write_atomically(path: Path, write: Any) -> None:
-    """Call ``write(file)`` on a temporary file next to ``path``, then rename it over ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            write(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def write_feature_file(
@@ -93,12 +77,10 @@ def write_feature_file(
     key_field, vector_field = fields
     value_format = f"%.{precision}g"
 
-    def write_rows(handle: Any) -> None:
+    with atomic_write(path) as handle:
         handle.write(f"{key_field}:token\t{vector_field}:float_seq\n")
         for token, row in zip(tokens, matrix):
             handle.write(token + "\t" + " ".join(value_format % v for v in row.tolist()) + "\n")
-
-    _write_atomically(path, write_rows)
     meta = dict(sidecar)
     meta.update(
         file=path.name,
@@ -106,9 +88,7 @@ def write_feature_file(
         dimension=int(matrix.shape[1]),
         rows=int(matrix.shape[0]),
     )
-    _write_atomically(
-        sidecar_path(path), lambda h: h.write(json.dumps(meta, indent=2, ensure_ascii=False) + "\n")
-    )
+    write_json_atomic(sidecar_path(path), meta)
     log.info("wrote %s: %d rows x %d dims", path, matrix.shape[0], matrix.shape[1])
     return path
 

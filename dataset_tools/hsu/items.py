@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from dataset_tools import DatasetToolsError
-from dataset_tools.item_text import read_item_text
+from dataset_tools.formats.item_text import as_text, has_value, read_item_text
 
 logger = logging.getLogger(__name__)
 
@@ -26,39 +26,16 @@ DEFAULT_ITEM_LINE: tuple[str, ...] = ("No.{order}", "Title: {title}.")
 
 
 def load_item_text(path: Path) -> dict[str, dict[str, Any]]:
-    """Read ``<ds>.item_text.jsonl`` into ``{item token: fields}``.
+    """Read ``<ds>.item_text.jsonl`` for prompts: ``{item token: fields}``.
 
     Raises:
         DatasetToolsError: the file is missing (the dataset has no item text), a line is
             not a JSON object with ``item_id``, or no item has a non-empty ``title``.
     """
-    if not path.is_file():
-        raise DatasetToolsError(
-            f"{path}: not found: HSU needs item titles, and this dataset has no item text "
-            "(prepare writes <ds>.item_text.jsonl only when the raw data has items.jsonl with titles)"
-        )
-    items = read_item_text(path)
-    if not any(_has_value(r.get("title")) for r in items.values()):
-        raise DatasetToolsError(
-            f"{path}: no item has a non-empty 'title'; HSU prompts need item titles"
-        )
+    items = read_item_text(path, consequence="HSU needs item titles")
+    if not any(has_value(r.get("title")) for r in items.values()):
+        raise DatasetToolsError(f"{path}: no item has a non-empty 'title'; HSU prompts need item titles")
     return items
-
-
-def _has_value(value: Any) -> bool:
-    if value is None:
-        return False
-    if isinstance(value, str):
-        return bool(value.strip())
-    if isinstance(value, (list, tuple)):
-        return any(_has_value(v) for v in value)
-    return True
-
-
-def _as_text(value: Any) -> str:
-    if isinstance(value, (list, tuple)):
-        return ", ".join(str(v).strip() for v in value if _has_value(v))
-    return str(value).strip()
 
 
 @dataclass(frozen=True)
@@ -90,12 +67,12 @@ class ItemLineTemplate:
     def render(self, order: int, item: Mapping[str, Any] | None, item_id: str) -> str:
         """One line for ``item`` at position ``order``; an unknown item gets its id as title."""
         values: dict[str, Any] = dict(item or {})
-        if not _has_value(values.get("title")):
+        if not has_value(values.get("title")):
             values["title"] = f"(item {item_id}, no title)"
         rendered = []
         for part in self.parts:
             names = [n for _, n, _, _ in string.Formatter().parse(part) if n]
-            data = {n: _as_text(values[n]) for n in names if n != "order" and _has_value(values.get(n))}
+            data = {n: as_text(values[n]) for n in names if n != "order" and has_value(values.get(n))}
             if any(n != "order" and n not in data for n in names):
                 continue  # an optional field is missing for this item: drop the whole part
             rendered.append(part.format(order=order, **data))

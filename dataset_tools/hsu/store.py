@@ -23,11 +23,12 @@ import hashlib
 import json
 import logging
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from dataset_tools import DatasetToolsError
+from dataset_tools.formats.files import MissingInputError, write_json_atomic, write_jsonl_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -58,31 +59,6 @@ def chain_keys(user: str, stages: Sequence[Sequence[str]], settings_digest: str)
     for index, items in enumerate(stages, start=1):
         keys.append(stage_key(keys[-1] if keys else None, user, index, items, settings_digest))
     return keys
-
-
-def write_json_atomic(path: Path, value: Any) -> None:
-    """Write JSON via a temporary file and rename, so readers never see half a file."""
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w", encoding="utf-8") as handle:
-        json.dump(value, handle, indent=2, ensure_ascii=False)
-        handle.write("\n")
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-
-
-def write_jsonl_atomic(path: Path, rows: Iterable[Mapping[str, Any]]) -> int:
-    """Write JSON lines via a temporary file and rename; returns the number of rows."""
-    tmp = path.with_name(path.name + ".tmp")
-    count = 0
-    with tmp.open("w", encoding="utf-8") as handle:
-        for row in rows:
-            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
-            count += 1
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-    return count
 
 
 def read_jsonl(path: Path, repair_tail: bool = False) -> list[dict[str, Any]]:
@@ -168,6 +144,31 @@ class StageStore:
 def final_interest_text(interests: Sequence[str]) -> str:
     """The text that represents a user's final interests (what embeddings encode)."""
     return "; ".join(interests)
+
+
+def run_names(hsu_root: str | Path) -> list[str]:
+    """Names of the run folders under ``<data>/<ds>/hsu/`` (sorted; none when it does not exist)."""
+    root = Path(hsu_root)
+    return sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+
+
+def find_run(hsu_root: str | Path, run: str | None) -> Path:
+    """The folder of run ``run`` under ``hsu_root``; ``None`` means the only run there is.
+
+    Raises:
+        MissingInputError: the run does not exist, or ``run`` is None and there is not
+            exactly one run; the message lists the runs there are.
+    """
+    root = Path(hsu_root)
+    runs = run_names(root)
+    if run is None:
+        if len(runs) != 1:
+            raise MissingInputError(f"{root}: give --run NAME; available runs: {runs or 'none'}")
+        run = runs[0]
+    run_dir = root / run
+    if not run_dir.is_dir():
+        raise MissingInputError(f"HSU run folder {run_dir} not found; available runs: {runs or 'none'}")
+    return run_dir
 
 
 def load_trajectories(run_dir: Path) -> list[dict[str, Any]]:

@@ -1,4 +1,4 @@
-"""Extract -> encode (batched, resumable) -> write, for one dataset.
+"""Encode extracted texts in batches, resumably, and write the feature file.
 
 Encoding is the slow part, so it is checkpointed: texts are encoded in chunks and each
 finished chunk is saved under ``<output>.partial/``; a rerun with the same texts and
@@ -124,7 +124,11 @@ def embed_and_write(
     extract_s: float = 0.0,
     progress: bool = True,
 ) -> EmbedResult:
-    """Encode ``extracted`` and write ``output`` (+ sidecar) with fields for its kind."""
+    """Encode ``extracted`` and write ``output`` (+ sidecar) with fields for its kind.
+
+    A user file's sidecar gets ``held_out`` (the extractor's record of the items it held
+    out per user, docs/data-formats.md).
+    """
     if not extracted.tokens:
         raise BadInputError(f"nothing to embed for {output.name}: {extracted.skipped or 'no ids'}")
     partial_dir = output.with_name(output.name + ".partial")
@@ -139,6 +143,7 @@ def embed_and_write(
         "source_run": extracted.details.get("source_run"),
         "extractor_details": {k: v for k, v in extracted.details.items() if k != "source_run"},
         "skipped": extracted.skipped,
+        **({"held_out": extracted.held_out} if extracted.held_out is not None else {}),
         "batch_size": batch_size,
         "encode_seconds": round(encode_s, 3),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
