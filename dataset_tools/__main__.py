@@ -1,7 +1,8 @@
 """Entry point: ``python -m dataset_tools <subcommand> ...``.
 
-Each subcommand is a module exposing ``add_parser(subparsers) -> argparse.ArgumentParser``
-and ``main(args: argparse.Namespace) -> int``. To add one, append its module name to
+Each subcommand is a package with a ``cli`` module exposing
+``add_parser(subparsers) -> argparse.ArgumentParser`` and
+``main(args: argparse.Namespace) -> int``. To add one, append its ``cli`` module to
 ``SUBCOMMAND_MODULES``. Subcommand modules are imported to build ``--help``, so they must
 import heavy libraries (torch, transformers, ...) inside ``main`` and not at module level.
 """
@@ -18,11 +19,11 @@ from dataset_tools import DatasetToolsError
 
 #: Subcommand modules in the order ``--help`` lists them.
 SUBCOMMAND_MODULES: list[str] = [
-    "dataset_tools.prepare",
-    "dataset_tools.toy",
+    "dataset_tools.prepare.cli",
+    "dataset_tools.toy.cli",
     "dataset_tools.embed.cli",
     "dataset_tools.hsu.cli",
-    "dataset_tools.hsu.report_cli",
+    "dataset_tools.report.cli",
 ]
 
 LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"

@@ -7,14 +7,16 @@ the LLM for an interest summary; every later stage asks it to choose one edit op
 
 Modules, one job each:
 
-- ``stages``: read ``<ds>.inter`` and cut training histories into stages.
-- ``items``: item text and the per-dataset item line template.
+- ``stages``: cut training histories into stages (``<ds>.inter`` is read by
+  ``dataset_tools.formats.inter``, which also holds the held-out rule).
+- ``hsu_spec``: the ``hsu:`` section of a dataset spec.
+- ``items``: item text for prompts and the per-dataset item line template.
 - ``prompts``: prompt templates (``PROMPT_VERSION``) and output grammars.
 - ``parsing``: parse model outputs; raise ``OutputParseError`` on malformed ones.
 - ``engines``: one interface over llama.cpp (in-process), OpenAI-compatible HTTP and vLLM.
 - ``packaged_models``: find or assemble GGUF files shipped in PyPI packages.
 - ``store``: the append-only stage store (resume, incremental update, merge).
-- ``pipeline``: users in lockstep batches by stage.
-- ``report``: operation frequencies, parse failures, a user's trajectory as a table.
-- ``cli``: the ``hsu`` subcommand; ``report_cli``: the ``report`` subcommand.
+- ``lockstep``: ``HsuSettings`` and ``HsuPipeline``, users in lockstep batches by stage.
+- ``run_folder``: one run over a prepared dataset: inputs, ``<data>/<ds>/hsu/<run>/``, outputs.
+- ``cli``: the ``hsu`` subcommand. Run summaries are ``dataset_tools.report``.
 """

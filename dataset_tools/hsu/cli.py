@@ -30,6 +30,7 @@ from typing import Any
 from dataset_tools import DatasetToolsError
 from dataset_tools.hsu.engines import ENGINE_NAMES
 from dataset_tools.hsu.packaged_models import DEFAULT_MODEL
+from dataset_tools.hsu.stages import DEFAULT_STAGE_LENGTH
 
 logger = logging.getLogger(__name__)
 
@@ -105,7 +106,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     hsu = parser.add_argument_group("pipeline")
     hsu.add_argument("--mode", choices=("staged", "oneshot"), default="staged",
                      help="staged (HSU) or oneshot (whole history in one prompt: CoT baseline)")
-    hsu.add_argument("--stage-length", type=int, default=None, help="items per stage (default: spec, else 13)")
+    hsu.add_argument("--stage-length", type=int, default=None, help=f"items per stage (default: spec, else {DEFAULT_STAGE_LENGTH})")
     hsu.add_argument("--operations", default=None, help="comma-separated subset of add,delete,update,retain (ablations)")
     hsu.add_argument("--batch-size", type=int, default=16, help="users per lockstep batch")
     hsu.add_argument("--max-retries", type=int, default=2, help="retries of an unparsable output before falling back")
@@ -131,12 +132,12 @@ def _engine_options(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def main(args: argparse.Namespace) -> int:
-    from dataset_tools.hsu.config import parse_hsu_section
+    from dataset_tools.hsu.hsu_spec import parse_hsu_section
     from dataset_tools.hsu.engines import make_engine
-    from dataset_tools.hsu.pipeline import HsuSettings
+    from dataset_tools.hsu.lockstep import HsuSettings
     from dataset_tools.hsu.prompts import validate_operations
-    from dataset_tools.hsu.report import build_report, format_report
-    from dataset_tools.hsu.runner import check_inputs, run_dataset
+    from dataset_tools.report.summary import build_report, format_report
+    from dataset_tools.hsu.run_folder import check_inputs, run_dataset
     from dataset_tools.hsu.store import load_trajectories, merge_runs, write_json_atomic, REPORT_FILE
     from dataset_tools.spec import load_dataset_spec
 

@@ -16,11 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from dataset_tools import DatasetToolsError
+from dataset_tools.formats.files import require_dataset_dir
+from dataset_tools.formats.inter import inter_path, read_user_sequences
+from dataset_tools.formats.item_text import item_text_path
 from dataset_tools.hsu.engines.base import Engine
 from dataset_tools.hsu.items import load_item_text
-from dataset_tools.hsu.pipeline import HsuPipeline, HsuSettings, RunStats, select_users
-from dataset_tools.hsu.report import build_report
-from dataset_tools.hsu.stages import load_user_sequences
+from dataset_tools.hsu.lockstep import HsuPipeline, HsuSettings, RunStats, select_users
+from dataset_tools.report.summary import build_report
 from dataset_tools.hsu.store import (
     REPORT_FILE,
     RUN_FILE,
@@ -44,19 +46,12 @@ class RunOutcome:
     report: dict[str, Any]
 
 
-def dataset_dir(data_root: Path, dataset: str) -> Path:
-    folder = Path(data_root) / dataset
-    if not folder.is_dir():
-        raise DatasetToolsError(f"{folder}: prepared dataset folder not found; run `python -m dataset_tools prepare {dataset}`")
-    return folder
-
-
 def check_inputs(data_root: Path, dataset: str) -> None:
     """Fail fast (before a model is loaded) when the dataset folder or its item text is missing."""
-    folder = dataset_dir(data_root, dataset)
-    load_item_text(folder / f"{dataset}.item_text.jsonl")
-    if not (folder / f"{dataset}.inter").is_file():
-        raise DatasetToolsError(f"{folder / f'{dataset}.inter'}: not found; run `python -m dataset_tools prepare {dataset}`")
+    folder = require_dataset_dir(data_root, dataset)
+    load_item_text(item_text_path(folder, dataset))
+    if not inter_path(folder, dataset).is_file():
+        raise DatasetToolsError(f"{inter_path(folder, dataset)}: not found; run `python -m dataset_tools prepare {dataset}`")
 
 
 def run_dataset(
@@ -75,14 +70,14 @@ def run_dataset(
     Raises:
         DatasetToolsError: missing inputs, or a run folder made with other settings.
     """
-    folder = dataset_dir(data_root, dataset)
-    item_text = load_item_text(folder / f"{dataset}.item_text.jsonl")
+    folder = require_dataset_dir(data_root, dataset)
+    item_text = load_item_text(item_text_path(folder, dataset))
     missing = sorted(settings.item_line.fields - {k for item in item_text.values() for k in item})
     if missing:
         raise DatasetToolsError(
-            f"hsu.item_line uses field(s) {missing} that no item in {folder / f'{dataset}.item_text.jsonl'} has"
+            f"hsu.item_line uses field(s) {missing} that no item in {item_text_path(folder, dataset)} has"
         )
-    sequences = load_user_sequences(folder / f"{dataset}.inter")
+    sequences = read_user_sequences(inter_path(folder, dataset))
     run_dir = folder / "hsu" / run_name
     run_file = run_dir / RUN_FILE
 

@@ -1,4 +1,4 @@
-"""The ``hsu:`` section of a dataset spec YAML.
+"""The ``hsu:`` section of a dataset spec YAML (``dataset_tools.spec`` reads the file).
 
 Example (``dataset_tools/datasets/amazon-beauty.yaml``)::
 
@@ -17,10 +17,10 @@ from typing import Any
 
 from dataset_tools.hsu.items import DEFAULT_ITEM_LINE, ItemLineTemplate
 from dataset_tools.hsu.prompts import ALL_OPERATIONS, validate_operations
+from dataset_tools.hsu.stages import DEFAULT_STAGE_LENGTH
 from dataset_tools.spec import DatasetSpec
 from dataset_tools import DatasetToolsError
 
-DEFAULT_STAGE_LENGTH = 13
 _KEYS = {"stage_length", "operations", "item_line"}
 
 

@@ -1,4 +1,4 @@
-"""Run the staged edit loop over users in lockstep batches.
+"""The staged edit loop (``HsuPipeline``): users advance one stage at a time, in lockstep batches.
 
 Users are sorted by the number of stages they still need (the paper groups users by
 number of stages) and cut into batches of ``batch_size``. Within a batch, every step
@@ -35,7 +35,7 @@ from dataset_tools.hsu import prompts
 from dataset_tools.hsu.engines.base import Engine, Generation, GenerationRequest
 from dataset_tools.hsu.items import ItemLineTemplate
 from dataset_tools.hsu.parsing import OutputParseError, parse_interests, parse_selection
-from dataset_tools.hsu.stages import user_stages
+from dataset_tools.hsu.stages import DEFAULT_STAGE_LENGTH, user_stages
 from dataset_tools.hsu.store import StageStore, chain_keys, final_interest_text, settings_hash
 
 logger = logging.getLogger(__name__)
@@ -61,7 +61,7 @@ class HsuSettings:
         seed: base seed for retries.
     """
 
-    stage_length: int = 13
+    stage_length: int = DEFAULT_STAGE_LENGTH
     operations: tuple[str, ...] = prompts.ALL_OPERATIONS
     mode: str = "staged"
     item_line: ItemLineTemplate = field(default_factory=ItemLineTemplate)

@@ -27,30 +27,28 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 
 def main(args: argparse.Namespace) -> int:
+    from dataset_tools.formats.files import dataset_dir
+    from dataset_tools.formats.item_text import item_text_path
     from dataset_tools.hsu.items import load_item_text
-    from dataset_tools.hsu.report import build_report, format_report, format_trajectory
-    from dataset_tools.hsu.store import load_trajectories
+    from dataset_tools.hsu.store import find_run, load_trajectories
+    from dataset_tools.report.summary import build_report, format_report, format_trajectory
 
-    root = args.data / args.dataset / "hsu"
-    if args.run is None:
-        runs = sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
-        if len(runs) != 1:
-            raise DatasetToolsError(f"{root}: give --run, one of: {', '.join(runs) or '(no runs)'}")
-        args.run = runs[0]
-    trajectories = load_trajectories(root / args.run)
-    print(f"run {root / args.run}")
+    folder = dataset_dir(args.data, args.dataset)
+    run_dir = find_run(folder / "hsu", args.run)
+    trajectories = load_trajectories(run_dir)
+    print(f"run {run_dir}")
     print(format_report(build_report(trajectories)))
     if not trajectories:
         return 0
     if args.user is not None:
         chosen = [t for t in trajectories if str(t["user"]) == args.user]
         if not chosen:
-            raise DatasetToolsError(f"user {args.user!r} is not in {root / args.run}")
+            raise DatasetToolsError(f"user {args.user!r} is not in {run_dir}")
         trajectory = chosen[0]
     else:
         # the first user with the most stages
         trajectory = max(enumerate(trajectories), key=lambda it: (len(it[1]["stages"]), -it[0]))[1]
-    item_path = args.data / args.dataset / f"{args.dataset}.item_text.jsonl"
+    item_path = item_text_path(folder, args.dataset)
     item_text = load_item_text(item_path) if item_path.is_file() else None
     print()
     print(format_trajectory(trajectory, item_text, width=args.width))

@@ -1,4 +1,4 @@
-"""``toy``: write a small synthetic dataset in the raw layout ``prepare`` reads.
+"""A small synthetic dataset in the raw layout ``prepare`` reads.
 
 The embedded default for the README's end-to-end demo and for tests: a few hundred users
 of a make-believe beauty shop. Users have one or two favourite categories and drift to a
@@ -8,7 +8,6 @@ item popularity is skewed, so head/tail splits are not trivial. Deterministic pe
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 from pathlib import Path
@@ -33,7 +32,9 @@ def make_toy_raw(out_dir: str | Path, n_users: int = 300, n_items: int = 180, se
     """Write ``interactions.txt`` and ``items.jsonl`` of a synthetic dataset.
 
     Args:
-        out_dir: folder to create (the raw layout of ``../shared/data/README.md``).
+        out_dir: folder to create; it gets ``interactions.txt`` (``user item`` per line,
+            a user's lines contiguous and chronological) and ``items.jsonl`` (one JSON
+            object per item: ``item_id``, ``title``, ``brand``, ``categories``).
         n_users: users, each with 5 to 40 interactions (a few long ones on purpose).
         n_items: items spread over the six categories.
         seed: random seed.
@@ -73,17 +74,3 @@ def make_toy_raw(out_dir: str | Path, n_users: int = 300, n_items: int = 180, se
             handle.write(json.dumps(item) + "\n")
     logger.info("toy dataset: %d users, %d items, %d interactions in %s", n_users, n_items, len(lines), out)
     return out
-
-
-def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    parser = subparsers.add_parser("toy", help="write a small synthetic dataset in the raw layout (demo, tests)")
-    parser.add_argument("--out", required=True, help="folder to write interactions.txt and items.jsonl into")
-    parser.add_argument("--users", type=int, default=300)
-    parser.add_argument("--items", type=int, default=180)
-    parser.add_argument("--seed", type=int, default=0)
-    return parser
-
-
-def main(args: argparse.Namespace) -> int:
-    make_toy_raw(args.out, n_users=args.users, n_items=args.items, seed=args.seed)
-    return 0
