@@ -149,3 +149,34 @@ def test_trainer_reports_known_per_group_values(toy_run):
     assert result["full/head_items/hit@10"] == round(2 / 3, 4)  # ranks 0, 30, 0; values are rounded
     assert result["full/tail_items/ndcg@10"] == pytest.approx(round((1 / math.log2(4) + 1 / math.log2(11)) / 2, 4))
     assert result["sampled/all/hit@5"] == 1.0 and result["ndcg@5"] == result["full/all/ndcg@5"]
+
+
+def test_results_nest_write_and_rank_files(tmp_path):
+    import csv
+    import json
+    from types import SimpleNamespace
+
+    from recbole_hsuga import results
+
+    flat = {"ndcg@10": 0.5, "full/all/ndcg@10": 0.5, "full/all/n_users": 3, "sampled/tail_items/ndcg@10": 0.25,
+            "sampled/tail_items/n_users": 2}
+    nested = results.nest_metrics(flat)
+    assert nested == {"full": {"all": {"ndcg@10": 0.5, "n_users": 3}},
+                      "sampled": {"tail_items": {"ndcg@10": 0.25, "n_users": 2}}}
+    lines = results.format_table(nested, "title").splitlines()
+    assert lines[0] == "title" and lines[1].split() == ["protocol", "group", "users", "ndcg@10"]
+    assert lines[3].split() == ["full", "all", "3", "0.5000"] and lines[4].split() == ["sampled", "tail_items", "2", "0.2500"]
+
+    result = {"model": "M", "dataset": "D", "seed": 1, "created": "2026-01-02T03:04:05+00:00",
+              "metrics": {"test": nested}}
+    config = {"results_dir": str(tmp_path), "save_user_ranks": True}
+    dataset = SimpleNamespace(uid_field="user_id", field2id_token={"user_id": np.array(["[PAD]", "a", "b"])})
+    ranks = {"users": np.array([2, 1]), "full": np.array([3, 1]), "sampled": np.array([1, 1])}
+    path = results.write(result, config, dataset, ranks)
+    assert result["result_file"] == str(path) and path.name == "M-D-seed1-20260102T030405.json"
+    assert json.loads(path.read_text())["metrics"] == {"test": nested}
+    with (tmp_path / "summary.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 4 and {r["metric"] for r in rows} == {"ndcg@10", "n_users"}
+    saved = np.load(path.with_suffix(".ranks.npz"))
+    assert saved["users"].tolist() == ["b", "a"] and saved["full"].tolist() == [3, 1]
