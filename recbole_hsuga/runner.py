@@ -12,11 +12,12 @@ import time
 from typing import Sequence
 
 import torch
-from recbole.data import create_dataset, data_preparation
+from recbole.data import data_preparation
 from recbole.utils import init_logger, init_seed
 
 from recbole_hsuga import results
 from recbole_hsuga.config import HSUGAConfig
+from recbole_hsuga.data.utils import create_dataset, share_semantic_tables
 from recbole_hsuga.registry import get_trainer
 from recbole_hsuga.trainer import tag_phase
 
@@ -31,9 +32,15 @@ def configure_threads(config) -> None:
 
 
 def prepare_data(config):
-    """Create RecBole's dataset and its three dataloaders, tagged by phase."""
+    """Create the model's dataset and its three dataloaders, tagged by phase.
+
+    The dataset class is the model's ``dataset_class`` when it names one (HSUGA models:
+    :class:`~recbole_hsuga.data.dataset.SemanticSequentialDataset`, which loads the semantic
+    tables), else RecBole's (:func:`recbole_hsuga.data.utils.create_dataset`).
+    """
     dataset = create_dataset(config)
     train_data, valid_data, test_data = data_preparation(config, dataset)
+    share_semantic_tables(dataset, train_data._dataset, valid_data._dataset, test_data._dataset)
     tag_phase(valid_data, "valid")
     tag_phase(test_data, "test")
     return dataset, train_data, valid_data, test_data

@@ -13,7 +13,7 @@ from recbole_hsuga.gaa import neighbours as neighbours_module
 from recbole_hsuga.gaa.loss import NeighbourCSR, self_distillation_loss
 from recbole_hsuga.gaa.neighbours import GAAParams, build_neighbour_sets
 from recbole_hsuga.gaa.pearson import binary_interaction_matrix, pairwise_binary_pearson
-from recbole_hsuga.model.semantic import remap_user_vectors
+from recbole_hsuga.data.dataset import remap_vectors
 
 
 def unit(degrees: float) -> list[float]:
@@ -220,7 +220,7 @@ def test_remap_survives_a_permutation_of_raw_ids():
             tokens))}}
         file_tokens = [str(t) for t in order] + ["ghost"]
         matrix = np.stack([vectors[t] for t in order] + [np.ones(3, np.float32)])
-        table, has_vector, counts = remap_user_vectors(file_tokens, matrix, token_to_id, n_users=7)
+        table, has_vector, counts = remap_vectors(file_tokens, matrix, token_to_id, n_rows=7)
         assert counts == {"matched": 5, "unknown": 1, "missing": 1}
         for token in tokens[:5]:
             np.testing.assert_array_equal(table[token_to_id[token]], vectors[token])

@@ -9,12 +9,13 @@ import torch
 
 import recbole_hsuga  # noqa: F401  (compat shims before RecBole)
 from dataset_tools.formats.features import write_feature_file
-from dataset_tools.prepare import write_sequences
+from dataset_tools.formats.inter import write_sequences
 from recbole_hsuga.compat import load_recbole_checkpoint
 from recbole_hsuga.config import HSUGAConfig
-from recbole_hsuga.gaa.trainer import GAATrainer, last_items
+from recbole_hsuga.data.dataset import SemanticSequentialDataset
 from recbole_hsuga.registry import get_model, get_trainer
 from recbole_hsuga.runner import prepare_data
+from recbole_hsuga.trainer import GAATrainer, gaa_params_from_config, last_items
 
 DATASET = "tiny"
 N_USERS = 40
@@ -80,6 +81,8 @@ def build(root, model: str, **overrides):
     dataset, train_data, valid_data, test_data = prepare_data(config)
     model_obj = config.model_class(config, train_data._dataset)
     trainer = get_trainer(config["MODEL_TYPE"], config["model"], config.model_class)(config, model_obj)
+    if getattr(trainer, "gaa_enabled", False):
+        trainer.set_semantic_tables(train_data._dataset)  # fit() does this; some tests call prepare_gaa directly
     return config, train_data, valid_data, test_data, model_obj, trainer
 
 
@@ -106,7 +109,7 @@ def test_train_one_epoch_save_reload_and_predict(tiny_root, model_name):
     reloaded.load_state_dict(checkpoint["state_dict"])
     reloaded.eval()
     model.eval()
-    # Checkpoints do not carry the (large, frozen) semantic table; the reload reads the file.
+    # Checkpoints do not carry the (large, frozen) semantic table; the reload takes it from the dataset.
     assert not any("semantic_table" in key for key in checkpoint["state_dict"])
     interaction = next(iter(test_data))[0]
     with torch.no_grad():
@@ -252,6 +255,29 @@ def test_registry_exports_the_three_models():
     for name in MODELS:
         assert get_model(name).__name__ == name
         assert get_model(name).trainer_class is GAATrainer
+        assert get_model(name).dataset_class is SemanticSequentialDataset
+
+
+#: Every HSUGA key and its value as the per-model YAMLs set them before the shared keys
+#: moved to properties/model/HSUGAMixin.yaml (the final config must not change).
+HSUGA_DEFAULTS = {
+    "loss_type": "BPR", "semantic_suffix": "useremb", "semantic_fusion": "none", "semantic_missing": "zero",
+    "gaa": True, "gaa_alpha": 0.1, "gaa_sd_reduction": "mean", "gaa_k_active": 6, "gaa_k_longtail": 10,
+    "gaa_active_ratio": 0.2, "gaa_pearson_percentile": 50.0, "gaa_group_aware": True, "gaa_active_filter": True,
+    "gaa_teacher_detach": True, "gaa_teacher_refresh_steps": 0,
+}
+
+
+@pytest.mark.parametrize("model_name", MODELS)
+def test_model_yamls_give_every_hsuga_key_its_value(tiny_root, model_name):
+    root, _ = tiny_root
+    config = HSUGAConfig(model=model_name, dataset=DATASET, config_dict={"data_path": str(root)})
+    for key, value in HSUGA_DEFAULTS.items():
+        assert config[key] == value and type(config[key]) is type(value), key
+    assert config["gaa_student_fraction"] == (0.25 if model_name == "BERT4RecHSUGA" else None)
+    # The backbone's own YAML still sits underneath (RecBole's SASRec.yaml / BERT4Rec.yaml).
+    if model_name != "GRU4RecHSUGA":
+        assert config["n_layers"] == 2 and config["hidden_size"] == 64
 
 
 @pytest.mark.parametrize("experiment, expected", [
@@ -266,8 +292,6 @@ def test_registry_exports_the_three_models():
 ])
 def test_ablation_yamls_set_their_switches(tiny_root, experiment, expected):
     from pathlib import Path
-
-    from recbole_hsuga.gaa.trainer import gaa_params_from_config
 
     root, _ = tiny_root
     path = Path(__file__).resolve().parent.parent / "properties" / "experiments" / f"{experiment}.yaml"

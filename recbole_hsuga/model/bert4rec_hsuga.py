@@ -25,13 +25,15 @@ import torch
 from recbole.model.sequential_recommender import BERT4Rec
 from torch import nn
 
-from recbole_hsuga.gaa.trainer import GAATrainer
+from recbole_hsuga.data.dataset import SemanticSequentialDataset
 from recbole_hsuga.model.hsuga_mixin import HSUGAMixin
+from recbole_hsuga.trainer import GAATrainer
 
 
 class BERT4RecHSUGA(HSUGAMixin, BERT4Rec):
     """BERT4Rec whose outputs [.., hidden_size] are fused with the user's semantic vector."""
 
+    dataset_class = SemanticSequentialDataset
     trainer_class = GAATrainer
 
     def __init__(self, config, dataset):

@@ -1,7 +1,11 @@
-"""What the three HSUGA backbones share: user ids, the semantic fusion, the GAA hooks.
+"""What the three HSUGA backbones share: the dataset and trainer they need, user ids, the
+semantic fusion, the GAA hooks.
 
-A model mixes :class:`HSUGAMixin` in front of a RecBole sequential model and implements
-:meth:`HSUGAMixin.encode_sequence`. The contract used by :class:`~recbole_hsuga.gaa.trainer.GAATrainer`:
+A model mixes :class:`HSUGAMixin` in front of a RecBole sequential model, implements
+:meth:`HSUGAMixin.encode_sequence` and names its classes:
+``dataset_class = SemanticSequentialDataset`` (:mod:`recbole_hsuga.data.dataset`: it holds
+the user semantic table; the model only turns that table into tensors) and
+``trainer_class = GAATrainer``. The contract used by :class:`~recbole_hsuga.trainer.GAATrainer`:
 
 - ``encode_sequence(item_seq [B, L], item_seq_len [B]) -> [B, H]``: the backbone's
   sequence representation ``f`` *before* fusion, for any sequence (the teacher table);
@@ -18,7 +22,8 @@ from typing import Any
 
 import torch
 
-from recbole_hsuga.model.semantic import UserSemanticFusion
+from recbole_hsuga.data.dataset import SemanticSettings
+from recbole_hsuga.model.semantic import UserSemanticFusion, user_semantic_tensors
 
 
 class HSUGAMixin:
@@ -31,7 +36,9 @@ class HSUGAMixin:
         self.USER_ID = config["USER_ID_FIELD"]
         if self.loss_type not in ("BPR", "CE"):
             raise ValueError(f"loss_type must be 'BPR' or 'CE', got {self.loss_type!r}")
-        self.semantic_fusion = UserSemanticFusion(config, dataset, representation_size)
+        settings = SemanticSettings.from_config(config)
+        table, has_vector = user_semantic_tensors(dataset, settings, type(self).__name__)
+        self.semantic_fusion = UserSemanticFusion(settings, table, has_vector, representation_size)
 
     # ------------------------------------------------------------------ representations
     def encode_sequence(self, item_seq: torch.Tensor, item_seq_len: torch.Tensor) -> torch.Tensor:
