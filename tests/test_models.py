@@ -280,6 +280,24 @@ def test_model_yamls_give_every_hsuga_key_its_value(tiny_root, model_name):
         assert config["n_layers"] == 2 and config["hidden_size"] == 64
 
 
+def test_model_yaml_keys_are_written_once_with_typed_comments():
+    import re
+    from pathlib import Path
+
+    folder = Path(__file__).resolve().parent.parent / "properties" / "model"
+    seen: dict[str, str] = {}
+    for path in sorted(folder.glob("*.yaml")):
+        for line in path.read_text().splitlines():
+            match = re.match(r"^(\w+):", line)
+            if not match:
+                continue
+            assert re.search(r"#\s*\((str|int|float|bool|list|dict)\) \S", line), f"{path.name}: {line}"
+            if match.group(1) != "loss_type":  # each model picks its loss
+                assert match.group(1) not in seen, f"{match.group(1)} in {seen.get(match.group(1))} and {path.name}"
+                seen[match.group(1)] = path.name
+    assert set(HSUGA_DEFAULTS) - {"loss_type"} <= set(seen)
+
+
 @pytest.mark.parametrize("experiment, expected", [
     # The paper's HSUGA: vectors retrieve neighbours only; fusion is "HSU alone" (no_gaa).
     ("full", {"gaa": True, "group_aware": True, "active_filter": True, "filter_active": True, "suffix": "useremb",
