@@ -73,3 +73,80 @@ def test_bad_settings_are_named(toy_data_path, tmp_path):
         parse_cmd_args(["--epochs=3", "--epochs=4"])
     with pytest.raises(FileNotFoundError, match="config file not found: .*nope.yaml"):
         _config(toy_data_path, tmp_path, config_file_list=[str(tmp_path / "nope.yaml")])
+
+
+def test_recbole_models_that_need_an_optional_package_say_which():
+    import importlib.util
+
+    from recbole_hsuga.errors import InputError
+
+    for name, package in (("LightGBM", "lightgbm"), ("XGBoost", "xgboost")):
+        if importlib.util.find_spec(package) is not None:
+            continue
+        with pytest.raises(InputError, match=f"model '{name}' is RecBole's .* needs the optional package.*'{package}'.*pip install"):
+            get_model(name)
+    # Every other family is still found, and a truly unknown name does not blame lightgbm.
+    for name in ("BPR", "NCL", "DeepFM", "KGAT", "BERT4Rec", "FPMC"):
+        assert get_model(name).__name__ == name
+    with pytest.raises(InputError, match="unknown model 'NoSuchModel'.*searched recbole.model.general_recommender") as info:
+        get_model("NoSuchModel")
+    assert "lightgbm" not in str(info.value)
+
+
+def test_settings_are_checked_against_the_typed_yaml_comments(toy_data_path, tmp_path):
+    from recbole_hsuga.errors import InputError
+
+    with pytest.raises(InputError, match=r"gaa_alpha: expected float, got 'abc' \(from --gaa_alpha=abc; "
+                                         r"declared in properties/model/\w+\.yaml\)"):
+        _config(toy_data_path, tmp_path, cmd_args=["--gaa_alpha=abc"])
+    with pytest.raises(InputError, match=r"gaa_k_active: expected int, got 2\.5 \(from config_dict;"):
+        _config(toy_data_path, tmp_path, config_dict={"gaa_k_active": 2.5})
+    user_yaml = tmp_path / "user.yaml"
+    user_yaml.write_text("epochs: ten\n")
+    with pytest.raises(InputError, match=rf"epochs: expected int, got 'ten' \(from {user_yaml}; declared in properties/overall\.yaml\)"):
+        _config(toy_data_path, tmp_path, model="SASRec", config_file_list=[str(user_yaml)])
+    with pytest.raises(InputError, match="gaa: expected bool, got 1"):
+        _config(toy_data_path, tmp_path, cmd_args=["--gaa=1"])
+    # An int is a float; a str key keeps what was typed (RecBole would make it an int).
+    config = _config(toy_data_path, tmp_path, cmd_args=["--gaa_alpha=1", "--semantic_suffix=2024"])
+    assert config["gaa_alpha"] == 1 and config["semantic_suffix"] == "2024"
+
+
+def test_every_packaged_default_matches_its_declared_type(toy_data_path, tmp_path):
+    for model in ("SASRec", "GRU4Rec", "BERT4Rec", "SASRecHSUGA", "GRU4RecHSUGA", "BERT4RecHSUGA"):
+        _config(toy_data_path, tmp_path, model=model)  # raises on a default of the wrong type
+
+
+def test_declarations_are_read_from_the_files_given(tmp_path):
+    from recbole_hsuga.config_schema import parse_types, read_declarations
+
+    low, high = tmp_path / "low.yaml", tmp_path / "high.yaml"
+    low.write_text("a: 1      # (int) first\nnested:   # (dict) a dict\n  inner: 2  # (str) not top level\n")
+    high.write_text("a: 2.0    # (float) a later file does not re-declare\nb: x  # (int or None) two types\n")
+    declarations = read_declarations([low, high, tmp_path / "missing.yaml"])
+    assert sorted(declarations) == ["a", "b", "nested"]
+    assert declarations["a"].types == ("int",) and declarations["a"].file == low
+    assert declarations["b"].allows(None) and declarations["b"].allows(3) and not declarations["b"].allows("x")
+    assert parse_types("int|None") == ("int", "none")
+
+
+def test_properties_come_from_the_source_tree_then_the_installed_copy(monkeypatch, tmp_path):
+    import recbole_hsuga.config as config_module
+    from recbole_hsuga.config import properties_dir
+    from recbole_hsuga.errors import InputError
+
+    assert properties_dir() == config_module.Path(config_module.__file__).resolve().parent.parent / "properties"
+    installed = tmp_path / "site-packages" / "recbole_hsuga"
+    (installed / "properties").mkdir(parents=True)
+    (installed / "properties" / "overall.yaml").write_text("seed: 1  # (int) seed\n")
+    monkeypatch.setattr(config_module, "__file__", str(installed / "config.py"))
+    assert properties_dir() == installed / "properties"
+    monkeypatch.setenv("RECBOLE_HSUGA_PROPERTIES", str(tmp_path))
+    assert properties_dir() == tmp_path
+    monkeypatch.setenv("RECBOLE_HSUGA_PROPERTIES", str(tmp_path / "nowhere"))
+    with pytest.raises(InputError, match="RECBOLE_HSUGA_PROPERTIES=.*nowhere: no such folder"):
+        properties_dir()
+    monkeypatch.delenv("RECBOLE_HSUGA_PROPERTIES")
+    (installed / "properties" / "overall.yaml").unlink()
+    with pytest.raises(FileNotFoundError, match="properties folder not found"):
+        properties_dir()
