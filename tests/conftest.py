@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import random
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import pytest
@@ -23,12 +25,45 @@ def pytest_configure(config) -> None:
     config.addinivalue_line("markers", "slow: takes more than ~20 s (loads an LLM); part of the default run")
 
 
+@pytest.fixture
+def write_inter() -> Callable[..., Path]:
+    """Writes a small ``.inter`` file with ``dataset_tools.formats.inter``'s writer.
+
+    ``write_inter(path, {user: [item, ...]})`` lays it out as ``prepare`` does (a user's
+    rows contiguous, timestamp = global row number); ``shuffle_seed`` then shuffles the
+    rows, timestamps kept, so that file order is not time order.
+    ``write_inter(path, rows=[(user, item, timestamp), ...])`` writes rows as given.
+    Returns ``path``.
+    """
+    from dataset_tools.formats.inter import write_inter_rows
+
+    def write(
+        path: Path,
+        sequences: Mapping[str, Sequence[str]] | None = None,
+        *,
+        rows: Sequence[tuple[str, str, float]] | None = None,
+        shuffle_seed: int | None = None,
+    ) -> Path:
+        if (sequences is None) == (rows is None):
+            raise TypeError("write_inter: give either sequences or rows")
+        if rows is None:
+            flat = [(user, item) for user, items in sequences.items() for item in items]
+            rows = [(user, item, stamp) for stamp, (user, item) in enumerate(flat, start=1)]
+        rows = list(rows)
+        if shuffle_seed is not None:
+            random.Random(shuffle_seed).shuffle(rows)
+        write_inter_rows(path, rows)
+        return path
+
+    return write
+
+
 @pytest.fixture(scope="session")
 def toy_data_path(tmp_path_factory) -> Path:
     """A prepared synthetic dataset ``toy-beauty`` (300 users): ``<path>/toy-beauty/*.inter``."""
-    from dataset_tools.prepare import prepare_dataset
+    from dataset_tools.prepare.dataset import prepare_dataset
     from dataset_tools.spec import load_dataset_spec
-    from dataset_tools.toy import make_toy_raw
+    from dataset_tools.toy.raw import make_toy_raw
 
     root = tmp_path_factory.mktemp("toy")
     raw = make_toy_raw(root / "raw", n_users=300, n_items=180, seed=0)

@@ -15,15 +15,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dataset_tools.embed import pipeline
+from dataset_tools.embed import batch_encode
+from dataset_tools.embed.extractors import MissingInputError, extract_hsu, extract_items, extract_text
 from dataset_tools.formats.features import FeatureFileError, read_feature_file, write_feature_file
-from dataset_tools.embed.extractors import (
-    MissingInputError,
-    extract_hsu,
-    extract_items,
-    extract_text,
-    read_interactions,
-)
+from dataset_tools.formats.inter import read_user_sequences
 
 DATASET = "toy"
 
@@ -33,6 +28,12 @@ HISTORIES = {
     "12": ["103", "107", "108", "109"],
     "3": ["110", "101", "111", "112", "102"],
     "40": ["104", "105"],  # no training items at all
+}
+# The sidecar's record of what the vector tools held out: the last two items of every
+# user in time order (user "40" has nothing left for training, its two are still listed).
+EXPECTED_HELD_OUT = {
+    "per_user": 2,
+    "items": {"7": ["105", "106"], "12": ["108", "109"], "3": ["112", "102"], "40": ["104", "105"]},
 }
 TITLES = {
     "101": "Rose lip balm",
@@ -50,33 +51,31 @@ TITLES = {
 }
 
 
-def write_dataset(
-    root: Path,
-    histories: dict[str, list[str]] = HISTORIES,
-    titles: dict[str, str] | None = TITLES,
-    shuffle_seed: int | None = None,
-) -> Path:
-    """Write ``<root>/toy/toy.inter`` (+ item_text.jsonl when ``titles``); returns ``root``.
+@pytest.fixture
+def write_dataset(write_inter):
+    """``write_dataset(root, histories, titles, shuffle_seed)`` writes ``<root>/toy/toy.inter``
+    (+ item_text.jsonl when ``titles``) and returns ``root``.
 
     Timestamps are global line numbers of a chronological log; ``shuffle_seed`` shuffles
     the file's rows (timestamps kept) to check that order comes from the timestamp.
     """
-    folder = root / DATASET
-    folder.mkdir(parents=True, exist_ok=True)
-    rows = []
-    clock = 0
-    for user, items in histories.items():
-        for item in items:
-            clock += 1
-            rows.append(f"{user}\t{item}\t{clock}")
-    if shuffle_seed is not None:
-        random.Random(shuffle_seed).shuffle(rows)
-    (folder / f"{DATASET}.inter").write_text("user_id:token\titem_id:token\ttimestamp:float\n" + "\n".join(rows) + "\n")
-    if titles is not None:
-        with open(folder / f"{DATASET}.item_text.jsonl", "w") as handle:
-            for item, title in titles.items():
-                handle.write(json.dumps({"item_id": item, "title": title, "brand": "Acme", "categories": ["Beauty"]}) + "\n")
-    return root
+
+    def write(
+        root: Path,
+        histories: dict[str, list[str]] = HISTORIES,
+        titles: dict[str, str] | None = TITLES,
+        shuffle_seed: int | None = None,
+    ) -> Path:
+        folder = root / DATASET
+        write_inter(folder / f"{DATASET}.inter", histories, shuffle_seed=shuffle_seed)
+        if titles is not None:
+            with open(folder / f"{DATASET}.item_text.jsonl", "w") as handle:
+                for item, title in titles.items():
+                    handle.write(json.dumps({"item_id": item, "title": title, "brand": "Acme",
+                                             "categories": ["Beauty"]}) + "\n")
+        return root
+
+    return write
 
 
 @pytest.fixture(scope="module")
@@ -101,13 +100,13 @@ def run_cli(argv: list[str]) -> int:
 # --- extractors ---------------------------------------------------------------------
 
 
-def test_read_interactions_orders_by_timestamp_not_file_order(tmp_path):
+def test_read_interactions_orders_by_timestamp_not_file_order(tmp_path, write_dataset):
     write_dataset(tmp_path, shuffle_seed=3)
-    histories = read_interactions(tmp_path / DATASET / f"{DATASET}.inter")
+    histories = read_user_sequences(tmp_path / DATASET / f"{DATASET}.inter")
     assert histories == HISTORIES
 
 
-def test_text_extractor_never_uses_the_last_two_items(tmp_path):
+def test_text_extractor_never_uses_the_last_two_items(tmp_path, write_dataset):
     write_dataset(tmp_path, shuffle_seed=1)
     extracted = extract_text(tmp_path, DATASET)
     texts = dict(zip(extracted.tokens, extracted.texts))
@@ -124,7 +123,26 @@ def test_text_extractor_never_uses_the_last_two_items(tmp_path):
     assert texts["7"].index(TITLES["104"]) < texts["7"].index(TITLES["101"])
 
 
-def test_text_extractor_keeps_the_most_recent_items_when_truncating(tmp_path):
+def test_user_extractors_record_the_held_out_items_in_time_order(tmp_path, write_dataset):
+    write_dataset(tmp_path, shuffle_seed=2)  # file order is not time order
+    assert extract_text(tmp_path, DATASET).held_out == EXPECTED_HELD_OUT
+    _write_hsu_run(tmp_path / DATASET / "hsu" / "r1", {"7": ["Lip care"]})
+    assert extract_hsu(tmp_path, DATASET, "r1").held_out == EXPECTED_HELD_OUT
+    assert extract_items(tmp_path, DATASET).held_out is None  # items hold nothing out
+
+
+def test_held_out_record_keeps_what_a_short_sequence_has():
+    from dataset_tools.formats.inter import held_out_part, held_out_record, training_part
+
+    assert held_out_record({"a": ["1"], "b": [], "c": ["1", "2", "3"]}) == {
+        "per_user": 2, "items": {"a": ["1"], "b": [], "c": ["2", "3"]}}
+    for n in range(5):
+        sequence = [str(k) for k in range(n)]
+        assert training_part(sequence) + held_out_part(sequence) == sequence
+        assert len(held_out_part(sequence)) == min(n, 2)
+
+
+def test_text_extractor_keeps_the_most_recent_items_when_truncating(tmp_path, write_dataset):
     write_dataset(tmp_path)
     extracted = extract_text(tmp_path, DATASET, max_items=2)
     texts = dict(zip(extracted.tokens, extracted.texts))
@@ -135,13 +153,13 @@ def test_text_extractor_keeps_the_most_recent_items_when_truncating(tmp_path):
 
 
 @pytest.mark.parametrize("extract", [extract_text, extract_items])
-def test_missing_item_text_is_a_clear_error(tmp_path, extract):
+def test_missing_item_text_is_a_clear_error(tmp_path, extract, write_dataset):
     write_dataset(tmp_path, titles=None)
     with pytest.raises(MissingInputError, match=r"toy\.item_text\.jsonl not found.*no item text"):
         extract(tmp_path, DATASET)
 
 
-def test_missing_item_text_through_the_cli_exits_2(tmp_path, caplog):
+def test_missing_item_text_through_the_cli_exits_2(tmp_path, caplog, write_dataset):
     write_dataset(tmp_path, titles=None)
     status = run_cli(["embed", DATASET, "--data", str(tmp_path), "--extractor", "items", "--no-progress"])
     assert status == 2
@@ -149,7 +167,7 @@ def test_missing_item_text_through_the_cli_exits_2(tmp_path, caplog):
     assert not list((tmp_path / DATASET).glob("*.itememb*"))
 
 
-def test_items_extractor_covers_every_item_with_its_fields(tmp_path):
+def test_items_extractor_covers_every_item_with_its_fields(tmp_path, write_dataset):
     write_dataset(tmp_path)
     extracted = extract_items(tmp_path, DATASET)
     assert extracted.kind == "item"
@@ -169,7 +187,7 @@ def _write_hsu_run(run_dir: Path, final_interests: dict[str, list[str]]):
     return store
 
 
-def test_hsu_extractor_reads_final_interests_and_reports_absent_users(tmp_path):
+def test_hsu_extractor_reads_final_interests_and_reports_absent_users(tmp_path, write_dataset):
     write_dataset(tmp_path)
     final = {"7": ["Lip care", "eye makeup"], "3": ["Skin care", "nail art"], "12": []}
     store = _write_hsu_run(tmp_path / DATASET / "hsu" / "r1", final)
@@ -184,7 +202,7 @@ def test_hsu_extractor_reads_final_interests_and_reports_absent_users(tmp_path):
         extract_hsu(tmp_path, DATASET, run="r2")
 
 
-def test_cli_hsu_extractor_writes_the_run_into_the_sidecar(tmp_path, minilm):
+def test_cli_hsu_extractor_writes_the_run_into_the_sidecar(tmp_path, minilm, write_dataset):
     write_dataset(tmp_path)
     _write_hsu_run(tmp_path / DATASET / "hsu" / "r1", {"7": ["Lip care"], "12": ["Hair care", "sun care"]})
     assert run_cli(["embed", DATASET, "--data", str(tmp_path), "--extractor", "hsu", "--run", "r1",
@@ -193,9 +211,10 @@ def test_cli_hsu_extractor_writes_the_run_into_the_sidecar(tmp_path, minilm):
     assert tokens == ["7", "12"] and matrix.shape == (2, 384)
     assert sidecar["extractor"] == "hsu" and sidecar["source_run"] == "r1"
     assert sidecar["skipped"] == {"users absent from the run": 2}
+    assert sidecar["held_out"] == EXPECTED_HELD_OUT
 
 
-def test_hsu_extractor_rejects_users_of_another_dataset(tmp_path):
+def test_hsu_extractor_rejects_users_of_another_dataset(tmp_path, write_dataset):
     write_dataset(tmp_path)
     (tmp_path / DATASET / "hsu" / "r1").mkdir(parents=True)
     with pytest.raises(ValueError, match="not in toy.inter"):
@@ -235,7 +254,7 @@ def test_write_feature_file_rejects_duplicate_ids(tmp_path):
 # --- sentence-transformers end to end -------------------------------------------------
 
 
-def test_cli_text_extractor_writes_aligned_vectors_and_sidecar(tmp_path, minilm):
+def test_cli_text_extractor_writes_aligned_vectors_and_sidecar(tmp_path, minilm, write_dataset):
     write_dataset(tmp_path)
     status = run_cli(["embed", DATASET, "--data", str(tmp_path), "--extractor", "text",
                       "--suffix", "useremb_text", "--batch-size", "2", "--no-progress"])
@@ -259,10 +278,11 @@ def test_cli_text_extractor_writes_aligned_vectors_and_sidecar(tmp_path, minilm)
     assert sidecar["dataset"] == DATASET and sidecar["kind"] == "user"
     assert sidecar["skipped"] == {"users with <= 2 interactions (no training items)": 1}
     assert sidecar["created"]
+    assert sidecar["held_out"] == EXPECTED_HELD_OUT
     assert not path.with_name(path.name + ".partial").exists()
 
 
-def test_ids_align_after_permuting_the_raw_ids(tmp_path, minilm):
+def test_ids_align_after_permuting_the_raw_ids(tmp_path, minilm, write_dataset):
     """Relabel users and items with a permutation and shuffle the rows: each user's
     vector must follow the user, not the row position or the id's sort order."""
     user_map = {"7": "3", "12": "7", "3": "40", "40": "12"}
@@ -290,10 +310,10 @@ def test_ids_align_after_permuting_the_raw_ids(tmp_path, minilm):
     assert header == "iid:token\titem_emb:float_seq"
 
 
-def test_interrupted_encoding_resumes_from_finished_chunks(tmp_path, minilm, monkeypatch):
+def test_interrupted_encoding_resumes_from_finished_chunks(tmp_path, minilm, monkeypatch, write_dataset):
     write_dataset(tmp_path)
     extracted = extract_items(tmp_path, DATASET)
-    monkeypatch.setattr(pipeline, "CHUNK_SIZE", 4)
+    monkeypatch.setattr(batch_encode, "CHUNK_SIZE", 4)
 
     class FailingOnThirdCall:
         """Wraps the real encoder and simulates a crash during the third batch."""
@@ -314,11 +334,11 @@ def test_interrupted_encoding_resumes_from_finished_chunks(tmp_path, minilm, mon
 
     output = tmp_path / DATASET / f"{DATASET}.itememb"
     with pytest.raises(KeyboardInterrupt):
-        pipeline.embed_and_write(extracted, FailingOnThirdCall(minilm), output, batch_size=2, progress=False)
+        batch_encode.embed_and_write(extracted, FailingOnThirdCall(minilm), output, batch_size=2, progress=False)
     assert not output.exists()
     assert len(list(output.with_name(output.name + ".partial").glob("chunk-*.npy"))) == 1
 
-    result = pipeline.embed_and_write(extracted, minilm, output, batch_size=2, progress=False)
+    result = batch_encode.embed_and_write(extracted, minilm, output, batch_size=2, progress=False)
     assert result.resumed_rows == 4
     tokens, matrix, _ = read_feature_file(output)
     np.testing.assert_allclose(matrix, minilm.encode_batch(extracted.texts), atol=1e-5)
@@ -328,7 +348,7 @@ def test_interrupted_encoding_resumes_from_finished_chunks(tmp_path, minilm, mon
 # --- RecBole can load the file as an additional feature ----------------------------
 
 
-def test_recbole_loads_the_user_embedding_file(tmp_path, minilm):
+def test_recbole_loads_the_user_embedding_file(tmp_path, minilm, write_dataset):
     if importlib.util.find_spec("recbole_hsuga.compat") is None:
         pytest.skip("recbole_hsuga.compat not available")
     import recbole_hsuga.compat  # noqa: F401  (numpy/pandas shims before RecBole)

@@ -22,10 +22,9 @@ from dataset_tools.hsu.engines.base import GenerationRequest  # noqa: E402
 from dataset_tools.hsu.items import ItemLineTemplate  # noqa: E402
 from dataset_tools.hsu.packaged_models import resolve_gguf  # noqa: E402
 from dataset_tools.hsu.parsing import parse_selection  # noqa: E402
-from dataset_tools.hsu.pipeline import HsuSettings  # noqa: E402
-from dataset_tools.hsu.runner import run_dataset  # noqa: E402
+from dataset_tools.hsu.lockstep import HsuSettings  # noqa: E402
+from dataset_tools.hsu.run_folder import run_dataset  # noqa: E402
 from dataset_tools.hsu.store import read_jsonl  # noqa: E402
-from dataset_tools.prepare import write_sequences  # noqa: E402
 
 ALIAS = "smollm2-test"
 
@@ -90,10 +89,9 @@ def test_http_engine_batch_with_server_side_grammar(server):
         assert generation.prompt_tokens > 50 and generation.completion_tokens > 0 and generation.latency_s > 0
 
 
-def test_pipeline_through_the_server(server, tmp_path):
+def test_pipeline_through_the_server(server, tmp_path, write_inter):
     folder = tmp_path / "toy"
-    folder.mkdir()
-    write_sequences(folder / "toy.inter", {"u1": ["1", "2", "3", "4", "1", "2"]})
+    write_inter(folder / "toy.inter", {"u1": ["1", "2", "3", "4", "1", "2"]})
     titles = {"1": "Matte red lipstick", "2": "Lip balm", "3": "Ionic hair dryer", "4": "Argan oil shampoo"}
     (folder / "toy.item_text.jsonl").write_text(
         "".join(json.dumps({"item_id": k, "title": v}) + "\n" for k, v in titles.items()), encoding="utf-8"

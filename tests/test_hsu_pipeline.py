@@ -20,10 +20,9 @@ from dataset_tools.__main__ import main as cli_main  # noqa: E402
 from dataset_tools.hsu.engines import make_engine  # noqa: E402
 from dataset_tools.hsu.engines.base import Engine, Generation, GenerationRequest  # noqa: E402
 from dataset_tools.hsu.items import ItemLineTemplate  # noqa: E402
-from dataset_tools.hsu.pipeline import HsuSettings  # noqa: E402
-from dataset_tools.hsu.runner import run_dataset  # noqa: E402
+from dataset_tools.hsu.lockstep import HsuSettings  # noqa: E402
+from dataset_tools.hsu.run_folder import run_dataset  # noqa: E402
 from dataset_tools.hsu.store import STAGES_FILE, load_final_interests, read_jsonl  # noqa: E402
-from dataset_tools.prepare import write_sequences  # noqa: E402
 
 DATASET = "toy"
 ITEMS = {
@@ -77,21 +76,26 @@ def engine():
         yield real
 
 
-def write_dataset(root: Path, sequences: dict[str, list[str]]) -> Path:
-    folder = root / DATASET
-    folder.mkdir(parents=True, exist_ok=True)
-    write_sequences(folder / f"{DATASET}.inter", sequences)
-    with (folder / f"{DATASET}.item_text.jsonl").open("w", encoding="utf-8") as handle:
-        for item_id, (title, categories) in ITEMS.items():
-            handle.write(json.dumps({"item_id": item_id, "title": title, "categories": categories}) + "\n")
-    return folder
+@pytest.fixture
+def write_dataset(write_inter):
+    """``write_dataset(root, sequences)``: ``<root>/toy/toy.inter`` and its item text; returns the folder."""
+
+    def write(root: Path, sequences: dict[str, list[str]]) -> Path:
+        folder = root / DATASET
+        write_inter(folder / f"{DATASET}.inter", sequences)
+        with (folder / f"{DATASET}.item_text.jsonl").open("w", encoding="utf-8") as handle:
+            for item_id, (title, categories) in ITEMS.items():
+                handle.write(json.dumps({"item_id": item_id, "title": title, "categories": categories}) + "\n")
+        return folder
+
+    return write
 
 
 def stage_records(run_dir: Path) -> list[dict]:
     return read_jsonl(run_dir / STAGES_FILE)
 
 
-def test_resume_after_a_crash_mid_stage_recomputes_nothing(tmp_path, engine):
+def test_resume_after_a_crash_mid_stage_recomputes_nothing(tmp_path, engine, write_dataset):
     # u1: 4 training items -> 2 stages; u2: 2 training items -> 1 stage. Held-out items 8, 9.
     write_dataset(tmp_path, {"u1": ["1", "2", "3", "4", "8", "9"], "u2": ["4", "5", "8", "9"]})
     # call 1 = stage-1 summaries of u1 and u2 (one lockstep batch); call 2 = u1's stage-2
@@ -137,7 +141,7 @@ def test_resume_after_a_crash_mid_stage_recomputes_nothing(tmp_path, engine):
     assert idle.calls == 0
 
 
-def test_incremental_update_processes_only_the_new_stage(tmp_path, engine):
+def test_incremental_update_processes_only_the_new_stage(tmp_path, engine, write_dataset):
     write_dataset(tmp_path, {"u1": ["1", "2", "3", "4", "8", "9"]})  # 2 stages
     first = CountingEngine(engine)
     run_dataset(tmp_path, DATASET, "r", first, SETTINGS, progress=False)
@@ -172,7 +176,7 @@ def test_incremental_update_processes_only_the_new_stage(tmp_path, engine):
     assert trajectory["complete"] and len(stage_records(run_dir)) == 5  # the stale partial stage stays stored
 
 
-def test_malformed_outputs_are_retried_then_fall_back_to_retain(tmp_path, engine):
+def test_malformed_outputs_are_retried_then_fall_back_to_retain(tmp_path, engine, write_dataset):
     # Unconstrained decoding capped at 4 tokens cannot produce the format: every call fails.
     unconstrained = make_engine("llamacpp", "smollm2", n_threads=1, n_ctx=2048, constrained=False)
     settings = HsuSettings(
@@ -191,7 +195,7 @@ def test_malformed_outputs_are_retried_then_fall_back_to_retain(tmp_path, engine
     assert report["parse_failures"] == 6 and report["parse_failure_rate"] == 1.0
 
 
-def test_oneshot_mode_and_ablation_through_the_cli(tmp_path, capsys):
+def test_oneshot_mode_and_ablation_through_the_cli(tmp_path, capsys, write_dataset):
     write_dataset(tmp_path, {"u1": ["1", "2", "3", "4", "5", "8", "9"], "u2": ["6", "7", "8", "9"]})
     spec = tmp_path / "toy.yaml"
     spec.write_text(

@@ -10,17 +10,11 @@ import pytest
 
 from dataset_tools import DatasetToolsError
 from dataset_tools.hsu import prompts
-from dataset_tools.hsu.config import parse_hsu_section
+from dataset_tools.hsu.hsu_spec import parse_hsu_section
 from dataset_tools.hsu.items import ItemLineTemplate, load_item_text
-from dataset_tools.hsu.stages import cut_stages, load_user_sequences, training_history, user_stages
+from dataset_tools.formats.inter import read_user_sequences, training_part
+from dataset_tools.hsu.stages import cut_stages, user_stages
 from dataset_tools.spec import load_dataset_spec
-
-
-def write_inter(path: Path, rows: list[tuple[str, str, float]]) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    lines = ["user_id:token\titem_id:token\ttimestamp:float"] + [f"{u}\t{i}\t{t}" for u, i, t in rows]
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
 
 
 @pytest.mark.parametrize(
@@ -52,23 +46,23 @@ def test_oneshot_mode_is_one_stage_with_the_whole_training_history():
     assert user_stages(["a", "b"], 13, mode="oneshot") == []
 
 
-def test_sequences_are_sorted_by_timestamp_not_file_order(tmp_path):
-    inter = write_inter(tmp_path / "d.inter", [("u1", "b", 2.0), ("u2", "x", 5.0), ("u1", "a", 1.0), ("u1", "c", 3.0)])
-    sequences = load_user_sequences(inter)
+def test_sequences_are_sorted_by_timestamp_not_file_order(tmp_path, write_inter):
+    inter = write_inter(tmp_path / "d.inter", rows=[("u1", "b", 2.0), ("u2", "x", 5.0), ("u1", "a", 1.0), ("u1", "c", 3.0)])
+    sequences = read_user_sequences(inter)
     assert sequences == {"u1": ["a", "b", "c"], "u2": ["x"]}
-    assert training_history(sequences["u1"]) == ["a"]
+    assert training_part(sequences["u1"]) == ["a"]
 
 
 def test_malformed_inter_lines_name_file_and_line(tmp_path):
     inter = tmp_path / "d.inter"
     inter.write_text("user_id:token\titem_id:token\ttimestamp:float\nu1\ta\tnot-a-number\n", encoding="utf-8")
     with pytest.raises(DatasetToolsError, match=r"d\.inter: line 2: timestamp"):
-        load_user_sequences(inter)
+        read_user_sequences(inter)
     inter.write_text("user_id:token\titem_id:token\nu1\ta\n", encoding="utf-8")
     with pytest.raises(DatasetToolsError, match=r"line 1: header lacks column\(s\) timestamp:float"):
-        load_user_sequences(inter)
+        read_user_sequences(inter)
     with pytest.raises(DatasetToolsError, match="run `python -m dataset_tools prepare`"):
-        load_user_sequences(tmp_path / "missing.inter")
+        read_user_sequences(tmp_path / "missing.inter")
 
 
 def test_item_lines_drop_parts_whose_field_is_missing():
@@ -145,9 +139,9 @@ def test_spec_hsu_sections_of_the_shipped_datasets_are_valid(tmp_path):
         parse_hsu_section(load_dataset_spec(bad))
 
 
-def test_cli_refuses_a_dataset_without_item_text_before_loading_a_model(tmp_path, caplog):
+def test_cli_refuses_a_dataset_without_item_text_before_loading_a_model(tmp_path, caplog, write_inter):
     from dataset_tools.__main__ import main as cli_main
 
-    write_inter(tmp_path / "ids-only" / "ids-only.inter", [("u1", "a", 1.0), ("u1", "b", 2.0), ("u1", "c", 3.0)])
+    write_inter(tmp_path / "ids-only" / "ids-only.inter", {"u1": ["a", "b", "c"]})
     assert cli_main(["hsu", "ids-only", "--data", str(tmp_path), "--model", str(tmp_path / "never-loaded.gguf")]) == 2
     assert "HSU needs item titles" in caplog.text and "never-loaded" not in caplog.text

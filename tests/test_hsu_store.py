@@ -87,7 +87,7 @@ def test_merge_of_shards_concatenates_and_dedupes(tmp_path):
 
 
 def test_shards_partition_the_users_stably_and_the_other_selections():
-    from dataset_tools.hsu.pipeline import select_users
+    from dataset_tools.hsu.lockstep import select_users
 
     users = [str(n) for n in range(200)]
     shards = [select_users(users, shard=(i, 3)) for i in range(3)]

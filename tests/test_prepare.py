@@ -1,7 +1,7 @@
 """Tests for ``python -m dataset_tools prepare`` and the dataset specs it reads.
 
 Every test writes its own tiny raw dataset in ``tmp_path``; the last one prepares the real
-amazon-beauty data from ``../shared/data`` when it is present.
+amazon-beauty data from the shared data folder next to the repository when it is present.
 """
 
 from __future__ import annotations
@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 
 from dataset_tools.__main__ import main as cli_main
-from dataset_tools.hsu.stages import load_user_sequences
-from dataset_tools.prepare import INTER_HEADER, RawDataError, atomic_write, prepare_dataset, write_sequences
+from dataset_tools.formats.files import atomic_write
+from dataset_tools.formats.inter import INTER_HEADER, read_user_sequences, write_sequences
+from dataset_tools.prepare import RawDataError, prepare_dataset
 from dataset_tools.spec import SPEC_DIR, SpecError, load_dataset_spec
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -204,7 +205,7 @@ def test_write_sequences_round_trips_through_the_stage_reader(tmp_path: Path) ->
     lines = path.read_text(encoding="utf-8").splitlines()
     assert lines[0] == INTER_HEADER
     assert lines[1:4] == ["u2\t7\t1", "u2\t3\t2", "u2\t7\t3"]  # timestamps are global row numbers
-    assert load_user_sequences(path) == sequences
+    assert read_user_sequences(path) == sequences
 
 
 def test_help_lists_subcommands() -> None:
