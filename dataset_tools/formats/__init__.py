@@ -3,13 +3,15 @@
 Readers, writers and format rules live here and nowhere else; ``recbole_hsuga`` imports
 from ``dataset_tools`` only through this package.
 
-- ``files``: the dataset folder, atomic writes, JSON files, the input error classes.
+- ``files``: the dataset folder, atomic writes, JSON files, the input error classes
+  (all subclasses of ``DatasetToolsError``, re-exported here for ``recbole_hsuga``).
 - ``inter``: ``<ds>.inter`` and the held-out rule (last ``HELD_OUT_ITEMS`` items per user).
 - ``item``: ``<ds>.item``.
 - ``item_text``: ``<ds>.item_text.jsonl``.
 - ``features``: user/item vector files ``<ds>.<suffix>`` and their JSON sidecars.
 """
 
+from dataset_tools import DatasetToolsError
 from dataset_tools.formats.features import (
     ITEM_FIELDS,
     USER_FIELDS,
@@ -44,6 +46,7 @@ from dataset_tools.formats.item_text import ItemTextError, as_text, has_value, i
 
 __all__ = [
     "ATOMIC_TYPE",
+    "DatasetToolsError",
     "HELD_OUT_ITEMS",
     "INTER_HEADER",
     "ITEM_FIELDS",
