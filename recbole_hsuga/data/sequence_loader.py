@@ -1,0 +1,77 @@
+"""The training dataloader of ``train_rows: sequence``: RecBole's TrainDataLoader over sequence rows.
+
+The rows (:mod:`recbole_hsuga.data.sequence_rows`) are put into a copy of RecBole's
+training dataset, so batching, shuffling and RecBole's transforms (BERT4Rec's
+``MaskItemSequence``) are RecBole's own. RecBole's negative sampling is switched off:
+it draws one negative per row for the row's ``item_id``, while sequence rows need one per
+position, which :func:`recbole_hsuga.model.position_loss.sample_negatives` draws in the
+loss. Validation and test dataloaders are untouched.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from recbole.data.dataloader import TrainDataLoader
+from recbole.data.interaction import Interaction
+
+from recbole_hsuga.data.sequence_rows import SequenceRows, build_rows
+from recbole_hsuga.data.training_history import TrainingHistory
+from recbole_hsuga.errors import InputError
+
+#: Field of the ``[B, L]`` per-position targets (0 = no loss at that position).
+TARGET_SEQ = "target_id_list"
+#: Field of the ``[B]`` flag marking each user's most recent window.
+LAST_WINDOW = "last_window"
+#: Training-row layouts the ``train_rows`` key accepts.
+TRAIN_ROWS = ("prefix", "sequence")
+_NO_SAMPLING = {"distribution": "none", "sample_num": "none", "alpha": "none", "dynamic": False,
+                "candidate_num": 0}
+
+
+def rows_layout(model: Any) -> str:
+    """``cloze`` for models trained by masking (their config sets ``transform: mask_itemseq``)."""
+    from recbole.model.sequential_recommender import BERT4Rec
+
+    return "cloze" if isinstance(model, BERT4Rec) else "causal"
+
+
+class SequenceTrainDataLoader(TrainDataLoader):
+    """Shuffled batches of sequence rows.
+
+    Batches carry ``user_id [B]``, ``item_id_list [B, L]``, ``item_length [B]``,
+    ``target_id_list [B, L]`` and ``last_window [B]`` (plus, for BERT4Rec, the fields its
+    masking transform adds).
+
+    Args:
+        config: the run's RecBole config.
+        train_dataset: RecBole's training split (its field names and item count are reused).
+        rows: the rows to serve.
+    """
+
+    def __init__(self, config: Any, train_dataset: Any, rows: SequenceRows, shuffle: bool = True) -> None:
+        self.rows = rows
+        item_seq = train_dataset.iid_field + config["LIST_SUFFIX"]
+        fields = {
+            train_dataset.uid_field: torch.from_numpy(rows.users),
+            item_seq: torch.from_numpy(rows.inputs),
+            config["ITEM_LIST_LENGTH_FIELD"]: torch.from_numpy(rows.lengths),
+            TARGET_SEQ: torch.from_numpy(rows.targets),
+            LAST_WINDOW: torch.from_numpy(rows.last_window),
+        }
+        super().__init__(config, train_dataset.copy(Interaction(fields)), None, shuffle=shuffle)
+
+    def _set_neg_sample_args(self, config, dataset, dl_format, neg_sample_args):
+        super()._set_neg_sample_args(config, dataset, dl_format, dict(_NO_SAMPLING))
+
+
+def sequence_train_data(config: Any, train_data: Any, history: TrainingHistory, model: Any) -> SequenceTrainDataLoader:
+    """Replace RecBole's prefix-row ``train_data`` by sequence rows of the same users."""
+    layout = rows_layout(model)
+    window = int(config["MAX_ITEM_LIST_LENGTH"])
+    stride = int(config["train_window_stride"] or 0)
+    if stride < 0 or stride > window:
+        raise InputError(f"train_window_stride must be in [0, MAX_ITEM_LIST_LENGTH={window}], got {stride}")
+    rows = build_rows(history, layout, window, stride)
+    return SequenceTrainDataLoader(config, train_data._dataset, rows, shuffle=True)

@@ -1,0 +1,117 @@
+"""Ranking loss at every position of a sequence row, for RecBole's causal backbones.
+
+RecBole's ``SASRec.forward`` and ``GRU4Rec.forward`` compute the encoder output at every
+position and end with ``self.gather_indexes(output, item_seq_len - 1)``, keeping the last
+one. Sequence rows need all of them: :func:`position_outputs` runs the model's own
+``forward`` with that final gather bypassed, so the computation (embeddings, dropout,
+causal mask, encoder) is RecBole's, unforked, and any subclass (the HSUGA models) gets
+the same treatment. The same weights serve both training modes, so checkpoints of either
+load in the other.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Any, Iterator
+
+import torch
+from recbole.model.sequential_recommender import GRU4Rec, SASRec
+from torch.nn import functional as F
+
+#: Backbones whose ``forward`` ends with the last-position gather and whose attention is causal.
+CAUSAL_BACKBONES = (SASRec, GRU4Rec)
+#: Tries at redrawing a negative that hits an item of its row; collisions are rare
+#: (a row holds at most 2L of the catalogue's items), a survivor after the last try is kept.
+NEGATIVE_REDRAWS = 10
+#: RecBole's BPRLoss adds this inside the log.
+BPR_GAMMA = 1e-10
+
+
+def is_causal_backbone(model: Any) -> bool:
+    return isinstance(model, CAUSAL_BACKBONES)
+
+
+def _keep_every_position(output: torch.Tensor, gather_index: torch.Tensor) -> torch.Tensor:
+    return output
+
+
+@contextmanager
+def _all_positions(model: Any) -> Iterator[None]:
+    model.gather_indexes = _keep_every_position  # instance attribute shadows the method
+    try:
+        yield
+    finally:
+        del model.gather_indexes
+
+
+def position_outputs(model: Any, item_seq: torch.Tensor, item_seq_len: torch.Tensor) -> torch.Tensor:
+    """Encoder output at every position: ``[B, L] -> [B, L, H]``.
+
+    Position ``j`` has seen items ``0..j`` only (causal), so ``out[:, len - 1]`` equals
+    ``model.forward(item_seq, item_seq_len)``.
+    """
+    if not is_causal_backbone(model):
+        raise TypeError(f"per-position outputs need a causal backbone {[c.__name__ for c in CAUSAL_BACKBONES]}, "
+                        f"got {type(model).__name__}")
+    with _all_positions(model):
+        return model.forward(item_seq, item_seq_len)
+
+
+def sample_negatives(targets: torch.Tensor, row_items: torch.Tensor, n_items: int) -> torch.Tensor:
+    """One uniform negative per position, never an item of the position's row.
+
+    Args:
+        targets: ``[B, L]`` target ids (0 = no loss).
+        row_items: ``[B, M]`` every item of the row (inputs and targets); a negative that
+            equals any of them is redrawn, so it is never the position's target nor another
+            item the user interacted with inside this window (RecBole's prefix-mode sampler
+            excludes all of the user's training items, which is the same set whenever the
+            user's sequence fits one window).
+        n_items: catalogue size including the padding id 0.
+
+    Returns:
+        ``[B, L]`` negative ids in ``[1, n_items)``.
+    """
+    negatives = torch.randint(1, n_items, targets.shape, device=targets.device)
+    for _ in range(NEGATIVE_REDRAWS):
+        clash = (negatives.unsqueeze(-1) == row_items.unsqueeze(1)).any(-1)
+        if not bool(clash.any()):
+            break
+        negatives = torch.where(clash, torch.randint(1, n_items, targets.shape, device=targets.device), negatives)
+    return negatives
+
+
+def position_ranking_loss(
+    outputs: torch.Tensor,
+    targets: torch.Tensor,
+    item_embedding: torch.nn.Embedding,
+    loss_type: str,
+    row_items: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Mean ranking loss over the positions that have a target.
+
+    Args:
+        outputs: ``[B, L, H]`` representations (after any fusion).
+        targets: ``[B, L]`` target ids, 0 where a position has no loss.
+        item_embedding: the model's item table ``[n_items, H]``.
+        loss_type: ``CE`` (softmax over all items) or ``BPR`` (one sampled negative per
+            position, see :func:`sample_negatives`); RecBole's two losses for these models.
+        row_items: ``[B, M]`` items excluded as negatives (BPR only); defaults to ``targets``.
+
+    Returns:
+        scalar loss; every position weighs the same, as every prefix row does in prefix mode.
+    """
+    active = targets > 0
+    if not bool(active.any()):
+        return outputs.sum() * 0.0
+    chosen = outputs[active]  # [N, H]
+    positives = targets[active]  # [N]
+    if loss_type == "CE":
+        return F.cross_entropy(chosen @ item_embedding.weight.t(), positives)
+    if loss_type == "BPR":
+        excluded = targets if row_items is None else row_items
+        negatives = sample_negatives(targets, excluded, item_embedding.num_embeddings)[active]
+        pos_score = (chosen * item_embedding(positives)).sum(-1)
+        neg_score = (chosen * item_embedding(negatives)).sum(-1)
+        return -torch.log(BPR_GAMMA + torch.sigmoid(pos_score - neg_score)).mean()
+    raise ValueError(f"loss_type must be CE or BPR for sequence rows, got {loss_type!r}")
