@@ -95,7 +95,7 @@ def run(
         "total_seconds": time.perf_counter() - started,
     }
     result = results.collect(config, trainer, best_valid_score, valid_result, test_result, timings,
-                             n_train_rows=len(train_data._dataset), saved=saved)
+                             n_train_rows=trainer.n_train_rows or len(train_data._dataset), saved=saved)
     log.info("\n" + results.format_table(result["metrics"]["test"], f"test results: {result['model']} on {result['dataset']}"))
     if write_results:
         results.write(result, config, test_data._dataset, trainer.last_evaluation)

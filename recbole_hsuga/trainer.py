@@ -41,9 +41,12 @@ and cached under ``<checkpoint_dir>/gaa_cache/``.
 
 Cost model (why an epoch does not get K times slower):
 
-- student: ``f(u)`` of each training row comes out of the same backbone pass as the
-  ranking loss (``model.ranking_loss_and_representation``), no extra forward (BERT4Rec's
-  masked input is not ``f(u)``: it encodes a ``gaa_student_fraction`` of the rows again);
+- student: ``f(u)`` comes out of the same backbone pass as the ranking loss
+  (``model.ranking_loss_and_students``), no extra forward (BERT4Rec's masked input is not
+  ``f(u)``: it encodes a ``gaa_student_fraction`` of the rows again). With prefix rows
+  every row is a student and rows are weighted ``1 / rows(u)`` (:func:`prefix_row_weights`),
+  so L_SD is a mean over users; with sequence rows each user's most recent window is its
+  one student;
 - teacher (``gaa_teacher_detach: true``, the default): a ``[n_users, H]`` table of ``f(v)``
   on each neighbour's full training sequence, recomputed under ``no_grad`` in eval mode at
   the start of every epoch and, with ``gaa_teacher_refresh_steps: N``, after every ``N``
@@ -76,12 +79,15 @@ from tqdm import tqdm
 
 from recbole_hsuga.compat import load_recbole_checkpoint
 from recbole_hsuga.data.dataset import SemanticTable
+from recbole_hsuga.data.sequence_loader import TRAIN_ROWS, SequenceTrainDataLoader, sequence_train_data
 from recbole_hsuga.data.training_history import TrainingHistory
+from recbole_hsuga.errors import InputError
 from recbole_hsuga.evaluation.groups import top_fraction_mask
 from recbole_hsuga.evaluation.negatives import sample_fixed_negatives
 from recbole_hsuga.evaluation.ranking import full_ranks, group_means, per_user_metrics, sampled_ranks
 from recbole_hsuga.gaa.loss import REDUCTIONS, NeighbourCSR, self_distillation_loss
 from recbole_hsuga.gaa.neighbours import GAAParams, NeighbourSets, build_neighbour_sets
+from recbole_hsuga.position_loss import check_sequence_rows_support, sequence_rows_loss
 
 PROTOCOLS = ("full", "sampled")
 PHASE_ATTRIBUTE = "_hsuga_phase"
@@ -129,6 +135,11 @@ class HeadTailEvaluationMixin:
         #: A GAA run's loss has two parts, (ranking, alpha * SD), so their balance can be plotted.
         self.curve: list[dict] = []
         self.last_evaluation: dict[str, np.ndarray | str] | None = None
+        self.train_rows: str = str(config["train_rows"] or "prefix").lower()
+        if self.train_rows not in TRAIN_ROWS:
+            raise InputError(f"train_rows must be one of {TRAIN_ROWS}, got {config['train_rows']!r}")
+        #: rows per training epoch (prefix rows, or sequence rows once fit has built them).
+        self.n_train_rows: int | None = None
 
     # ----------------------------------------------------------------- training data
     def set_training_history(self, history: TrainingHistory) -> None:
@@ -138,15 +149,36 @@ class HeadTailEvaluationMixin:
     def fit(self, train_data, valid_data=None, *args, **kwargs):
         if self.training_history is None and valid_data is not None:
             self.training_history = TrainingHistory.from_dataloaders(train_data, valid_data)
-        return super().fit(train_data, valid_data, *args, **kwargs)
+        return super().fit(self.training_rows(train_data), valid_data, *args, **kwargs)
+
+    def training_rows(self, train_data):
+        """The dataloader that training iterates: RecBole's prefix rows as given, or, with
+        ``train_rows: sequence``, one row per user window built from the training history."""
+        if self.train_rows == "prefix" or isinstance(train_data, SequenceTrainDataLoader):
+            self.n_train_rows = len(train_data._dataset)
+            return train_data
+        check_sequence_rows_support(self.model)
+        if self.training_history is None:
+            raise ValueError("train_rows: sequence builds its rows from the training history: call "
+                             "fit(train_data, valid_data) or set_training_history() first")
+        rows = sequence_train_data(self.config, train_data, self.training_history, self.model)
+        self.n_train_rows = len(rows.rows)
+        self.logger.info(f"train_rows: sequence: {self.n_train_rows} rows ({len(train_data._dataset)} prefix rows), "
+                         f"{int((rows.rows.targets > 0).sum())} training targets")
+        return rows
 
     def _train_epoch(self, train_data, epoch_idx, loss_func=None, show_progress=False):
         start = time.perf_counter()
+        if loss_func is None and self.train_rows == "sequence":
+            loss_func = self._sequence_rows_loss
         loss = super()._train_epoch(train_data, epoch_idx, loss_func=loss_func, show_progress=show_progress)
         self.epoch_seconds.append(time.perf_counter() - start)
         parts = loss if isinstance(loss, tuple) else (loss,)
         self.curve.append({"epoch": epoch_idx, "train_loss": [round(float(part), 6) for part in parts]})
         return loss
+
+    def _sequence_rows_loss(self, interaction) -> torch.Tensor:
+        return sequence_rows_loss(self.model, interaction)
 
     def _valid_epoch(self, valid_data, show_progress=False):
         # Per-epoch validation only needs the selection metric; the group table is
@@ -353,6 +385,19 @@ def last_items(history: TrainingHistory, max_length: int) -> tuple[np.ndarray, n
     return np.where(inside, items, 0).astype(np.int64), lengths.astype(np.int64)
 
 
+def prefix_row_weights(train_dataset: Any, n_users: int) -> torch.Tensor:
+    """``[n_users]`` float: ``1 / rows(u)`` for each user's prefix training rows (0 without rows).
+
+    RecBole makes ``n - 1`` training rows of a user with ``n`` training items, so a row-level
+    mean would give an active user with 30 items ten times the alignment weight of a user
+    with 4. Weighting each row by ``1 / rows(u)`` makes every user weigh the same, as the
+    paper's ``mean_u`` and one student per user in sequence rows do.
+    """
+    rows = np.bincount(train_dataset.inter_feat[train_dataset.uid_field].numpy(), minlength=n_users)
+    weights = np.where(rows > 0, 1.0 / np.maximum(rows, 1), 0.0)
+    return torch.from_numpy(weights.astype(np.float32))
+
+
 class GAATrainer(HeadTailTrainer):
     """HeadTailTrainer + GAA self-distillation; used by every HSUGA model (``trainer_class``)."""
 
@@ -379,10 +424,12 @@ class GAATrainer(HeadTailTrainer):
         self.gaa_teacher_seconds: list[float] = []
         #: the user semantic vectors that choose the neighbours (from the training dataset).
         self.user_semantic: SemanticTable | None = None
+        #: ``[n_users]`` weight of a user's prefix rows in L_SD (``1 / rows(u)``); None with sequence rows.
+        self._row_weights: torch.Tensor | None = None
         if self.gaa_enabled:
             gaa_params_from_config(config)  # fail at construction on a bad gaa_* value
-            if not hasattr(model, "ranking_loss_and_representation"):
-                raise TypeError(f"gaa: true needs an HSUGA model (with ranking_loss_and_representation), "
+            if not hasattr(model, "ranking_loss_and_students"):
+                raise TypeError(f"gaa: true needs an HSUGA model (with ranking_loss_and_students), "
                                 f"got {type(model).__name__}")
 
     # ------------------------------------------------------------------ setup
@@ -406,6 +453,8 @@ class GAATrainer(HeadTailTrainer):
                                      "item; call fit(train_data, valid_data) or set_training_history() first")
                 self.training_history = TrainingHistory.from_dataloaders(train_data, valid_data)
             self.prepare_gaa(self.training_history)
+            self._row_weights = None if self.train_rows == "sequence" else prefix_row_weights(
+                train_data._dataset, self.training_history.n_users).to(self.device)
         return super().fit(train_data, valid_data, *args, **kwargs)
 
     def prepare_gaa(self, history: TrainingHistory) -> NeighbourSets:
@@ -508,12 +557,12 @@ class GAATrainer(HeadTailTrainer):
                 self.gaa_teacher_seconds[-1] += time.perf_counter() - started
                 self._steps_since_refresh = 0
             self._steps_since_refresh += 1
-        rank_loss, student = self.model.ranking_loss_and_representation(interaction)
-        users = self.model.user_ids(interaction)[: student.size(0)]  # the student covers the first rows
+        rank_loss, student, users = self.model.ranking_loss_and_students(interaction)
         if self.gaa_teacher_detach:
             teacher = self._teacher_table
         else:
             teacher = self._online_teacher(users, student.size(1))
-        sd_loss = self_distillation_loss(student, users, teacher, self._neighbours,
-                                         detach_teacher=self.gaa_teacher_detach, reduction=self.gaa_sd_reduction)
+        weights = self._row_weights[users] if self._row_weights is not None else None
+        sd_loss = self_distillation_loss(student, users, teacher, self._neighbours, detach_teacher=self.gaa_teacher_detach,
+                                         reduction=self.gaa_sd_reduction, weights=weights)
         return rank_loss, self.gaa_alpha * sd_loss

@@ -238,7 +238,7 @@ def test_bert4rec_student_covers_a_share_of_the_batch(tiny_root):
     trainer.refresh_teacher()
     model.eval()  # no dropout: the student rows must equal f(u) computed on their own
     batch = next(iter(train_data))
-    rank_loss, student = model.ranking_loss_and_representation(batch)
+    rank_loss, student, _ = model.ranking_loss_and_students(batch)
     rows = -(-len(batch) // 4)
     assert student.shape == (rows, config["hidden_size"])
     own = model.encode_sequence(batch[model.ITEM_SEQ][:rows], batch[model.ITEM_SEQ_LEN][:rows])

@@ -20,7 +20,7 @@ from recbole_hsuga.config import HSUGAConfig
 from recbole_hsuga.data.sequence_loader import LAST_WINDOW, TARGET_SEQ, SequenceTrainDataLoader
 from recbole_hsuga.data.sequence_rows import build_rows, window_starts
 from recbole_hsuga.data.training_history import TrainingHistory
-from recbole_hsuga.model.position_loss import position_outputs, position_ranking_loss, sample_negatives
+from recbole_hsuga.position_loss import position_outputs, position_ranking_loss, sample_negatives
 from recbole_hsuga.registry import get_model
 from recbole_hsuga.runner import prepare_data
 

@@ -4,7 +4,7 @@ The rows (:mod:`recbole_hsuga.data.sequence_rows`) are put into a copy of RecBol
 training dataset, so batching, shuffling and RecBole's transforms (BERT4Rec's
 ``MaskItemSequence``) are RecBole's own. RecBole's negative sampling is switched off:
 it draws one negative per row for the row's ``item_id``, while sequence rows need one per
-position, which :func:`recbole_hsuga.model.position_loss.sample_negatives` draws in the
+position, which :func:`recbole_hsuga.position_loss.sample_negatives` draws in the
 loss. Validation and test dataloaders are untouched.
 """
 

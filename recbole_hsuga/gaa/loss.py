@@ -2,7 +2,8 @@
 
     L_SD = mean_u || f(u) − (1/|N_u|) Σ_{v ∈ N_u} f(v) ||²
 
-The student ``f(u)`` is the backbone representation of a training row; the teacher is the
+The student ``f(u)`` is the backbone representation of a user (one per training row, or
+one per user with sequence rows); the teacher is the
 mean of the neighbours' rows of a ``[n_users, d]`` table of representations. Rows whose
 user has no neighbour do not count (neither in the sum nor in the mean).
 
@@ -76,6 +77,7 @@ def self_distillation_loss(
     neighbours: NeighbourCSR,
     detach_teacher: bool = True,
     reduction: str = "sum",
+    weights: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """GAA's self-distillation loss.
 
@@ -87,10 +89,14 @@ def self_distillation_loss(
         detach_teacher: stop the gradient into the teacher (the default, as in the paper's
             self-distillation and LLM-ESR).
         reduction: ``"sum"`` (squared L2 distance per row) or ``"mean"`` (that divided by ``d``).
+        weights: ``[B]`` optional row weights; the result is then the weighted mean over
+            rows. Prefix rows pass ``1 / rows(u)`` so that each user weighs the same however
+            many training rows it owns.
 
     Returns:
-        Scalar: mean over rows with at least one neighbour of the squared L2 distance between
-        the student and its neighbours' mean teacher (divided by ``d`` for ``"mean"``). A batch
+        Scalar: mean (or weighted mean) over rows with at least one neighbour of the squared
+        L2 distance between the student and its neighbours' mean teacher (divided by ``d``
+        for ``"mean"``). A batch
         without any such row returns a zero that is still attached to ``student`` (so
         ``backward`` works).
     """
@@ -106,4 +112,8 @@ def self_distillation_loss(
         return student.sum() * 0.0
     difference = student[has_neighbours] - teacher[has_neighbours]
     squared = difference.pow(2)
-    return (squared.sum(dim=1) if reduction == "sum" else squared.mean(dim=1)).mean()
+    per_row = squared.sum(dim=1) if reduction == "sum" else squared.mean(dim=1)
+    if weights is None:
+        return per_row.mean()
+    row_weights = weights.to(per_row.device, per_row.dtype)[has_neighbours]
+    return (per_row * row_weights).sum() / row_weights.sum()

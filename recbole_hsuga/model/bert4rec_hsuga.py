@@ -26,6 +26,7 @@ from recbole.model.sequential_recommender import BERT4Rec
 from torch import nn
 
 from recbole_hsuga.data.dataset import SemanticSequentialDataset
+from recbole_hsuga.data.sequence_loader import LAST_WINDOW
 from recbole_hsuga.model.hsuga_mixin import HSUGAMixin
 from recbole_hsuga.trainer import GAATrainer
 
@@ -78,18 +79,27 @@ class BERT4RecHSUGA(HSUGAMixin, BERT4Rec):
                                                reduction="none")
         return torch.sum(per_slot * targets.view(-1)) / torch.sum(targets)
 
-    def ranking_loss_and_representation(self, interaction: Any) -> tuple[torch.Tensor, torch.Tensor]:
-        """Masked-item loss of all ``B`` rows and ``f(u)`` ``[R, H]`` of the first ``R`` rows."""
+    def ranking_loss_and_students(self, interaction: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Masked-item loss of all ``B`` rows, and ``f(u)`` ``[R, H]`` of student users ``[R]``.
+
+        Prefix rows: the students are the first ``ceil(gaa_student_fraction * B)`` rows.
+        Sequence rows (one row per user window): only each user's most recent window can be
+        a student, and the fraction applies to those rows.
+        """
         masked_item_seq = interaction[self.MASK_ITEM_SEQ]
         batch = masked_item_seq.size(0)
-        rows = max(1, math.ceil(self.gaa_student_fraction * batch))
-        item_seq_len = interaction[self.ITEM_SEQ_LEN][:rows]
-        student_seq = self.append_mask_token(interaction[self.ITEM_SEQ][:rows], item_seq_len)
+        users = self.user_ids(interaction)
+        candidates = torch.arange(batch, device=masked_item_seq.device)
+        if LAST_WINDOW in interaction:
+            candidates = candidates[interaction[LAST_WINDOW]]
+        chosen = candidates[: math.ceil(self.gaa_student_fraction * len(candidates))]
+        item_seq_len = interaction[self.ITEM_SEQ_LEN][chosen]
+        student_seq = self.append_mask_token(interaction[self.ITEM_SEQ][chosen], item_seq_len)
         encoded = self.forward(torch.cat([masked_item_seq, student_seq], dim=0))  # [B + R, L, H]
         masked_output = self._masked_outputs(encoded[:batch], interaction[self.MASK_INDEX])
-        fused = self.semantic_fusion(masked_output, self.user_ids(interaction))
+        fused = self.semantic_fusion(masked_output, users)
         student = self.gather_indexes(encoded[batch:], item_seq_len - 1)  # [R, H]
-        return self._masked_ranking_loss(fused, interaction), student
+        return self._masked_ranking_loss(fused, interaction), student, users[chosen]
 
     def calculate_loss(self, interaction: Any) -> torch.Tensor:
         encoded = self.forward(interaction[self.MASK_ITEM_SEQ])

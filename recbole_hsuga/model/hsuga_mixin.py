@@ -10,10 +10,12 @@ the user semantic table; the model only turns that table into tensors) and
 - ``encode_sequence(item_seq [B, L], item_seq_len [B]) -> [B, H]``: the backbone's
   sequence representation ``f`` *before* fusion, for any sequence (the teacher table);
 - ``sequence_representation(interaction) -> [B, H]``: ``f`` of the rows' own sequences;
-- ``ranking_loss_and_representation(interaction) -> (loss, f [R, H])``: the ranking loss on
-  the fused representation of all ``B`` rows and ``f`` of the first ``R <= B`` rows, from
-  **one** backbone pass, so GAA adds no forward pass for the student. Last-position
-  backbones return every row (``R = B``); BERT4RecHSUGA may return a share of them.
+- ``ranking_loss_and_students(interaction) -> (loss, f [R, H], users [R])``: the ranking
+  loss on the fused representation of the batch and ``f`` of ``R`` student rows with
+  their users, from **one** backbone pass, so GAA adds no forward pass for the student.
+  With prefix rows, last-position backbones return every row (``R = B``) and
+  BERT4RecHSUGA a share of them; with sequence rows the students are each user's most
+  recent window, so every user is a student once per epoch.
 """
 
 from __future__ import annotations

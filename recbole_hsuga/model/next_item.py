@@ -11,7 +11,9 @@ from typing import Any
 
 import torch
 
+from recbole_hsuga.data.sequence_loader import LAST_WINDOW, TARGET_SEQ
 from recbole_hsuga.model.hsuga_mixin import HSUGAMixin
+from recbole_hsuga.position_loss import position_outputs, position_ranking_loss, row_items
 
 
 class NextItemHSUGAMixin(HSUGAMixin):
@@ -33,10 +35,30 @@ class NextItemHSUGAMixin(HSUGAMixin):
         logits = torch.matmul(fused, self.item_embedding.weight.transpose(0, 1))  # [B, n_items]
         return self.loss_fct(logits, pos_items)
 
-    def ranking_loss_and_representation(self, interaction: Any) -> tuple[torch.Tensor, torch.Tensor]:
-        sequence_output = self.sequence_representation(interaction)
-        fused = self.semantic_fusion(sequence_output, self.user_ids(interaction))
-        return self._ranking_loss(fused, interaction), sequence_output
+    def ranking_loss_and_students(self, interaction: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Ranking loss of the batch and the GAA students ``f(u)`` ``[R, H]`` of users ``[R]``.
+
+        Prefix rows: every row is a student (``R = B``). Sequence rows: the loss is at every
+        position; the student is the last position of each user's most recent window, so
+        every user is a student once per epoch.
+        """
+        users = self.user_ids(interaction)
+        if TARGET_SEQ not in interaction:
+            sequence_output = self.sequence_representation(interaction)
+            fused = self.semantic_fusion(sequence_output, users)
+            return self._ranking_loss(fused, interaction), sequence_output, users
+        item_seq, item_seq_len = interaction[self.ITEM_SEQ], interaction[self.ITEM_SEQ_LEN]
+        outputs = position_outputs(self, item_seq, item_seq_len)  # [B, L, H]
+        fused = self.semantic_fusion(outputs, users)
+        loss = position_ranking_loss(fused, interaction[TARGET_SEQ], self.item_embedding, self.loss_type,
+                                     row_items(interaction, self.ITEM_SEQ))
+        last = interaction[LAST_WINDOW]
+        student = self.gather_indexes(outputs[last], item_seq_len[last] - 1)  # [R, H]
+        return loss, student, users[last]
+
+    def sequence_rows_loss(self, interaction: Any) -> torch.Tensor:
+        """Loss of sequence rows (``train_rows: sequence``): every position, on the fused output."""
+        return self.ranking_loss_and_students(interaction)[0]
 
     def calculate_loss(self, interaction: Any) -> torch.Tensor:
         return self._ranking_loss(self.user_representation(interaction), interaction)

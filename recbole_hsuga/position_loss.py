@@ -15,8 +15,11 @@ from contextlib import contextmanager
 from typing import Any, Iterator
 
 import torch
-from recbole.model.sequential_recommender import GRU4Rec, SASRec
+from recbole.model.sequential_recommender import BERT4Rec, GRU4Rec, SASRec
 from torch.nn import functional as F
+
+from recbole_hsuga.data.sequence_loader import TARGET_SEQ
+from recbole_hsuga.errors import InputError
 
 #: Backbones whose ``forward`` ends with the last-position gather and whose attention is causal.
 CAUSAL_BACKBONES = (SASRec, GRU4Rec)
@@ -29,6 +32,13 @@ BPR_GAMMA = 1e-10
 
 def is_causal_backbone(model: Any) -> bool:
     return isinstance(model, CAUSAL_BACKBONES)
+
+
+def check_sequence_rows_support(model: Any) -> None:
+    """Sequence rows need a causal backbone or BERT4Rec (masking); anything else is refused up front."""
+    if not isinstance(model, CAUSAL_BACKBONES + (BERT4Rec,)):
+        raise InputError(f"train_rows: sequence supports SASRec, GRU4Rec, BERT4Rec and the models built on them; "
+                         f"{type(model).__name__} trains with train_rows: prefix")
 
 
 def _keep_every_position(output: torch.Tensor, gather_index: torch.Tensor) -> torch.Tensor:
@@ -115,3 +125,27 @@ def position_ranking_loss(
         neg_score = (chosen * item_embedding(negatives)).sum(-1)
         return -torch.log(BPR_GAMMA + torch.sigmoid(pos_score - neg_score)).mean()
     raise ValueError(f"loss_type must be CE or BPR for sequence rows, got {loss_type!r}")
+
+
+def row_items(interaction: Any, item_seq_field: str) -> torch.Tensor:
+    """``[B, 2L]`` every item of each row (inputs, then targets): what a BPR negative must avoid."""
+    return torch.cat([interaction[item_seq_field], interaction[TARGET_SEQ]], dim=1)
+
+
+def sequence_rows_loss(model: Any, interaction: Any) -> torch.Tensor:
+    """Training loss of a batch of sequence rows.
+
+    A model with its own ``sequence_rows_loss`` (the HSUGA models, which fuse the semantic
+    vector before scoring) computes it; RecBole's causal backbones get the mean loss over
+    every position with a target; BERT4Rec's rows were masked by its transform, so its own
+    ``calculate_loss`` applies unchanged.
+    """
+    own = getattr(model, "sequence_rows_loss", None)
+    if own is not None:
+        return own(interaction)
+    if is_causal_backbone(model):
+        outputs = position_outputs(model, interaction[model.ITEM_SEQ], interaction[model.ITEM_SEQ_LEN])
+        return position_ranking_loss(outputs, interaction[TARGET_SEQ], model.item_embedding, model.loss_type,
+                                     row_items(interaction, model.ITEM_SEQ))
+    check_sequence_rows_support(model)
+    return model.calculate_loss(interaction)
