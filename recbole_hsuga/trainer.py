@@ -183,9 +183,11 @@ class HeadTailEvaluationMixin:
     def _valid_epoch(self, valid_data, show_progress=False):
         # Per-epoch validation only needs the selection metric; the group table is
         # computed for the final evaluations.
+        start = time.perf_counter()
         result = self.evaluate(valid_data, load_best_model=False, show_progress=show_progress, detailed=False)
         if self.curve:
             self.curve[-1]["valid_score"] = round(float(result[self.valid_metric]), 6)
+            self.curve[-1]["valid_seconds"] = round(time.perf_counter() - start, 3)
         return result[self.valid_metric], result
 
     def run_report(self) -> dict:

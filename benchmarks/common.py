@@ -1,0 +1,117 @@
+"""What the benchmark scripts share: running the CLI, reading result files, paired tests, reports.
+
+Scripts import it as ``from common import ...`` (Python puts the script's folder on the
+path). Metrics are computed by :mod:`recbole_hsuga.evaluation.ranking`, the evaluator's
+own code, never re-derived here.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+from scipy import stats
+
+from recbole_hsuga.evaluation.ranking import per_user_metrics
+
+REPO = Path(__file__).resolve().parent.parent
+RAW = REPO / "benchmarks" / "results" / "raw"
+GROUPS = ["all", "head_users", "tail_users", "head_items", "tail_items"]
+METRICS = ["hit@10", "ndcg@10"]
+
+
+def ndcg_at_10(ranks: np.ndarray) -> np.ndarray:
+    """Per-user NDCG@10 of 0-based target ranks, as the evaluator computes it."""
+    return per_user_metrics(ranks, ["ndcg"], [10])["ndcg@10"]
+
+
+def load_result(path: Path) -> dict:
+    """A run's result JSON, with ``_ranks`` pointing at its per-user ranks file and ``_path`` at itself."""
+    result = json.loads(Path(path).read_text())
+    result["_ranks"] = str(Path(path).with_suffix(".ranks.npz"))
+    result["_path"] = str(path)
+    return result
+
+
+def result_files(results_dir: Path, model: str, dataset: str, seed: int) -> set[Path]:
+    return set(Path(results_dir).glob(f"{model}-{dataset}-seed{seed}-*.json"))
+
+
+def run_cli(model: str, dataset: str, data_path: str | Path, results_dir: Path, seed: int,
+            settings: list[str]) -> dict:
+    """Train and test one model through ``run_recbole_hsuga.py`` in its own process; its result."""
+    results_dir.mkdir(parents=True, exist_ok=True)
+    before = result_files(results_dir, model, dataset, seed)
+    command = [sys.executable, str(REPO / "run_recbole_hsuga.py"), f"--model={model}", f"--dataset={dataset}",
+               f"--data_path={data_path}/", f"--results_dir={results_dir}", f"--seed={seed}",
+               "--save_user_ranks=True", "--state=WARNING", *settings]
+    print("running:", " ".join(command), flush=True)
+    subprocess.run(command, check=True, cwd=REPO)
+    (path,) = result_files(results_dir, model, dataset, seed) - before
+    return load_result(path)
+
+
+def collect(model: str, seed: int, dataset: str, results_dir: Path, since: str, until: str | None = None) -> dict:
+    """Newest result file of ``model`` and ``seed`` stamped in ``[since, until)`` (``YYYYmmddTHHMM``)."""
+    until = until or "9"
+    found = sorted(p for p in result_files(results_dir, model, dataset, seed)
+                   if since <= p.stem.rsplit("-", 1)[-1] < until)
+    if not found:
+        raise SystemExit(f"no result for {model}, seed {seed} in {results_dir} stamped from {since} to {until}")
+    return load_result(found[-1])
+
+
+def best_epoch(result: dict) -> int | None:
+    """1-based epoch whose validation score was best (the model that was tested), from the curve.
+
+    RecBole's early stopping saves a model whose score ties the best so far (``>=``), so a
+    tie goes to the later epoch.
+    """
+    scored = [(entry["valid_score"], entry["epoch"]) for entry in result.get("curve", []) if "valid_score" in entry]
+    return max(scored)[1] + 1 if scored else None
+
+
+def user_level_test(base_runs: list[dict], other_runs: list[dict], protocol: str) -> tuple[float, float]:
+    """Wilcoxon over users of NDCG@10 differences (other - base), runs paired by seed and user."""
+    diffs = []
+    for base, other in zip(base_runs, other_runs):
+        a, b = np.load(base["_ranks"]), np.load(other["_ranks"])
+        order_a, order_b = np.argsort(a["users"]), np.argsort(b["users"])
+        if not (a["users"][order_a] == b["users"][order_b]).all():
+            raise SystemExit(f"{base['_ranks']} and {other['_ranks']} rank different users")
+        diffs.append(ndcg_at_10(b[protocol][order_b]) - ndcg_at_10(a[protocol][order_a]))
+    diff = np.concatenate(diffs)
+    nonzero = diff[diff != 0]
+    p = float(stats.wilcoxon(nonzero).pvalue) if len(nonzero) else 1.0
+    return float(diff.mean()), p
+
+
+def paired_seed_test(base_values: list[float], other_values: list[float]) -> float:
+    """Two-sided paired t-test over seeds (nan with fewer than two pairs)."""
+    if len(base_values) < 2:
+        return float("nan")
+    return float(stats.ttest_rel(other_values, base_values).pvalue)
+
+
+def group_table(runs_by_name: dict[str, list[dict]], protocol: str) -> list[str]:
+    """Markdown rows ``| name | HR@10 / NDCG@10 per group |`` (means over each name's runs)."""
+    lines = ["| model | " + " | ".join(GROUPS) + " |", "|---|" + "---|" * len(GROUPS)]
+    for name, runs in runs_by_name.items():
+        cells = []
+        for group in GROUPS:
+            values = [[r["metrics"]["test"][protocol][group][m] for m in METRICS] for r in runs]
+            mean = np.mean(values, axis=0)
+            cells.append(f"{mean[0]:.4f} / {mean[1]:.4f}")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def write_report(text: str, notes: str | None, out: Path) -> None:
+    """Write ``text`` plus the hand-written reading notes in ``notes`` (if any) to ``out`` and print it."""
+    if notes:
+        text += "\n" + Path(notes).read_text()
+    out.write_text(text)
+    print(text, flush=True)

@@ -1,0 +1,172 @@
+"""Prefix rows vs sequence rows, each trained to convergence: cost and accuracy.
+
+    python benchmarks/train_rows.py --runs=SASRec:42,43,44 --runs=GRU4Rec:42 --runs=BERT4Rec:42 \
+        --jobs=2 --loss_type=CE --train_batch_size=256
+
+Every (model, seed) trains twice through the CLI, ``--train_rows=prefix`` and
+``--train_rows=sequence``, with the same settings (any extra ``--key=value`` is passed to
+both) and early stopping on validation NDCG@10 (``stopping_step`` evaluations without
+improvement; the epoch cap is ``epochs``). ``--jobs`` runs that many processes side by side
+(one torch thread each). Raw result files go to
+``benchmarks/results/raw/train-rows-<dataset>/<mode>/``; a run whose result file is already
+there (same model, seed and settings) is not trained again, so a run set larger than one
+session resumes where it stopped. The report (rewritten after every finished run) gives
+seconds per epoch, epochs run, the best epoch, wall-clock to the best epoch (training plus
+per-epoch validation), and test HR@10 / NDCG@10 under both protocols for all users and
+the head/tail groups, with a paired t-test over seeds and a Wilcoxon test over users.
+
+``--report_only`` writes the report from the result files without training.
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from common import RAW, REPO, group_table, load_result, paired_seed_test, run_cli, user_level_test, write_report
+
+MODES = ("prefix", "sequence")
+SHOWN = ["loss_type", "train_batch_size", "learning_rate", "MAX_ITEM_LIST_LENGTH", "hidden_size", "epochs",
+         "stopping_step", "train_window_stride", "torch_num_threads"]
+
+
+def parse_runs(specs: list[str]) -> list[tuple[str, int]]:
+    """``["SASRec:42,43"]`` -> ``[("SASRec", 42), ("SASRec", 43)]``."""
+    runs = []
+    for spec in specs:
+        model, _, seeds = spec.partition(":")
+        if not model or not seeds:
+            raise SystemExit(f"--runs takes MODEL:SEED[,SEED...], got {spec!r}")
+        runs += [(model, int(seed)) for seed in seeds.split(",")]
+    return runs
+
+
+def settings_match(result: dict, settings: list[str]) -> bool:
+    """Whether a result file was made with ``settings`` (``--key=value``), compared as text."""
+    config = result.get("config", {})
+    for setting in settings:
+        key, value = setting[2:].split("=", 1)
+        if str(config.get(key)) != value and str(config.get(key)).lower() != value.lower():
+            return False
+    return True
+
+
+def finished(folder: Path, model: str, dataset: str, seed: int, settings: list[str]) -> dict | None:
+    for path in sorted(folder.glob(f"{model}-{dataset}-seed{seed}-*.json"), reverse=True):
+        result = load_result(path)
+        if settings_match(result, settings):
+            return result
+    return None
+
+
+def wall_to_best(result: dict) -> float:
+    """Seconds of training and validation up to and including the selected epoch."""
+    curve = result.get("curve", [])
+    scored = [(entry["valid_score"], entry["epoch"]) for entry in curve if "valid_score" in entry]
+    if not scored:
+        return float("nan")
+    best = max(scored)[1]
+    epoch_seconds = result["timings"]["epoch_seconds"]
+    return float(sum(epoch_seconds[: best + 1]) + sum(e.get("valid_seconds", 0.0) for e in curve[: best + 1]))
+
+
+def report(done: dict[tuple[str, str], list[dict]], args, settings: list[str]) -> str:
+    lines = [f"# Prefix rows vs sequence rows on {args.dataset}", "",
+             f"Produced by `python benchmarks/train_rows.py {' '.join(sys.argv[1:])}` (report of "
+             f"{time.strftime('%Y-%m-%d %H:%M')}; 2-core CPU, no GPU, one torch thread per run, {args.jobs} runs side by "
+             "side). Each run trains until validation NDCG@10 (full ranking) stops improving. Cells: mean over seeds, "
+             "test split, HR@10 / NDCG@10.", ""]
+    for model in dict.fromkeys(m for m, _ in parse_runs(args.runs)):
+        by_mode = {mode: sorted(done.get((model, mode), []), key=lambda r: r["seed"]) for mode in MODES}
+        if not any(by_mode.values()):
+            continue
+        lines.append(f"## {model}\n")
+        some = next(r for runs in by_mode.values() for r in runs)
+        lines.append("Settings: " + ", ".join(f"{k}={some['config'].get(k)}" for k in SHOWN) + ".\n")
+        lines += ["| mode | seeds | s / epoch | epochs run | best epoch | wall-clock to best (s) | rows / epoch |",
+                  "|---|---|---|---|---|---|---|"]
+        for mode, runs in by_mode.items():
+            if not runs:
+                lines.append(f"| {mode} | (not run yet) | | | | | |")
+                continue
+            best = [max((e["valid_score"], e["epoch"]) for e in r["curve"] if "valid_score" in e)[1] + 1 for r in runs]
+            lines.append(f"| {mode} | {[r['seed'] for r in runs]} | "
+                         f"{np.mean([r['timings']['seconds_per_epoch'] for r in runs]):.1f} | "
+                         f"{[r['timings']['epochs'] for r in runs]} | {best} | "
+                         f"{np.mean([wall_to_best(r) for r in runs]):.0f} | "
+                         f"{some_rows(runs)} |")
+        if all(by_mode.values()):
+            prefix_wall = np.mean([wall_to_best(r) for r in by_mode["prefix"]])
+            sequence_wall = np.mean([wall_to_best(r) for r in by_mode["sequence"]])
+            lines.append(f"\nWall-clock to the best epoch, sequence / prefix: **{sequence_wall / prefix_wall:.2f}** "
+                         "(target <= 0.25).\n")
+        present = {f"{model} {mode}": runs for mode, runs in by_mode.items() if runs}
+        for protocol in ("full", "sampled"):
+            lines.append(f"**{protocol} ranking**\n")
+            lines += group_table(present, protocol)
+            seeds = sorted({r["seed"] for r in by_mode["prefix"]} & {r["seed"] for r in by_mode["sequence"]})
+            if seeds:
+                pairs = [(next(r for r in by_mode["prefix"] if r["seed"] == s),
+                          next(r for r in by_mode["sequence"] if r["seed"] == s)) for s in seeds]
+                base = [p["metrics"]["test"][protocol]["all"]["ndcg@10"] for p, _ in pairs]
+                other = [q["metrics"]["test"][protocol]["all"]["ndcg@10"] for _, q in pairs]
+                diff, p_users = user_level_test([p for p, _ in pairs], [q for _, q in pairs], protocol)
+                lines.append(f"\nNDCG@10 (all users) per seed {seeds}: prefix {base} vs sequence {other}; paired "
+                             f"t-test over seeds p = {paired_seed_test(base, other):.3g}; Wilcoxon over users x seeds: "
+                             f"mean difference {diff:+.4f}, p = {p_users:.3g}.\n")
+            else:
+                lines.append("")
+    return "\n".join(lines) + "\n"
+
+
+def some_rows(runs: list[dict]) -> str:
+    samples = runs[0]["timings"].get("train_samples_per_second")
+    per_epoch = runs[0]["timings"].get("seconds_per_epoch")
+    return f"{samples * per_epoch:.0f}" if samples and per_epoch else "-"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", action="append", default=None, help="MODEL:SEED[,SEED...]; repeatable")
+    parser.add_argument("--dataset", default="amazon-beauty")
+    parser.add_argument("--data_path", default=str(REPO / "dataset"))
+    parser.add_argument("--jobs", type=int, default=1)
+    parser.add_argument("--modes", default=",".join(MODES))
+    parser.add_argument("--out", default=None)
+    parser.add_argument("--notes", default=None, help="markdown file appended to the report (reading notes)")
+    parser.add_argument("--report_only", action="store_true")
+    args, settings = parser.parse_known_args()
+    args.runs = args.runs or ["SASRec:42,43,44", "GRU4Rec:42", "BERT4Rec:42"]
+    root = RAW / f"train-rows-{args.dataset}"
+    out = Path(args.out) if args.out else REPO / "benchmarks" / "results" / f"train-rows-{args.dataset}.md"
+    modes = args.modes.split(",")
+    done: dict[tuple[str, str], list[dict]] = {}
+    todo = []
+    for model, seed in parse_runs(args.runs):
+        for mode in modes:
+            run_settings = [*settings, f"--train_rows={mode}"]
+            result = finished(root / mode, model, args.dataset, seed, run_settings)
+            if result is not None:
+                done.setdefault((model, mode), []).append(result)
+            elif not args.report_only:
+                todo.append((model, seed, mode, run_settings))
+    print(f"{sum(len(v) for v in done.values())} runs found, {len(todo)} to train", flush=True)
+    if done:
+        write_report(report(done, args, settings), args.notes, out)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+        # One checkpoint folder per run: RecBole names checkpoints by model and start second.
+        futures = {pool.submit(run_cli, model, args.dataset, args.data_path, root / mode, seed,
+                               [*run_settings, f"--checkpoint_dir={REPO / 'saved' / 'train-rows' / f'{model}-{seed}-{mode}'}"]):
+                   (model, mode) for model, seed, mode, run_settings in todo}
+        for future in concurrent.futures.as_completed(futures):
+            done.setdefault(futures[future], []).append(future.result())
+            write_report(report(done, args, settings), args.notes, out)
+
+
+if __name__ == "__main__":
+    main()
