@@ -19,16 +19,14 @@ Raw results go to ``benchmarks/results/raw/ablation-<dataset>-<model>/<experimen
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-from hsuga_vs_base import GROUPS, METRICS, collect, load_result, user_level_test, write_report
+from common import RAW, REPO, collect, group_table, run_cli, user_level_test, write_report
 
-REPO = Path(__file__).resolve().parent.parent
 SHOWN = ["epochs", "loss_type", "learning_rate", "semantic_suffix", "semantic_fusion", "gaa", "gaa_alpha", "gaa_sd_reduction",
          "gaa_k_active", "gaa_k_longtail", "gaa_pearson_percentile", "gaa_group_aware", "gaa_active_filter"]
 
@@ -51,25 +49,18 @@ def parse_variant(spec: str) -> tuple[str, list[str]]:
 
 
 def run_one(spec: str, seed: int, args, settings: list[str], folder: Path) -> dict:
-    folder.mkdir(parents=True, exist_ok=True)
     experiment, overrides = parse_variant(spec)
     model = backbone_of(args.model) if experiment == "base" else args.model
-    before = set(folder.glob(f"{model}-{args.dataset}-seed{seed}-*.json"))
-    command = [sys.executable, str(REPO / "run_recbole_hsuga.py"), f"--model={model}", f"--dataset={args.dataset}",
-               f"--data_path={args.data_path}/", f"--results_dir={folder}", f"--seed={seed}",
-               "--save_user_ranks=True", "--state=WARNING", *settings]
+    settings = list(settings)
     if experiment != "base":
         yaml = REPO / "properties" / "experiments" / f"{experiment}.yaml"
         if not yaml.exists():
             raise SystemExit(f"unknown experiment {experiment!r}: {yaml} does not exist")
-        command.append(f"--config_files={yaml}")
+        settings.append(f"--config_files={yaml}")
         if args.semantic_suffix:
-            command.append(f"--semantic_suffix={args.semantic_suffix}")  # command line beats the YAML
-        command += overrides  # the variant's own settings come last and win
-    print("running:", " ".join(command), flush=True)
-    subprocess.run(command, check=True, cwd=REPO)
-    (path,) = set(folder.glob(f"{model}-{args.dataset}-seed{seed}-*.json")) - before
-    return load_result(path)
+            settings.append(f"--semantic_suffix={args.semantic_suffix}")  # command line beats the YAML
+        settings += overrides  # the variant's own settings come last and win
+    return run_cli(model, args.dataset, args.data_path, folder, seed, settings)
 
 
 def report(runs: dict[str, list[dict]], args, provenance: str) -> str:
@@ -83,19 +74,16 @@ def report(runs: dict[str, list[dict]], args, provenance: str) -> str:
         lines.append(f"- `{experiment}`: " + ", ".join(f"{k}={config[k]}" for k in SHOWN if k in config))
     lines.append("")
     for protocol in ("full", "sampled"):
-        lines += [f"**{protocol} ranking**", "", "| variant | " + " | ".join(GROUPS) + " | Δ NDCG@10 vs base (p) |",
-                  "|---|" + "---|" * (len(GROUPS) + 1)]
-        for experiment, experiment_runs in runs.items():
-            cells = []
-            for group in GROUPS:
-                values = [[r["metrics"]["test"][protocol][group][m] for m in METRICS] for r in experiment_runs]
-                mean = np.mean(values, axis=0)
-                cells.append(f"{mean[0]:.4f} / {mean[1]:.4f}")
+        # the shared group table with a first column named "variant" and one more column, the delta
+        header, rule, *rows = group_table(runs, protocol)
+        lines += [f"**{protocol} ranking**", "", header.replace("| model |", "| variant |", 1) + " Δ NDCG@10 vs base (p) |",
+                  rule + "---|"]
+        for (experiment, experiment_runs), row in zip(runs.items(), rows):
             delta = ""
             if experiment != "base" and "base" in runs:
                 diff, p = user_level_test(runs["base"], experiment_runs, protocol)
                 delta = f"{diff:+.4f} (p = {p:.2g})"
-            lines.append(f"| {experiment} | " + " | ".join(cells) + f" | {delta} |")
+            lines.append(f"{row} {delta} |")
         lines.append("")
     seconds = {e: np.mean([r["timings"]["seconds_per_epoch"] for r in rs]) for e, rs in runs.items()}
     lines.append("Seconds per epoch: " + ", ".join(f"{e} {s:.0f}" for e, s in seconds.items()) + ".")
@@ -116,7 +104,7 @@ def main() -> None:
     parser.add_argument("--collect_since", default=None,
                         help="report the newest raw results written at or after this stamp (YYYYmmddTHHMM)")
     args, settings = parser.parse_known_args()
-    root = REPO / "benchmarks" / "results" / "raw" / f"ablation-{args.dataset}-{args.model}"
+    root = RAW / f"ablation-{args.dataset}-{args.model}"
     seeds = [int(s) for s in args.seeds.split(",")]
     started = time.time()
     runs: dict[str, list[dict]] = {}
@@ -124,7 +112,7 @@ def main() -> None:
         folder = root / experiment
         model = backbone_of(args.model) if parse_variant(experiment)[0] == "base" else args.model
         if args.collect_since:
-            runs[experiment] = [collect(model, seed, args, folder) for seed in seeds]
+            runs[experiment] = [collect(model, seed, args.dataset, folder, args.collect_since) for seed in seeds]
         else:
             runs[experiment] = [run_one(experiment, seed, args, settings, folder) for seed in seeds]
         verb = "Collected" if args.collect_since else "Produced"

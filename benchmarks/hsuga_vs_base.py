@@ -18,78 +18,25 @@ reported together afterwards from their result files, without training again:
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
-from scipy import stats
 
-REPO = Path(__file__).resolve().parent.parent
-GROUPS = ["all", "head_users", "tail_users", "head_items", "tail_items"]
-METRICS = ["hit@10", "ndcg@10"]
+from common import (RAW, REPO, best_epoch, collect, group_table, paired_seed_test, run_cli, user_level_test,
+                    write_report)
+
 SETTINGS_SHOWN = ["epochs", "loss_type", "train_batch_size", "learning_rate", "MAX_ITEM_LIST_LENGTH", "hidden_size",
                   "semantic_suffix", "semantic_fusion", "gaa", "gaa_alpha", "gaa_sd_reduction", "gaa_k_active", "gaa_k_longtail",
                   "gaa_active_ratio", "gaa_pearson_percentile"]
 
 
-def run(model: str, seed: int, args, settings: list[str], results_dir: Path) -> dict:
-    before = set(results_dir.glob(f"{model}-{args.dataset}-seed{seed}-*.json"))
-    command = [sys.executable, str(REPO / "run_recbole_hsuga.py"), f"--model={model}", f"--dataset={args.dataset}",
-               f"--data_path={args.data_path}/", f"--results_dir={results_dir}", f"--seed={seed}",
-               "--save_user_ranks=True", "--state=WARNING", *settings]
+def run(model: str, seed: int, args, settings: list[str]) -> dict:
+    """Train and test ``model`` with ``settings``; HSUGA models also get ``--semantic_suffix``."""
     if model.endswith("HSUGA"):
-        command.append(f"--semantic_suffix={args.semantic_suffix}")
-    print("running:", " ".join(command), flush=True)
-    subprocess.run(command, check=True, cwd=REPO)
-    (path,) = set(results_dir.glob(f"{model}-{args.dataset}-seed{seed}-*.json")) - before
-    return load_result(path)
-
-
-def ndcg10(ranks: np.ndarray) -> np.ndarray:
-    return np.where(ranks < 10, 1.0 / np.log2(ranks + 2.0), 0.0)
-
-
-def user_level_test(base_runs: list[dict], hsuga_runs: list[dict], protocol: str) -> tuple[float, float]:
-    """Wilcoxon over users of NDCG@10 differences, runs paired by seed and user."""
-    diffs = []
-    for base, hsuga in zip(base_runs, hsuga_runs):
-        a, b = np.load(base["_ranks"]), np.load(hsuga["_ranks"])
-        order_a, order_b = np.argsort(a["users"]), np.argsort(b["users"])
-        assert (a["users"][order_a] == b["users"][order_b]).all()
-        diffs.append(ndcg10(b[protocol][order_b]) - ndcg10(a[protocol][order_a]))
-    diff = np.concatenate(diffs)
-    nonzero = diff[diff != 0]
-    p = float(stats.wilcoxon(nonzero).pvalue) if len(nonzero) else 1.0
-    return float(diff.mean()), p
-
-
-def best_epoch(result: dict) -> int | None:
-    """1-based epoch whose validation score was best (the model that was tested), from the curve.
-
-    RecBole's early stopping saves a model whose score ties the best so far (``>=``), so a
-    tie goes to the later epoch.
-    """
-    scored = [(entry["valid_score"], entry["epoch"]) for entry in result.get("curve", []) if "valid_score" in entry]
-    return max(scored)[1] + 1 if scored else None
-
-
-def load_result(path: Path) -> dict:
-    result = json.loads(path.read_text())
-    result["_ranks"] = str(path.with_suffix(".ranks.npz"))
-    return result
-
-
-def collect(model: str, seed: int, args, results_dir: Path) -> dict:
-    """Newest result file of ``model`` and ``seed`` stamped in ``[--collect_since, --collect_until)``."""
-    since, until = args.collect_since, getattr(args, "collect_until", None) or "9"
-    found = sorted(p for p in results_dir.glob(f"{model}-{args.dataset}-seed{seed}-*.json")
-                   if since <= p.stem.rsplit("-", 1)[-1] < until)
-    if not found:
-        raise SystemExit(f"no result for {model}, seed {seed} in {results_dir} stamped from {since} to {until}")
-    return load_result(found[-1])
+        settings = [*settings, f"--semantic_suffix={args.semantic_suffix}"]
+    return run_cli(model, args.dataset, args.data_path, RAW, seed, settings)
 
 
 def report(pairs: dict[str, tuple[list[dict], list[dict]]], args, settings, provenance: str) -> str:
@@ -105,18 +52,10 @@ def report(pairs: dict[str, tuple[list[dict], list[dict]]], args, settings, prov
             f"{key}={config[key]}" for key in SETTINGS_SHOWN if key in config) + ".\n")
         for protocol in ("full", "sampled"):
             lines.append(f"**{protocol} ranking**\n")
-            lines.append("| model | " + " | ".join(GROUPS) + " |")
-            lines.append("|---|" + "---|" * len(GROUPS))
-            for runs in (base_runs, hsuga_runs):
-                cells = []
-                for group in GROUPS:
-                    vals = [[r["metrics"]["test"][protocol][group][m] for m in METRICS] for r in runs]
-                    mean = np.mean(vals, axis=0)
-                    cells.append(f"{mean[0]:.4f} / {mean[1]:.4f}")
-                lines.append(f"| {runs[0]['model']} | " + " | ".join(cells) + " |")
+            lines += group_table({runs[0]["model"]: runs for runs in (base_runs, hsuga_runs)}, protocol)
             per_seed_base = [r["metrics"]["test"][protocol]["all"]["ndcg@10"] for r in base_runs]
             per_seed_hsuga = [r["metrics"]["test"][protocol]["all"]["ndcg@10"] for r in hsuga_runs]
-            t_p = float(stats.ttest_rel(per_seed_hsuga, per_seed_base).pvalue) if len(base_runs) > 1 else float("nan")
+            t_p = paired_seed_test(per_seed_base, per_seed_hsuga)
             mean_diff, w_p = user_level_test(base_runs, hsuga_runs, protocol)
             lines.append(f"\nNDCG@10 (all users) per seed: {per_seed_base} vs {per_seed_hsuga}; paired t-test over "
                          f"seeds p = {t_p:.3g}; Wilcoxon over users x seeds: mean difference {mean_diff:+.4f}, "
@@ -133,14 +72,6 @@ def report(pairs: dict[str, tuple[list[dict], list[dict]]], args, settings, prov
     return "\n".join(lines)
 
 
-def write_report(text: str, notes: str | None, out: Path) -> None:
-    """Write ``text`` plus the hand-written reading notes in ``notes`` (if any) to ``out`` and print it."""
-    if notes:
-        text += "\n" + Path(notes).read_text()
-    out.write_text(text)
-    print(text, flush=True)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dataset", default="amazon-beauty")
@@ -154,20 +85,17 @@ def main() -> None:
     parser.add_argument("--collect_since", default=None,
                         help="report the newest raw results written at or after this stamp (YYYYmmddTHHMM) instead of training")
     args, settings = parser.parse_known_args()
-    results_dir = REPO / "benchmarks" / "results" / "raw"
-    results_dir.mkdir(parents=True, exist_ok=True)
     started = time.time()
     pairs = {}
     seeds = [int(s) for s in args.seeds.split(",")]
     for base in args.pairs.split(","):
         base_runs, hsuga_runs = [], []
         for seed in seeds:
-            if args.collect_since:
-                base_runs.append(collect(base, seed, args, results_dir))
-                hsuga_runs.append(collect(f"{base}HSUGA", seed, args, results_dir))
-            else:
-                base_runs.append(run(base, seed, args, settings, results_dir))
-                hsuga_runs.append(run(f"{base}HSUGA", seed, args, settings, results_dir))
+            for model, runs in ((base, base_runs), (f"{base}HSUGA", hsuga_runs)):
+                if args.collect_since:
+                    runs.append(collect(model, seed, args.dataset, RAW, args.collect_since, args.collect_until))
+                else:
+                    runs.append(run(model, seed, args, settings))
         pairs[base] = (base_runs, hsuga_runs)
         if args.collect_since:
             hours = sum(r["timings"]["total_seconds"] for runs in pairs.values() for r in runs[0] + runs[1]) / 3600
