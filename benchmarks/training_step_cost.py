@@ -52,7 +52,7 @@ def sequence_loss(model, batch, loss_type: str) -> torch.Tensor:
     outputs = position_outputs(model, batch["item_id_list"], batch["item_length"])
     targets = batch[TARGET_SEQ]
     row_items = torch.cat([batch["item_id_list"], targets], dim=1)
-    return position_ranking_loss(outputs, targets, model.item_embedding, loss_type, row_items)
+    return position_ranking_loss(outputs, targets, model.item_embedding.weight, loss_type, row_items)
 
 
 def time_steps(model, optimizer, batches, loss_fn, autocast: bool) -> list[float]:

@@ -91,10 +91,17 @@ def sample_negatives(targets: torch.Tensor, row_items: torch.Tensor, n_items: in
     return negatives
 
 
+def item_table_of(model: Any) -> torch.Tensor:
+    """``[n_items, H]`` the representations a model scores against: its own
+    ``item_representations()`` when it has one (dual-view models), else its item embedding."""
+    own = getattr(model, "item_representations", None)
+    return own() if own is not None else model.item_embedding.weight
+
+
 def position_ranking_loss(
     outputs: torch.Tensor,
     targets: torch.Tensor,
-    item_embedding: torch.nn.Embedding,
+    item_table: torch.Tensor,
     loss_type: str,
     row_items: torch.Tensor | None = None,
 ) -> torch.Tensor:
@@ -103,7 +110,7 @@ def position_ranking_loss(
     Args:
         outputs: ``[B, L, H]`` representations (after any fusion).
         targets: ``[B, L]`` target ids, 0 where a position has no loss.
-        item_embedding: the model's item table ``[n_items, H]``.
+        item_table: ``[n_items, H]`` item representations (:func:`item_table_of`).
         loss_type: ``CE`` (softmax over all items) or ``BPR`` (one sampled negative per
             position, see :func:`sample_negatives`); RecBole's two losses for these models.
         row_items: ``[B, M]`` items excluded as negatives (BPR only); defaults to ``targets``.
@@ -117,12 +124,12 @@ def position_ranking_loss(
     chosen = outputs[active]  # [N, H]
     positives = targets[active]  # [N]
     if loss_type == "CE":
-        return F.cross_entropy(chosen @ item_embedding.weight.t(), positives)
+        return F.cross_entropy(chosen @ item_table.t(), positives)
     if loss_type == "BPR":
         excluded = targets if row_items is None else row_items
-        negatives = sample_negatives(targets, excluded, item_embedding.num_embeddings)[active]
-        pos_score = (chosen * item_embedding(positives)).sum(-1)
-        neg_score = (chosen * item_embedding(negatives)).sum(-1)
+        negatives = sample_negatives(targets, excluded, item_table.size(0))[active]
+        pos_score = (chosen * item_table[positives]).sum(-1)
+        neg_score = (chosen * item_table[negatives]).sum(-1)
         return -torch.log(BPR_GAMMA + torch.sigmoid(pos_score - neg_score)).mean()
     raise ValueError(f"loss_type must be CE or BPR for sequence rows, got {loss_type!r}")
 
@@ -145,7 +152,7 @@ def sequence_rows_loss(model: Any, interaction: Any) -> torch.Tensor:
         return own(interaction)
     if is_causal_backbone(model):
         outputs = position_outputs(model, interaction[model.ITEM_SEQ], interaction[model.ITEM_SEQ_LEN])
-        return position_ranking_loss(outputs, interaction[TARGET_SEQ], model.item_embedding, model.loss_type,
+        return position_ranking_loss(outputs, interaction[TARGET_SEQ], item_table_of(model), model.loss_type,
                                      row_items(interaction, model.ITEM_SEQ))
     check_sequence_rows_support(model)
     return model.calculate_loss(interaction)

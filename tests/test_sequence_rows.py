@@ -186,7 +186,7 @@ def test_per_position_loss_equals_prefix_row_loss(splits):
                 matched += 1
         assert matched > 0.5 * len(inter)
         # The mean over positions is the loss the trainer optimises.
-        mean = position_ranking_loss(outputs, torch.from_numpy(rows.targets), model.item_embedding, "CE")
+        mean = position_ranking_loss(outputs, torch.from_numpy(rows.targets), model.item_embedding.weight, "CE")
         assert float(mean) == pytest.approx(float(position_losses[rows.targets > 0].mean()), abs=1e-6)
 
 

@@ -13,7 +13,7 @@ import torch
 
 from recbole_hsuga.data.sequence_loader import LAST_WINDOW, TARGET_SEQ
 from recbole_hsuga.model.hsuga_mixin import HSUGAMixin
-from recbole_hsuga.position_loss import position_outputs, position_ranking_loss, row_items
+from recbole_hsuga.position_loss import item_table_of, position_outputs, position_ranking_loss, row_items
 
 
 class NextItemHSUGAMixin(HSUGAMixin):
@@ -50,7 +50,7 @@ class NextItemHSUGAMixin(HSUGAMixin):
         item_seq, item_seq_len = interaction[self.ITEM_SEQ], interaction[self.ITEM_SEQ_LEN]
         outputs = position_outputs(self, item_seq, item_seq_len)  # [B, L, H]
         fused = self.semantic_fusion(outputs, users)
-        loss = position_ranking_loss(fused, interaction[TARGET_SEQ], self.item_embedding, self.loss_type,
+        loss = position_ranking_loss(fused, interaction[TARGET_SEQ], item_table_of(self), self.loss_type,
                                      row_items(interaction, self.ITEM_SEQ))
         last = interaction[LAST_WINDOW]
         student = self.gather_indexes(outputs[last], item_seq_len[last] - 1)  # [R, H]
