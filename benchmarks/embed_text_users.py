@@ -43,13 +43,14 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
+    from dataset_tools.embed.batch_encode import embed_and_write
     from dataset_tools.embed.encoders import SentenceTransformerEncoder
-    from dataset_tools.embed.extractors import extract_text, read_interactions
-    from dataset_tools.embed.pipeline import embed_and_write
+    from dataset_tools.embed.extractors import extract_text
+    from dataset_tools.formats.inter import read_user_sequences
 
     torch.set_num_threads(args.threads)
     folder = Path(args.data) / args.dataset
-    n_users = len(read_interactions(folder / f"{args.dataset}.inter"))
+    n_users = len(read_user_sequences(folder / f"{args.dataset}.inter"))
 
     t0 = time.perf_counter()
     extracted = extract_text(args.data, args.dataset, max_items=args.max_items)

@@ -35,14 +35,14 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
-from dataset_tools.hsu.config import parse_hsu_section  # noqa: E402
+from dataset_tools.formats.inter import read_user_sequences, write_sequences  # noqa: E402
 from dataset_tools.hsu.engines import make_engine  # noqa: E402
 from dataset_tools.hsu.engines.base import Engine, Generation, GenerationRequest  # noqa: E402
-from dataset_tools.hsu.pipeline import HsuSettings  # noqa: E402
+from dataset_tools.hsu.hsu_spec import parse_hsu_section  # noqa: E402
+from dataset_tools.hsu.lockstep import HsuSettings  # noqa: E402
 from dataset_tools.hsu.prompts import PROMPT_VERSION  # noqa: E402
-from dataset_tools.hsu.runner import run_dataset  # noqa: E402
-from dataset_tools.hsu.stages import load_user_sequences, user_stages  # noqa: E402
-from dataset_tools.prepare import write_sequences  # noqa: E402
+from dataset_tools.hsu.run_folder import run_dataset  # noqa: E402
+from dataset_tools.hsu.stages import user_stages  # noqa: E402
 from dataset_tools.spec import load_dataset_spec  # noqa: E402
 
 logger = logging.getLogger("hsu_benchmark")
@@ -116,7 +116,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     source = args.data / args.dataset
-    sequences = load_user_sequences(source / f"{args.dataset}.inter")
+    sequences = read_user_sequences(source / f"{args.dataset}.inter")
     hsu_spec = parse_hsu_section(load_dataset_spec(args.dataset))
     settings = HsuSettings(stage_length=hsu_spec.stage_length, operations=hsu_spec.operations,
                            item_line=hsu_spec.item_line, batch_size=args.batch_size)
