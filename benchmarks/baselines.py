@@ -17,7 +17,8 @@ import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+from common import REPO, group_table
+
 MODELS = ["SASRec", "GRU4Rec", "BERT4Rec"]
 
 
@@ -49,19 +50,12 @@ def speed_section(dataset: str, settings: list[str]) -> tuple[str, dict]:
     return "\n".join(lines), report
 
 
-def metrics_table(results: list[dict], split: str = "test") -> str:
-    groups = ["all", "head_users", "tail_users", "head_items", "tail_items"]
+def metrics_table(results: list[dict]) -> str:
+    """Test HR@10 / NDCG@10 per group under both protocols, one row per result."""
     lines = []
     for protocol in ("full", "sampled"):
-        lines.append(f"\n**{split}, {protocol} ranking** (HR@10 / NDCG@10; HR@5, HR@20, NDCG@5, NDCG@20 in the JSON files)\n")
-        lines.append("| model | " + " | ".join(groups) + " |")
-        lines.append("|---|" + "---|" * len(groups))
-        for result in results:
-            cells = []
-            for group in groups:
-                entry = result["metrics"][split][protocol][group]
-                cells.append(f"{entry['hit@10']:.4f} / {entry['ndcg@10']:.4f}")
-            lines.append(f"| {result['model']} | " + " | ".join(cells) + " |")
+        lines.append(f"\n**test, {protocol} ranking** (HR@10 / NDCG@10; HR@5, HR@20, NDCG@5, NDCG@20 in the JSON files)\n")
+        lines += group_table({result["model"]: [result] for result in results}, protocol)
     return "\n".join(lines)
 
 

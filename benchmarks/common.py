@@ -1,4 +1,5 @@
-"""What the benchmark scripts share: running the CLI, reading result files, paired tests, reports.
+"""What the benchmark scripts share: running the CLI, reading result files, paired tests, reports,
+timing training steps.
 
 Scripts import it as ``from common import ...`` (Python puts the script's folder on the
 path). Metrics are computed by :mod:`recbole_hsuga.evaluation.ranking`, the evaluator's
@@ -10,6 +11,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -115,3 +117,24 @@ def write_report(text: str, notes: str | None, out: Path) -> None:
         text += "\n" + Path(notes).read_text()
     out.write_text(text)
     print(text, flush=True)
+
+
+def first_batches(loader, n: int) -> list:
+    """The first ``n`` batches of a dataloader (all of them when it has fewer)."""
+    batches = []
+    for batch in loader:
+        batches.append(batch)
+        if len(batches) == n:
+            break
+    return batches
+
+
+def timed_steps(model, optimizer, loss_of, batches: list) -> float:
+    """Seconds for one training step per batch (zero_grad, ``loss_of(batch)``, backward, optimizer step)."""
+    model.train()
+    started = time.perf_counter()
+    for batch in batches:
+        optimizer.zero_grad()
+        loss_of(batch).backward()
+        optimizer.step()
+    return time.perf_counter() - started

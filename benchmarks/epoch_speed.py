@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 
 import torch
 
@@ -20,20 +19,16 @@ from recbole_hsuga.config import HSUGAConfig
 from recbole_hsuga.registry import get_model
 from recbole_hsuga.runner import prepare_data
 
+from common import first_batches, timed_steps
+
 
 def _time_batches(model, optimizer, batches, anomaly: bool, threads: int) -> float:
     torch.set_num_threads(threads)
     torch.autograd.set_detect_anomaly(anomaly)
-    model.train()
-    start = time.perf_counter()
-    for interaction in batches:
-        optimizer.zero_grad()
-        loss = model.calculate_loss(interaction)
-        loss.backward()
-        optimizer.step()
-    elapsed = time.perf_counter() - start
-    torch.autograd.set_detect_anomaly(False)
-    return elapsed
+    try:
+        return timed_steps(model, optimizer, model.calculate_loss, batches)
+    finally:
+        torch.autograd.set_detect_anomaly(False)
 
 
 def measure(model_name: str, dataset: str, n_batches: int, rounds: int, settings: list[str]) -> dict:
@@ -41,11 +36,7 @@ def measure(model_name: str, dataset: str, n_batches: int, rounds: int, settings
     _, train_data, _, _ = prepare_data(config)
     model = get_model(model_name)(config, train_data._dataset)
     optimizer = torch.optim.Adam(model.parameters(), lr=config["learning_rate"])
-    batches = []
-    for interaction in train_data:
-        batches.append(interaction)
-        if len(batches) == n_batches:
-            break
+    batches = first_batches(train_data, n_batches)
     samples = sum(len(b) for b in batches)
     default_threads = torch.get_num_threads()
     tuned_threads = int(config["torch_num_threads"] or default_threads)

@@ -34,16 +34,7 @@ from recbole_hsuga.registry import get_model
 from recbole_hsuga.runner import prepare_data
 from recbole_hsuga.trainer import GAATrainer
 
-
-def _timed_steps(model: torch.nn.Module, optimizer: torch.optim.Optimizer,
-                 loss_of: Callable[[object], torch.Tensor], batches: list) -> float:
-    model.train()
-    started = time.perf_counter()
-    for interaction in batches:
-        optimizer.zero_grad()
-        loss_of(interaction).backward()
-        optimizer.step()
-    return time.perf_counter() - started
+from common import first_batches, timed_steps
 
 
 def measure_pair(base: str, dataset: str, n_batches: int, rounds: int, settings: list[str]) -> dict:
@@ -67,11 +58,7 @@ def measure_pair(base: str, dataset: str, n_batches: int, rounds: int, settings:
     trainer.refresh_teacher()
     refresh_seconds = time.perf_counter() - started
 
-    batches = []
-    for interaction in train_data:
-        batches.append(interaction)
-        if len(batches) == n_batches:
-            break
+    batches = first_batches(train_data, n_batches)
     samples = sum(len(b) for b in batches)
 
     def joint(interaction) -> torch.Tensor:
@@ -98,7 +85,7 @@ def measure_pair(base: str, dataset: str, n_batches: int, rounds: int, settings:
             for name, (model, loss_of, fraction) in variants.items():
                 if fraction is not None:
                     model.gaa_student_fraction = fraction
-                seconds = _timed_steps(model, optimizers[id(model)], loss_of, step_batches)
+                seconds = timed_steps(model, optimizers[id(model)], loss_of, step_batches)
                 if step_batches is batches:
                     totals[name] += seconds
     if configured is not None:

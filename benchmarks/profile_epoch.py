@@ -20,6 +20,8 @@ from recbole_hsuga.config import HSUGAConfig
 from recbole_hsuga.registry import get_model
 from recbole_hsuga.runner import configure_threads, prepare_data
 
+from common import first_batches
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -35,11 +37,7 @@ def main() -> None:
     model.train()
 
     start = time.perf_counter()
-    batches = []
-    for batch in train:
-        batches.append(batch)
-        if len(batches) == args.batches:
-            break
+    batches = first_batches(train, args.batches)
     load = (time.perf_counter() - start) / len(batches)
 
     phases = {"forward": 0.0, "backward": 0.0, "optimizer": 0.0}
