@@ -13,10 +13,12 @@ original ids, with a JSON sidecar (``dataset_tools.formats.features``,
 ``docs/data-formats.md``). Tables loaded now (:meth:`SemanticSequentialDataset.semantic_table_specs`):
 
 - ``user``: ``<dataset>.<semantic_suffix>``, when ``semantic_fusion`` is not ``none`` or
-  ``gaa`` is on (a plain backbone runs without any vector file).
-
-:func:`load_semantic_table` loads a table of either kind; an item table is one more
-entry in ``semantic_table_specs``.
+  ``gaa`` is on (a plain backbone runs without any vector file);
+- ``item``: ``<dataset>.<item_semantic_suffix>`` (default ``itememb``, written by
+  ``python -m dataset_tools embed --extractor items``), when ``hsuga_backbone`` is
+  ``dual_view`` (the LLM-ESR / HSUGA dual-view models). Items without a vector get the row
+  ``item_semantic_missing`` names (:func:`apply_item_missing_policy`); their count is logged
+  and kept in the table's ``counts``.
 
 Held-out guard: the vector tools hide each user's last two interactions of the raw
 ``.inter`` file, independently of RecBole. When RecBole's filtering (``rm_dup_inter``,
@@ -30,7 +32,7 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +47,10 @@ logger = logging.getLogger(__name__)
 FUSIONS = ("none", "add", "gate", "concat")
 MISSING_POLICIES = ("zero", "learned")
 SEMANTIC_KINDS = ("user", "item")
+#: ``hsuga_backbone``: the LLM-ESR dual-view model (item semantic table + ID view) or the backbone alone.
+BACKBONES = ("dual_view", "id_only")
+#: ``item_semantic_missing``: the semantic row of an item without a vector (see :func:`apply_item_missing_policy`).
+ITEM_MISSING_POLICIES = ("mean", "zero")
 
 
 class SemanticConfigError(InputError):
@@ -68,6 +74,10 @@ class SemanticSettings:
     missing: str
     user_suffix: str | None
     gaa: bool
+    #: ``hsuga_backbone`` (``None`` for models that do not declare it: RecBole's own).
+    backbone: str | None = None
+    item_suffix: str | None = None
+    item_missing: str = "mean"
 
     @classmethod
     def from_config(cls, config: Any) -> "SemanticSettings":
@@ -78,14 +88,29 @@ class SemanticSettings:
         if missing not in MISSING_POLICIES:
             raise SemanticConfigError(
                 f"semantic_missing must be one of {MISSING_POLICIES}, got {config['semantic_missing']!r}")
+        backbone = config["hsuga_backbone"]
+        backbone = str(backbone).lower() if backbone else None
+        if backbone is not None and backbone not in BACKBONES:
+            raise SemanticConfigError(f"hsuga_backbone must be one of {BACKBONES}, got {config['hsuga_backbone']!r}")
+        item_missing = str(config["item_semantic_missing"] or "mean").lower()
+        if item_missing not in ITEM_MISSING_POLICIES:
+            raise SemanticConfigError(f"item_semantic_missing must be one of {ITEM_MISSING_POLICIES}, "
+                                      f"got {config['item_semantic_missing']!r}")
         suffix = config["semantic_suffix"]
+        item_suffix = config["item_semantic_suffix"]
         return cls(fusion=fusion, missing=missing, user_suffix=str(suffix) if suffix else None,
-                   gaa=bool(config["gaa"]))
+                   gaa=bool(config["gaa"]), backbone=backbone,
+                   item_suffix=str(item_suffix) if item_suffix is not None else "itememb", item_missing=item_missing)
 
     @property
     def needs_user_vectors(self) -> bool:
         """The vectors serve fusion and GAA's neighbour search; without either nothing is read."""
         return self.fusion != "none" or self.gaa
+
+    @property
+    def needs_item_vectors(self) -> bool:
+        """The dual-view models (LLM-ESR, HSUGA on it) need one semantic vector per item."""
+        return self.backbone == "dual_view"
 
 
 # ---------------------------------------------------------------------------- tables
@@ -197,6 +222,39 @@ def load_semantic_table(dataset: Any, kind: str, suffix: str | None, data_path: 
                 counts["unknown"], table.shape[1], sidecar.get("extractor", "?"))
     return SemanticTable(kind=kind, suffix=str(suffix), path=path, table=table, has_vector=has_vector,
                          sidecar=sidecar, counts=counts)
+
+
+def apply_item_missing_policy(table: SemanticTable, policy: str) -> SemanticTable:
+    """Fill the rows of items without a vector (``has_vector`` False, padding row 0 excluded).
+
+    Policies (``item_semantic_missing``):
+
+    - ``mean`` (default): the mean of the known vectors. The item starts at the centre of
+      the semantic space: its PCA-initialised ID row is exactly 0 and the adapter sees an
+      input of the kind it was trained on, so it looks like no particular item.
+    - ``zero``: a zero vector. The adapter's output for it is its bias; for unit-norm text
+      embeddings a zero row lies far off the data (and its PCA row is ``-mean`` projected),
+      so every missing item starts as the same outlier.
+
+    Padding row 0 stays zero in both. ``has_vector`` is unchanged, so the count of missing
+    items stays visible (``table.n_missing``, ``counts["missing"]``).
+    """
+    if policy not in ITEM_MISSING_POLICIES:
+        raise SemanticConfigError(f"item_semantic_missing must be one of {ITEM_MISSING_POLICIES}, got {policy!r}")
+    filled = table.table.copy()
+    missing = ~table.has_vector
+    missing[0] = False
+    if policy == "mean" and missing.any() and table.has_vector.any():
+        filled[missing] = table.table[table.has_vector].mean(axis=0)
+    elif policy == "zero":
+        filled[missing] = 0.0
+    filled[0] = 0.0
+    counts = {**table.counts, "missing_policy": policy}
+    if missing.any():
+        logger.warning("%s: %d of %d items have no semantic vector; item_semantic_missing: %s gives them %s",
+                       table.path, int(missing.sum()), len(filled) - 1, policy,
+                       "the mean of the known vectors" if policy == "mean" else "a zero vector")
+    return replace(table, table=filled, counts=counts)
 
 
 # ---------------------------------------------------------------------------- held-out guard
@@ -313,6 +371,8 @@ class SemanticSequentialDataset(SequentialDataset):
         specs: dict[str, tuple[str | None, str]] = {}
         if settings.needs_user_vectors:
             specs["user"] = (settings.user_suffix, "semantic_suffix")
+        if settings.needs_item_vectors:
+            specs["item"] = (settings.item_suffix, "item_semantic_suffix")
         return specs
 
     def load_semantic_tables(self, config: Any | None = None) -> dict[str, SemanticTable]:
@@ -327,6 +387,8 @@ class SemanticSequentialDataset(SequentialDataset):
             table = load_semantic_table(self, kind, suffix, config["data_path"], key=key)
             if kind == "user":
                 check_held_out(table, self, config)
+            else:
+                table = apply_item_missing_policy(table, SemanticSettings.from_config(config).item_missing)
             tables[kind] = table
         self.semantic_tables = tables
         return tables
