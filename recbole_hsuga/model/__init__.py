@@ -1,10 +1,17 @@
-"""HSUGA models: RecBole backbones with user semantic fusion (HSU) and GAA training.
+"""LLM-enhanced sequential models on RecBole backbones.
+
+- ``SASRecLLMESR``, ``GRU4RecLLMESR``, ``BERT4RecLLMESR``: LLM-ESR's dual-view model
+  (:mod:`recbole_hsuga.model.dual_view`) with its uniform self-distillation;
+- ``SASRecHSUGA``, ``GRU4RecHSUGA``, ``BERT4RecHSUGA``: the same dual-view model with GAA
+  (group-aware, HSU user vectors); ``hsuga_backbone: id_only`` makes them the ID-only
+  plug-in (RecBole's backbone + GAA + optional HSU fusion).
 
 ``recbole_hsuga.registry`` resolves model names with ``getattr(recbole_hsuga.model, name)``.
 """
 
 from recbole_hsuga.model.bert4rec_hsuga import BERT4RecHSUGA
 from recbole_hsuga.model.gru4rec_hsuga import GRU4RecHSUGA
+from recbole_hsuga.model.llmesr import BERT4RecLLMESR, GRU4RecLLMESR, SASRecLLMESR
 from recbole_hsuga.model.sasrec_hsuga import SASRecHSUGA
 
-__all__ = ["BERT4RecHSUGA", "GRU4RecHSUGA", "SASRecHSUGA"]
+__all__ = ["BERT4RecHSUGA", "GRU4RecHSUGA", "SASRecHSUGA", "BERT4RecLLMESR", "GRU4RecLLMESR", "SASRecLLMESR"]

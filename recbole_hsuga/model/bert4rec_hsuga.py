@@ -1,4 +1,12 @@
-"""BERT4Rec + HSUGA: RecBole's BERT4Rec with user semantic fusion and GAA hooks.
+"""BERT4Rec + HSUGA: the dual-view (LLM-ESR) BERT4Rec with GAA, or RecBole's BERT4Rec alone (``id_only``).
+
+Dual view (``hsuga_backbone: dual_view``, :mod:`recbole_hsuga.model.dual_view`): both views
+``e * sqrt(H) + position``, dropout, cross-attention masking padding only (bidirectional,
+as the encoder), then RecBole's ``trm_encoder`` and output head (``output_ffn``, GELU,
+``output_ln``), one module run over both branches; outputs ``[.., 2H]`` scored against
+``[id_emb ; adapter(sem_emb)] + output_bias``. The mask token has an ID row (RecBole's)
+and, in the semantic view, a learned vector in the semantic input space
+(``semantic_mask``, initialised at zero: the released code's zero row for the mask token).
 
 BERT4Rec is bidirectional and trains on masked positions (RecBole's ``mask_itemseq``
 transform), so its representations differ from the last-position backbones:
@@ -27,25 +35,45 @@ from torch import nn
 
 from recbole_hsuga.data.dataset import SemanticSequentialDataset
 from recbole_hsuga.data.sequence_loader import LAST_WINDOW
-from recbole_hsuga.model.hsuga_mixin import HSUGAMixin
+from recbole_hsuga.model.dual_view import DualViewMixin
 from recbole_hsuga.trainer import GAATrainer
 
 
-class BERT4RecHSUGA(HSUGAMixin, BERT4Rec):
-    """BERT4Rec whose outputs [.., hidden_size] are fused with the user's semantic vector."""
+class BERT4RecDualView(DualViewMixin, BERT4Rec):
+    """BERT4Rec over LLM-ESR's two item views (base of BERT4RecLLMESR and BERT4RecHSUGA);
+    outputs [.., 2H] (``id_only``: RecBole's BERT4Rec, [.., H]), fused with the user's
+    semantic vector when ``semantic_fusion`` is set."""
 
     dataset_class = SemanticSequentialDataset
     trainer_class = GAATrainer
+    causal_views = False  # bidirectional: the cross-attention masks padding only, as released
 
     def __init__(self, config, dataset):
         super().__init__(config, dataset)
-        self._init_hsuga(config, dataset, self.hidden_size)
+        self._init_dual_view(config, dataset, self.hidden_size)
+        if self.dual_view:
+            self.semantic_mask = nn.Parameter(torch.zeros(self.item_semantic.size(1)))
         fraction = config["gaa_student_fraction"]
         self.gaa_student_fraction = 1.0 if fraction is None else float(fraction)
         if not 0.0 < self.gaa_student_fraction <= 1.0:
             raise ValueError(f"gaa_student_fraction must be in (0, 1], got {fraction!r}")
 
     # ------------------------------------------------------------------ representations
+    def forward(self, item_seq: torch.Tensor) -> torch.Tensor:
+        """``[B, L]`` (mask tokens included) -> ``[B, L, 2H]`` (``[B, L, H]`` id_only)."""
+        if not self.dual_view:
+            return super().forward(item_seq)
+        is_mask = (item_seq == self.mask_token).unsqueeze(-1)
+        semantic_input = torch.where(is_mask, self.semantic_mask,
+                                     self.item_semantic[item_seq.clamp(max=self.n_items - 1)])
+        id_view, semantic_view = self.view_inputs(item_seq, semantic_input=semantic_input,
+                                                  position_embedding=self.position_embedding, dropout=self.dropout)
+        stacked = self.cross_views(id_view, semantic_view, item_seq)  # [2B, L, H]
+        mask = self.get_attention_mask(item_seq, bidirectional=True)
+        output = self.trm_encoder(stacked, torch.cat([mask, mask], dim=0), output_all_encoded_layers=True)[-1]
+        output = self.output_ln(self.output_gelu(self.output_ffn(output)))
+        return self.join_views(output)
+
     def append_mask_token(self, item_seq: torch.Tensor, item_seq_len: torch.Tensor) -> torch.Tensor:
         """Vectorised ``reconstruct_test_data``: put the mask token after the last item and
         drop the first column so the length stays ``L``; the mask ends at ``item_seq_len - 1``."""
@@ -70,10 +98,10 @@ class BERT4RecHSUGA(HSUGAMixin, BERT4Rec):
         targets = (masked_index > 0).float()  # [B, M]
         if self.loss_type == "BPR":
             neg_items = interaction[self.NEG_ITEMS]
-            pos_score = torch.sum(fused * self.item_embedding(pos_items), dim=-1) + self.output_bias[pos_items]
-            neg_score = torch.sum(fused * self.item_embedding(neg_items), dim=-1) + self.output_bias[neg_items]
+            pos_score = torch.sum(fused * self.item_vectors(pos_items), dim=-1) + self.output_bias[pos_items]
+            neg_score = torch.sum(fused * self.item_vectors(neg_items), dim=-1) + self.output_bias[neg_items]
             return -torch.sum(torch.log(1e-14 + torch.sigmoid(pos_score - neg_score)) * targets) / torch.sum(targets)
-        item_table = self.item_embedding.weight[: self.n_items]  # drop the mask token's row
+        item_table = self.item_representations()  # [n_items, .]: no mask token row
         logits = torch.matmul(fused, item_table.transpose(0, 1)) + self.output_bias  # [B, M, n_items]
         per_slot = nn.functional.cross_entropy(logits.view(-1, item_table.size(0)), pos_items.view(-1),
                                                reduction="none")
@@ -111,9 +139,14 @@ class BERT4RecHSUGA(HSUGAMixin, BERT4Rec):
         """``[B]`` scores of the rows' ``item_id``."""
         fused = self.user_representation(interaction)
         test_item = interaction[self.ITEM_ID]
-        return torch.mul(fused, self.item_embedding(test_item)).sum(dim=1) + self.output_bias[test_item]
+        return torch.mul(fused, self.item_vectors(test_item)).sum(dim=1) + self.output_bias[test_item]
 
     def full_sort_predict(self, interaction: Any) -> torch.Tensor:
         """``[B, n_items]`` scores of every item (the mask token is not an item)."""
         fused = self.user_representation(interaction)
-        return torch.matmul(fused, self.item_embedding.weight[: self.n_items].transpose(0, 1)) + self.output_bias
+        return torch.matmul(fused, self.item_representations().transpose(0, 1)) + self.output_bias
+
+
+class BERT4RecHSUGA(BERT4RecDualView):
+    """The paper's HSUGA on BERT4Rec (dual view + group-aware GAA); ``hsuga_backbone: id_only``
+    is the ID-only plug-in (RecBole's BERT4Rec + GAA + optional HSU fusion)."""

@@ -17,7 +17,20 @@ from recbole_hsuga.position_loss import item_table_of, position_outputs, positio
 
 
 class NextItemHSUGAMixin(HSUGAMixin):
-    """Loss and scoring on the fused representation for last-position backbones."""
+    """Loss and scoring on the fused representation for last-position backbones.
+
+    Items are scored through :meth:`item_vectors` / :meth:`item_representations`: the item
+    embedding here, ``[id ; adapter(semantic)]`` for the dual-view models
+    (:class:`~recbole_hsuga.model.dual_view.DualViewMixin` overrides both).
+    """
+
+    def item_vectors(self, items: torch.Tensor) -> torch.Tensor:
+        """``[*S] -> [*S, H]``: the representations user vectors are scored against."""
+        return self.item_embedding(items)
+
+    def item_representations(self) -> torch.Tensor:
+        """``[n_items, H]`` every item's representation (column 0 of the scores is padding)."""
+        return self.item_embedding.weight
 
     def encode_sequence(self, item_seq: torch.Tensor, item_seq_len: torch.Tensor) -> torch.Tensor:
         # RecBole's forward is exactly f: the backbone output gathered at the last item
@@ -29,10 +42,10 @@ class NextItemHSUGAMixin(HSUGAMixin):
         pos_items = interaction[self.POS_ITEM_ID]
         if self.loss_type == "BPR":
             neg_items = interaction[self.NEG_ITEM_ID]
-            pos_score = torch.sum(fused * self.item_embedding(pos_items), dim=-1)  # [B]
-            neg_score = torch.sum(fused * self.item_embedding(neg_items), dim=-1)  # [B]
+            pos_score = torch.sum(fused * self.item_vectors(pos_items), dim=-1)  # [B]
+            neg_score = torch.sum(fused * self.item_vectors(neg_items), dim=-1)  # [B]
             return self.loss_fct(pos_score, neg_score)
-        logits = torch.matmul(fused, self.item_embedding.weight.transpose(0, 1))  # [B, n_items]
+        logits = torch.matmul(fused, self.item_representations().transpose(0, 1))  # [B, n_items]
         return self.loss_fct(logits, pos_items)
 
     def ranking_loss_and_students(self, interaction: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -66,8 +79,8 @@ class NextItemHSUGAMixin(HSUGAMixin):
     def predict(self, interaction: Any) -> torch.Tensor:
         """``[B]`` scores of the rows' ``item_id``."""
         fused = self.user_representation(interaction)
-        return torch.mul(fused, self.item_embedding(interaction[self.ITEM_ID])).sum(dim=1)
+        return torch.mul(fused, self.item_vectors(interaction[self.ITEM_ID])).sum(dim=1)
 
     def full_sort_predict(self, interaction: Any) -> torch.Tensor:
         """``[B, n_items]`` scores of every item (column 0 is the padding item)."""
-        return torch.matmul(self.user_representation(interaction), self.item_embedding.weight.transpose(0, 1))
+        return torch.matmul(self.user_representation(interaction), self.item_representations().transpose(0, 1))
