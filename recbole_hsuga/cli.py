@@ -59,7 +59,7 @@ def input_error_types() -> tuple[type[BaseException], ...]:
     ``FileNotFoundError`` is one: a run reads only files the user named or prepared
     (config files, the dataset, vector files, a ``.hyper`` file, a table to resume).
     """
-    from dataset_tools import DatasetToolsError
+    from dataset_tools.formats import DatasetToolsError
 
     from recbole_hsuga.errors import InputError
 

@@ -59,11 +59,11 @@ def test_cli_rejects_settings_without_a_value():
 def test_cli_runs_sasrechsuga_with_group_aware_alignment(fast_settings, tmp_path):
     """The paper's HSUGA through the CLI: user vectors retrieve GAA neighbours, no fusion."""
     from dataset_tools.formats.features import write_feature_file
-    from dataset_tools.hsu.stages import load_user_sequences
+    from dataset_tools.formats.inter import read_user_sequences
 
     folder = tmp_path / "data" / "toy-beauty"
     shutil.copytree(Path(fast_settings["data_path"]) / "toy-beauty", folder)
-    users = list(load_user_sequences(folder / "toy-beauty.inter"))
+    users = list(read_user_sequences(folder / "toy-beauty.inter"))
     vectors = np.random.default_rng(0).normal(size=(len(users), 8)).astype(np.float32)
     write_feature_file(folder / "toy-beauty.useremb", users, vectors, {"extractor": "test"})
     settings = {**fast_settings, "data_path": str(tmp_path / "data")}

@@ -4,7 +4,6 @@ prompt layout (shared static prefix), the ``hsu:`` spec section and clear input 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 

@@ -14,15 +14,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from dataset_tools import DatasetToolsError
-from dataset_tools.formats.inter import read_user_sequences, training_part
+from dataset_tools.formats.inter import training_part
 
 #: Items per stage when neither the spec (``hsu.stage_length``) nor ``--stage-length``
 #: sets it (the paper's 13).
 DEFAULT_STAGE_LENGTH = 13
-
-#: Transitional name for callers outside ``dataset_tools`` (tests/test_cli.py): new code
-#: reads ``.inter`` files with ``dataset_tools.formats.inter.read_user_sequences``.
-load_user_sequences = read_user_sequences
 
 
 def cut_stages(history: Sequence[str], stage_length: int) -> list[list[str]]:

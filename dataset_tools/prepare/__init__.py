@@ -14,10 +14,7 @@ users, items without metadata or interactions), ``convert`` (item-field values b
 ``dataset`` (``prepare_dataset``: the steps in order), ``cli`` (the subcommand).
 """
 
-from dataset_tools.formats.inter import write_sequences
 from dataset_tools.prepare.dataset import PrepareResult, prepare_dataset
 from dataset_tools.prepare.problems import RawDataError
 
-# ``write_sequences`` lives in ``dataset_tools.formats.inter``; it is also importable from
-# here for tests and benchmarks that build small datasets.
-__all__ = ["PrepareResult", "RawDataError", "prepare_dataset", "write_sequences"]
+__all__ = ["PrepareResult", "RawDataError", "prepare_dataset"]
