@@ -70,6 +70,9 @@ def make_config(root, model: str, **overrides) -> HSUGAConfig:
         "use_gpu": False,
         "seed": 7,
         "eval_sampled_negatives": 5,
+        # These tests cover the ID-only plug-in (fusion, students and SD on the backbone's own
+        # representation); the dual-view default is tested in tests/test_llmesr.py.
+        "hsuga_backbone": "id_only",
     }
     settings.update(overrides)
     return HSUGAConfig(model=model, dataset=DATASET, config_dict=settings)
@@ -94,7 +97,7 @@ def test_train_one_epoch_save_reload_and_predict(tiny_root, model_name):
     root, _ = tiny_root
     config, train_data, valid_data, test_data, model, trainer = build(root, model_name)
     assert isinstance(trainer, GAATrainer) and trainer.gaa_enabled
-    assert config["loss_type"] == "BPR"
+    assert config["loss_type"] == "CE"  # the backbone's loss (RecBole's YAMLs), as for --model=SASRec
     assert not torch.is_anomaly_enabled()
     trainer.fit(train_data, valid_data, saved=True, show_progress=False)
     assert trainer.neighbour_sets is not None and len(trainer.neighbour_sets.indices) > 0
@@ -259,9 +262,11 @@ def test_registry_exports_the_three_models():
 
 
 #: Every HSUGA key and its value as the per-model YAMLs set them before the shared keys
-#: moved to properties/model/HSUGAMixin.yaml (the final config must not change).
+#: moved to properties/model/HSUGAMixin.yaml (the final config must not change), except
+#: loss_type: since issue 12 the HSUGA models use their RecBole backbone's (CE), and the
+#: dual-view backbone is the default.
 HSUGA_DEFAULTS = {
-    "loss_type": "BPR", "semantic_suffix": "useremb", "semantic_fusion": "none", "semantic_missing": "zero",
+    "loss_type": "CE", "hsuga_backbone": "dual_view", "semantic_suffix": "useremb", "semantic_fusion": "none", "semantic_missing": "zero",
     "gaa": True, "gaa_alpha": 0.1, "gaa_sd_reduction": "mean", "gaa_k_active": 6, "gaa_k_longtail": 10,
     "gaa_active_ratio": 0.2, "gaa_pearson_percentile": 50.0, "gaa_group_aware": True, "gaa_active_filter": True,
     "gaa_teacher_detach": True, "gaa_teacher_refresh_steps": 0,
@@ -286,15 +291,22 @@ def test_model_yaml_keys_are_written_once_with_typed_comments():
 
     folder = Path(__file__).resolve().parent.parent / "properties" / "model"
     seen: dict[str, str] = {}
+    # LLM-ESR's models re-set two shared keys to LLM-ESR's values (uniform SD on user text
+    # vectors); a re-set key must keep its declared type. Nothing else may appear twice.
+    overrides = {"LLMESRMixin.yaml": {"semantic_suffix", "gaa_group_aware"}}
+    types: dict[str, str] = {}
     for path in sorted(folder.glob("*.yaml")):
         for line in path.read_text().splitlines():
             match = re.match(r"^(\w+):", line)
             if not match:
                 continue
-            assert re.search(r"#\s*\((str|int|float|bool|list|dict)\) \S", line), f"{path.name}: {line}"
-            if match.group(1) != "loss_type":  # each model picks its loss
-                assert match.group(1) not in seen, f"{match.group(1)} in {seen.get(match.group(1))} and {path.name}"
-                seen[match.group(1)] = path.name
+            tag = re.search(r"#\s*\((str|int|float|bool|list|dict)\) \S", line)
+            assert tag, f"{path.name}: {line}"
+            key = match.group(1)
+            assert types.setdefault(key, tag.group(1)) == tag.group(1), f"{key}: two types"
+            if key != "loss_type" and key not in overrides.get(path.name, ()):  # each model picks its loss
+                assert key not in seen, f"{key} in {seen.get(key)} and {path.name}"
+                seen[key] = path.name
     assert set(HSUGA_DEFAULTS) - {"loss_type"} <= set(seen)
 
 
