@@ -122,9 +122,11 @@ def test_guard_warns_and_continues_without_a_held_out_record(dup_root, caplog):
 
 
 def test_no_table_is_loaded_for_a_plain_backbone_configuration(dup_root):
-    dataset, train_data, *_ = prepare_data(make_config(dup_root, semantic_suffix="nosuch", gaa=False))
+    # ID-only HSUGA with neither fusion nor GAA: the plain backbone (the dual view would need the item table).
+    plain = {"semantic_suffix": "nosuch", "gaa": False, "hsuga_backbone": "id_only"}
+    dataset, train_data, *_ = prepare_data(make_config(dup_root, **plain))
     assert dataset.semantic_tables == {}
-    config = make_config(dup_root, semantic_suffix="nosuch", gaa=False)
+    config = make_config(dup_root, **plain)
     model = config.model_class(config, train_data._dataset)
     assert model.semantic_fusion.semantic_table.shape == (dataset.user_num, 0)
 

@@ -13,7 +13,7 @@ import textwrap
 import numpy as np
 import pytest
 
-from dataset_tools.formats.features import write_feature_file
+from dataset_tools.formats.features import ITEM_FIELDS, write_feature_file
 from recbole_hsuga.tuning import (
     HyperFileError,
     SearchParameter,
@@ -190,13 +190,17 @@ def test_searched_keys_may_not_be_fixed_and_grids_must_be_discrete(tmp_path):
 
 @pytest.fixture
 def hsuga_data(toy_data_path, tmp_path):
-    """A copy of the toy dataset with a tiny ``toy-beauty.useremb`` (8-d vectors)."""
+    """A copy of the toy dataset with a tiny ``toy-beauty.useremb`` and ``toy-beauty.itememb`` (8-d vectors;
+    the HSUGA models' dual-view default reads the item file)."""
     root = tmp_path / "data"
     shutil.copytree(toy_data_path / DATASET, root / DATASET)
     lines = (root / DATASET / f"{DATASET}.inter").read_text().splitlines()[1:]
     users = sorted({line.split("\t")[0] for line in lines})
     vectors = np.random.default_rng(0).normal(size=(len(users), 8))
     write_feature_file(root / DATASET / f"{DATASET}.useremb", users, vectors, {"extractor": "test"})
+    items = sorted({line.split("\t")[1] for line in lines})
+    write_feature_file(root / DATASET / f"{DATASET}.itememb", items, np.random.default_rng(1).normal(size=(len(items), 8)),
+                       {"extractor": "test"}, fields=ITEM_FIELDS)
     return root
 
 
