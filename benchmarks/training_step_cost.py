@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 
 import torch
+from common import first_batches
 
 from recbole_hsuga.config import HSUGAConfig
 from recbole_hsuga.data.sequence_loader import TARGET_SEQ, SequenceTrainDataLoader, rows_layout
@@ -37,15 +38,6 @@ from recbole_hsuga.runner import configure_threads, prepare_data
 
 REPO = Path(__file__).resolve().parent.parent
 VARIANTS = ("prefix", "sequence", "sequence+bf16", "sequence+no-dropout", "sequence+compile", "sequence+2threads")
-
-
-def first_batches(loader, n: int) -> list:
-    batches = []
-    for batch in loader:
-        batches.append(batch)
-        if len(batches) == n:
-            break
-    return batches
 
 
 def sequence_loss(model, batch, loss_type: str) -> torch.Tensor:
