@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The main job end to end on the embedded default, the synthetic toy-beauty dataset:
 #   toy raw data -> prepare -> HSU staged LLM pipeline (packaged SmolLM2, in-process llama.cpp)
-#   -> user semantic vectors -> SASRec vs SASRecHSUGA under one protocol -> results/.
+#   -> user and item semantic vectors -> SASRec vs SASRecHSUGA under one protocol -> results/.
 # Knobs (environment): DATA (default dataset), HSU_USERS (users sent to the LLM, default 12),
 # EPOCHS (default 5).
 set -euo pipefail
@@ -19,8 +19,10 @@ $PY -m dataset_tools report toy-beauty --data "$DATA" --run demo
 # User vectors: HSU interests for the sampled users, history text for every user.
 $PY -m dataset_tools embed toy-beauty --data "$DATA" --extractor hsu --run demo --suffix useremb
 $PY -m dataset_tools embed toy-beauty --data "$DATA" --extractor text --suffix useremb_text
-# Same loss for both (HSUGA models default to the paper's BPR, RecBole's SASRec to CE).
+# Item vectors: the semantic view of the dual-view backbone (LLM-ESR, HSUGA).
+$PY -m dataset_tools embed toy-beauty --data "$DATA" --extractor items
+# Same loss (CE: HSUGA models take their RecBole backbone's) and the same training rows.
 for model in SASRec SASRecHSUGA; do
-    $PY run_recbole_hsuga.py --model=$model --dataset=toy-beauty --data_path="$DATA/" --epochs="${EPOCHS:-5}" --loss_type=CE
+    $PY run_recbole_hsuga.py --model=$model --dataset=toy-beauty --data_path="$DATA/" --epochs="${EPOCHS:-5}"
 done
 echo "Result files: results/*.json, one row per metric in results/summary.csv"

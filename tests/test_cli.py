@@ -56,17 +56,31 @@ def test_cli_rejects_settings_without_a_value():
     assert proc.returncode == 2 and "--key=value" in proc.stderr
 
 
-def test_cli_runs_sasrechsuga_with_group_aware_alignment(fast_settings, tmp_path):
-    """The paper's HSUGA through the CLI: user vectors retrieve GAA neighbours, no fusion."""
-    from dataset_tools.formats.features import write_feature_file
+def semantic_toy_data(fast_settings: dict, tmp_path: Path) -> tuple[Path, list[str]]:
+    """A copy of the toy dataset with random user vectors (``useremb`` and ``useremb_text``)
+    and item vectors (``itememb``) for every user and item; returns the data root and users."""
+    from dataset_tools.formats.features import ITEM_FIELDS, write_feature_file
     from dataset_tools.formats.inter import read_user_sequences
 
     folder = tmp_path / "data" / "toy-beauty"
     shutil.copytree(Path(fast_settings["data_path"]) / "toy-beauty", folder)
-    users = list(read_user_sequences(folder / "toy-beauty.inter"))
-    vectors = np.random.default_rng(0).normal(size=(len(users), 8)).astype(np.float32)
-    write_feature_file(folder / "toy-beauty.useremb", users, vectors, {"extractor": "test"})
-    settings = {**fast_settings, "data_path": str(tmp_path / "data")}
+    sequences = read_user_sequences(folder / "toy-beauty.inter")
+    users = list(sequences)
+    rng = np.random.default_rng(0)
+    for suffix in ("useremb", "useremb_text"):
+        vectors = rng.normal(size=(len(users), 8)).astype(np.float32)
+        write_feature_file(folder / f"toy-beauty.{suffix}", users, vectors, {"extractor": "test"})
+    items = sorted({item for sequence in sequences.values() for item in sequence})
+    write_feature_file(folder / "toy-beauty.itememb", items, rng.normal(size=(len(items), 12)).astype(np.float32),
+                       {"extractor": "test"}, fields=ITEM_FIELDS)
+    return tmp_path / "data", users
+
+
+def test_cli_runs_sasrechsuga_with_group_aware_alignment(fast_settings, tmp_path):
+    """The paper's HSUGA through the CLI: the dual-view backbone, user vectors retrieve GAA
+    neighbours, no fusion."""
+    data, users = semantic_toy_data(fast_settings, tmp_path)
+    settings = {**fast_settings, "data_path": str(data)}
     proc = _run_cli("--model=SASRecHSUGA", "--dataset=toy-beauty", "--loss_type=CE",
                     f"--config_files={REPO_ROOT / 'properties' / 'experiments' / 'full.yaml'}",
                     *[f"--{key}={value}" for key, value in settings.items() if key != "state"])
@@ -76,9 +90,28 @@ def test_cli_runs_sasrechsuga_with_group_aware_alignment(fast_settings, tmp_path
     (path,) = (tmp_path / "results").glob("SASRecHSUGA-toy-beauty-seed42-*.json")
     result = json.loads(path.read_text())
     assert result["config"]["semantic_fusion"] == "none" and result["config"]["gaa"] is True
+    assert result["config"]["hsuga_backbone"] == "dual_view"
     stats = result["trainer_report"]["gaa"]["neighbour_stats"]
     assert stats["n_users"] == len(users) and stats["n_without_vector"] == 0
     assert stats["groups"]["active"]["users"] == round(0.2 * len(users))
     (epoch,) = result["curve"]
     assert len(epoch["train_loss"]) == 2 and epoch["train_loss"][1] > 0  # ranking and alpha * SD
     assert 0.0 <= result["metrics"]["test"]["full"]["all"]["ndcg@10"] <= 1.0
+
+
+def test_cli_runs_sasrecllmesr(fast_settings, tmp_path):
+    """LLM-ESR through the CLI: uniform self-distillation on the text vectors, 10 neighbours each."""
+    data, users = semantic_toy_data(fast_settings, tmp_path)
+    settings = {**fast_settings, "data_path": str(data)}
+    proc = _run_cli("--model=SASRecLLMESR", "--dataset=toy-beauty",
+                    *[f"--{key}={value}" for key, value in settings.items() if key != "state"])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (path,) = (tmp_path / "results").glob("SASRecLLMESR-toy-beauty-seed42-*.json")
+    result = json.loads(path.read_text())
+    config = result["config"]
+    assert config["semantic_suffix"] == "useremb_text" and config["gaa_group_aware"] is False
+    assert config["loss_type"] == "CE" and config["gaa_alpha"] == 0.1
+    stats = result["trainer_report"]["gaa"]["neighbour_stats"]
+    assert stats["n_users"] == len(users)
+    (epoch,) = result["curve"]
+    assert len(epoch["train_loss"]) == 2 and epoch["train_loss"][1] > 0
