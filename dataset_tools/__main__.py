@@ -22,6 +22,7 @@ SUBCOMMAND_MODULES: list[str] = [
     "dataset_tools.prepare.cli",
     "dataset_tools.toy.cli",
     "dataset_tools.embed.cli",
+    "dataset_tools.neighbours.cli",
     "dataset_tools.hsu.cli",
     "dataset_tools.report.cli",
 ]
