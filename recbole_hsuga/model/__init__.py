@@ -4,14 +4,18 @@
   (:mod:`recbole_hsuga.model.dual_view`) with its uniform self-distillation;
 - ``SASRecHSUGA``, ``GRU4RecHSUGA``, ``BERT4RecHSUGA``: the same dual-view model with GAA
   (group-aware, HSU user vectors); ``hsuga_backbone: id_only`` makes them the ID-only
-  plug-in (RecBole's backbone + GAA + optional HSU fusion).
+  plug-in (RecBole's backbone + GAA + optional HSU fusion);
+- ``SASRecGRASP``, ``GRU4RecGRASP``, ``BERT4RecGRASP``: GRASP (:mod:`recbole_hsuga.model.grasp`):
+  holistic sigmoid attention over user/item LLM vectors and their neighbour means.
 
 ``recbole_hsuga.registry`` resolves model names with ``getattr(recbole_hsuga.model, name)``.
 """
 
 from recbole_hsuga.model.bert4rec_hsuga import BERT4RecHSUGA
+from recbole_hsuga.model.grasp import BERT4RecGRASP, GRU4RecGRASP, SASRecGRASP
 from recbole_hsuga.model.gru4rec_hsuga import GRU4RecHSUGA
 from recbole_hsuga.model.llmesr import BERT4RecLLMESR, GRU4RecLLMESR, SASRecLLMESR
 from recbole_hsuga.model.sasrec_hsuga import SASRecHSUGA
 
-__all__ = ["BERT4RecHSUGA", "GRU4RecHSUGA", "SASRecHSUGA", "BERT4RecLLMESR", "GRU4RecLLMESR", "SASRecLLMESR"]
+__all__ = ["BERT4RecHSUGA", "GRU4RecHSUGA", "SASRecHSUGA", "BERT4RecLLMESR", "GRU4RecLLMESR", "SASRecLLMESR",
+           "BERT4RecGRASP", "GRU4RecGRASP", "SASRecGRASP"]
