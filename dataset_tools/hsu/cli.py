@@ -74,18 +74,8 @@ def parse_engine_option(text: str) -> tuple[str, Any]:
         return key, value
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    parser = subparsers.add_parser(
-        "hsu",
-        help="HSU: staged LLM interest editing per user (resumable, incremental)",
-        description="Run the HSU staged LLM pipeline over a prepared dataset's training histories "
-        "(the last two items of every sequence are never shown). Results go to "
-        "<data>/<dataset>/hsu/<run>/ (docs/data-formats.md).",
-    )
-    parser.add_argument("dataset", help="dataset name (folder <data>/<dataset> and spec lookup)")
-    parser.add_argument("--data", type=Path, default=Path("dataset"), help="prepared data root (default: dataset)")
-    parser.add_argument("--spec", type=Path, default=None, help="spec YAML instead of dataset_tools/datasets/<dataset>.yaml")
-    parser.add_argument("--run", default=None, help="run folder name (default: <mode>-<engine>-<model>[-no-OPS][-shardIofN])")
+def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
+    """The ``engine`` argument group (shared by ``hsu`` and ``generate``); :func:`engine_options` reads it."""
     engine = parser.add_argument_group("engine")
     engine.add_argument("--engine", choices=ENGINE_NAMES, default="llamacpp", help="default: llamacpp (in-process CPU)")
     engine.add_argument("--model", default=None,
@@ -103,6 +93,21 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                         "(tensor_parallel_size=2, enforce_eager=true, "
                         "structured_outputs_config='{\"backend\": \"guidance\"}'); repeatable")
     engine.add_argument("--unconstrained", action="store_true", help="no grammars/structured outputs: parse and retry only")
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        "hsu",
+        help="HSU: staged LLM interest editing per user (resumable, incremental)",
+        description="Run the HSU staged LLM pipeline over a prepared dataset's training histories "
+        "(the last two items of every sequence are never shown). Results go to "
+        "<data>/<dataset>/hsu/<run>/ (docs/data-formats.md).",
+    )
+    parser.add_argument("dataset", help="dataset name (folder <data>/<dataset> and spec lookup)")
+    parser.add_argument("--data", type=Path, default=Path("dataset"), help="prepared data root (default: dataset)")
+    parser.add_argument("--spec", type=Path, default=None, help="spec YAML instead of dataset_tools/datasets/<dataset>.yaml")
+    parser.add_argument("--run", default=None, help="run folder name (default: <mode>-<engine>-<model>[-no-OPS][-shardIofN])")
+    add_engine_arguments(parser)
     hsu = parser.add_argument_group("pipeline")
     hsu.add_argument("--mode", choices=("staged", "oneshot"), default="staged",
                      help="staged (HSU) or oneshot (whole history in one prompt: CoT baseline)")
@@ -120,7 +125,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     return parser
 
 
-def _engine_options(args: argparse.Namespace) -> dict[str, Any]:
+def engine_options(args: argparse.Namespace) -> dict[str, Any]:
+    """``make_engine`` keyword arguments from the ``engine`` group's parsed arguments."""
     constrained = not args.unconstrained
     if args.engine == "llamacpp":
         return {"n_threads": args.n_threads, "n_ctx": args.n_ctx, "constrained": constrained}
@@ -129,6 +135,9 @@ def _engine_options(args: argparse.Namespace) -> dict[str, Any]:
                 "constrained": constrained}
     return {"gpu_memory_utilization": args.gpu_memory_utilization, "max_model_len": args.n_ctx,
             "constrained": constrained, **dict(args.vllm_option)}
+
+
+_engine_options = engine_options  # the earlier private name
 
 
 def main(args: argparse.Namespace) -> int:
@@ -166,7 +175,7 @@ def main(args: argparse.Namespace) -> int:
     run_name = args.run or default_run_name(args, operations)
     users_from = read_user_file(args.users_from) if args.users_from else None
     check_inputs(args.data, args.dataset)
-    with make_engine(args.engine, args.model or DEFAULT_MODEL, **_engine_options(args)) as engine:
+    with make_engine(args.engine, args.model or DEFAULT_MODEL, **engine_options(args)) as engine:
         outcome = run_dataset(
             args.data, args.dataset, run_name, engine, settings,
             users_from=users_from, shard=args.shard, limit_users=args.limit_users, progress=not args.no_progress,
