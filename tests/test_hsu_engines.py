@@ -105,14 +105,14 @@ def test_vllm_engine_batches_with_structured_outputs():
 
 def test_cli_hands_vllm_its_context_length_and_extra_options():
     from dataset_tools.__main__ import build_parser
-    from dataset_tools.hsu.cli import _engine_options
+    from dataset_tools.hsu.cli import engine_options
 
     args = build_parser().parse_args([
         "hsu", "amazon-beauty", "--engine", "vllm", "--model", "/models/qwen", "--n-ctx", "2048",
         "--vllm-option", "tensor_parallel_size=2", "--vllm-option", "enforce_eager=true",
         "--vllm-option", 'structured_outputs_config={"backend": "guidance"}', "--vllm-option", "quantization=awq",
     ])
-    assert _engine_options(args) == {
+    assert engine_options(args) == {
         "gpu_memory_utilization": 0.85, "max_model_len": 2048, "constrained": True, "tensor_parallel_size": 2,
         "enforce_eager": True, "structured_outputs_config": {"backend": "guidance"}, "quantization": "awq",
     }

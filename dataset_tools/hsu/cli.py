@@ -137,7 +137,6 @@ def engine_options(args: argparse.Namespace) -> dict[str, Any]:
             "constrained": constrained, **dict(args.vllm_option)}
 
 
-_engine_options = engine_options  # the earlier private name
 
 
 def main(args: argparse.Namespace) -> int:
