@@ -124,8 +124,8 @@ def test_prefix_rows_weigh_gaa_per_user():
     plain = self_distillation_loss(student, users, teacher, neighbours, reduction="mean")
     weighted = self_distillation_loss(student, users, teacher, neighbours, reduction="mean",
                                       weights=weights[users])
-    assert float(plain) == pytest.approx(1.0)  # (0 + 0 + 0 + 4) / 4 rows
-    assert float(weighted) == pytest.approx(2.0)  # (0 + 4) / 2 users
+    assert plain.item() == pytest.approx(1.0)  # (0 + 0 + 0 + 4) / 4 rows
+    assert weighted.item() == pytest.approx(2.0)  # (0 + 4) / 2 users
     weighted.backward()
     assert student.grad is not None and float(student.grad[:3].abs().sum()) == 0.0
 
