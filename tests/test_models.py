@@ -261,10 +261,8 @@ def test_registry_exports_the_three_models():
         assert get_model(name).dataset_class is SemanticSequentialDataset
 
 
-#: Every HSUGA key and its value as the per-model YAMLs set them before the shared keys
-#: moved to properties/model/HSUGAMixin.yaml (the final config must not change), except
-#: loss_type: since issue 12 the HSUGA models use their RecBole backbone's (CE), and the
-#: dual-view backbone is the default.
+#: Every HSUGA key and its default value. loss_type is the RecBole backbone's (CE), so a
+#: model and its backbone compare like with like; the dual-view backbone is the default.
 HSUGA_DEFAULTS = {
     "loss_type": "CE", "hsuga_backbone": "dual_view", "semantic_suffix": "useremb", "semantic_fusion": "none", "semantic_missing": "zero",
     "gaa": True, "gaa_alpha": 0.1, "gaa_sd_reduction": "mean", "gaa_k_active": 6, "gaa_k_longtail": 10,

@@ -1,6 +1,6 @@
 """Sampled-evaluation negatives that stay fixed for a seed, across evaluations and models.
 
-RecBole redraws ``uni100`` negatives on every evaluation (issue #2077), so two models --
+RecBole redraws ``uni100`` negatives on every evaluation (a known RecBole behaviour), so two models --
 or two epochs of one model -- are ranked against different candidates. Here each user's
 negatives are a pure function of ``(seed, phase, user token, item tokens, excluded
 items)``: the generator is seeded from the *original* user token and draws from items

@@ -1,6 +1,6 @@
 """GRASP (Generation Augmented Retrieval with Holistic Attention for Sequential Prediction).
 
-The paper (``../shared/papers/GRASP-analysis.md``; no public code) is the specification:
+The GRASP paper is the specification (no public code exists):
 
 - four frozen tables per dataset, computed offline: user and item LLM vectors ``U``, ``I``
   and the mean of each row's top-k cosine neighbours without itself ``Ū``, ``Ī``
