@@ -8,6 +8,7 @@ own code, never re-derived here.
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
 import subprocess
 import sys
@@ -138,3 +139,58 @@ def timed_steps(model, optimizer, loss_of, batches: list) -> float:
         loss_of(batch).backward()
         optimizer.step()
     return time.perf_counter() - started
+
+
+# ------------------------------------------------------------------ run sets that resume
+def settings_match(result: dict, settings: list[str]) -> bool:
+    """Whether a result file was made with ``settings`` (``--key=value``), compared as text."""
+    config = result.get("config", {})
+    for setting in settings:
+        key, value = setting[2:].split("=", 1)
+        if str(config.get(key)) != value and str(config.get(key)).lower() != value.lower():
+            return False
+    return True
+
+
+def finished_run(folder: Path, model: str, dataset: str, seed: int, settings: list[str]) -> dict | None:
+    """The newest result in ``folder`` of ``model`` and ``seed`` made with ``settings``, if any:
+    a run set started again skips what it already has."""
+    for path in sorted(Path(folder).glob(f"{model}-{dataset}-seed{seed}-*.json"), reverse=True):
+        result = load_result(path)
+        if settings_match(result, settings):
+            return result
+    return None
+
+
+def wall_to_best(result: dict) -> float:
+    """Seconds of training and per-epoch validation up to and including the selected epoch."""
+    curve = result.get("curve", [])
+    scored = [(entry["valid_score"], entry["epoch"]) for entry in curve if "valid_score" in entry]
+    if not scored:
+        return float("nan")
+    best = max(scored)[1]
+    epoch_seconds = result["timings"]["epoch_seconds"]
+    return float(sum(epoch_seconds[: best + 1]) + sum(e.get("valid_seconds", 0.0) for e in curve[: best + 1]))
+
+
+def full_sort_seconds(result: dict) -> float:
+    """Median seconds of one full-sort validation pass (every validation user against every item)."""
+    seconds = [entry["valid_seconds"] for entry in result.get("curve", []) if "valid_seconds" in entry]
+    return float(np.median(seconds)) if seconds else float("nan")
+
+
+def run_in_parallel(jobs: list[tuple], dataset: str, data_path: str | Path, n_parallel: int, on_result) -> None:
+    """Train ``jobs`` = ``[(key, model, results_dir, seed, settings), ...]`` through the CLI,
+    ``n_parallel`` processes at a time; ``on_result(key, result)`` runs as each finishes.
+
+    Each run gets a checkpoint folder of its own (RecBole names checkpoints by model and start
+    second, so two runs started together would overwrite each other).
+    """
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, n_parallel)) as pool:
+        futures = {}
+        for key, model, results_dir, seed, settings in jobs:
+            checkpoints = REPO / "saved" / Path(results_dir).relative_to(RAW) / f"{model}-{seed}"
+            futures[pool.submit(run_cli, model, dataset, data_path, Path(results_dir), seed,
+                                [*settings, f"--checkpoint_dir={checkpoints}"])] = key
+        for future in concurrent.futures.as_completed(futures):
+            on_result(futures[future], future.result())

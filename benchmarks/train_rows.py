@@ -21,14 +21,14 @@ the head/tail groups, with a paired t-test over seeds and a Wilcoxon test over u
 from __future__ import annotations
 
 import argparse
-import concurrent.futures
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-from common import RAW, REPO, group_table, load_result, paired_seed_test, run_cli, user_level_test, write_report
+from common import (RAW, REPO, finished_run, group_table, paired_seed_test, run_in_parallel, user_level_test, wall_to_best,
+                    write_report)
 
 MODES = ("prefix", "sequence")
 SHOWN = ["loss_type", "train_batch_size", "learning_rate", "MAX_ITEM_LIST_LENGTH", "hidden_size", "epochs",
@@ -44,35 +44,6 @@ def parse_runs(specs: list[str]) -> list[tuple[str, int]]:
             raise SystemExit(f"--runs takes MODEL:SEED[,SEED...], got {spec!r}")
         runs += [(model, int(seed)) for seed in seeds.split(",")]
     return runs
-
-
-def settings_match(result: dict, settings: list[str]) -> bool:
-    """Whether a result file was made with ``settings`` (``--key=value``), compared as text."""
-    config = result.get("config", {})
-    for setting in settings:
-        key, value = setting[2:].split("=", 1)
-        if str(config.get(key)) != value and str(config.get(key)).lower() != value.lower():
-            return False
-    return True
-
-
-def finished(folder: Path, model: str, dataset: str, seed: int, settings: list[str]) -> dict | None:
-    for path in sorted(folder.glob(f"{model}-{dataset}-seed{seed}-*.json"), reverse=True):
-        result = load_result(path)
-        if settings_match(result, settings):
-            return result
-    return None
-
-
-def wall_to_best(result: dict) -> float:
-    """Seconds of training and validation up to and including the selected epoch."""
-    curve = result.get("curve", [])
-    scored = [(entry["valid_score"], entry["epoch"]) for entry in curve if "valid_score" in entry]
-    if not scored:
-        return float("nan")
-    best = max(scored)[1]
-    epoch_seconds = result["timings"]["epoch_seconds"]
-    return float(sum(epoch_seconds[: best + 1]) + sum(e.get("valid_seconds", 0.0) for e in curve[: best + 1]))
 
 
 def report(done: dict[tuple[str, str], list[dict]], args, settings: list[str]) -> str:
@@ -150,7 +121,7 @@ def main() -> None:
     for model, seed in parse_runs(args.runs):
         for mode in modes:
             run_settings = [*settings, f"--train_rows={mode}"]
-            result = finished(root / mode, model, args.dataset, seed, run_settings)
+            result = finished_run(root / mode, model, args.dataset, seed, run_settings)
             if result is not None:
                 done.setdefault((model, mode), []).append(result)
             elif not args.report_only:
@@ -158,15 +129,12 @@ def main() -> None:
     print(f"{sum(len(v) for v in done.values())} runs found, {len(todo)} to train", flush=True)
     if done:
         write_report(report(done, args, settings), args.notes, out)
-    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-        # One checkpoint folder per run: RecBole names checkpoints by model and start second.
-        futures = {pool.submit(run_cli, model, args.dataset, args.data_path, root / mode, seed,
-                               [*run_settings, f"--checkpoint_dir={REPO / 'saved' / 'train-rows' / f'{model}-{seed}-{mode}'}"]):
-                   (model, mode) for model, seed, mode, run_settings in todo}
-        for future in concurrent.futures.as_completed(futures):
-            done.setdefault(futures[future], []).append(future.result())
-            write_report(report(done, args, settings), args.notes, out)
+    def on_result(key, result):
+        done.setdefault(key, []).append(result)
+        write_report(report(done, args, settings), args.notes, out)
 
+    run_in_parallel([((model, mode), model, root / mode, seed, run_settings) for model, seed, mode, run_settings in todo],
+                    args.dataset, args.data_path, args.jobs, on_result)
 
 if __name__ == "__main__":
     main()

@@ -1,0 +1,146 @@
+"""Models compared at convergence under one protocol: a baseline and its LLM-enhanced rivals.
+
+    python benchmarks/model_comparison.py --name=llm-enhanced \
+        --variants="SASRec,SASRecLLMESR,SASRecHSUGA,SASRecHSUGA+hsuga_backbone=id_only,SASRecGRASP" \
+        --seeds=42,43,44 --jobs=2 --train_rows=sequence --train_batch_size=256
+
+Each variant is a model name, optionally with settings of its own after ``+``
+(``SASRecHSUGA+gaa_teacher_refresh_steps=10``); the first variant is the baseline every
+other one is tested against. Every run trains through the CLI with the same extra
+``--key=value`` settings and early stopping on validation NDCG@10 (``stopping_step``,
+``epochs`` as the cap). Raw results go to ``benchmarks/results/raw/compare-<name>-<dataset>/<variant>/``;
+a run whose result file is already there with the same settings is not trained again, so
+a run set larger than one session resumes where it stopped. The report (rewritten after
+every finished run) has, per protocol, HR@10 / NDCG@10 for all users and head/tail users
+and items (mean over seeds), each variant's NDCG@10 difference to the baseline with a
+paired t-test over seeds and a Wilcoxon test over users x seeds, and the cost: seconds per
+epoch, epochs, the selected epoch, wall-clock to it, and one full-sort pass, each also as a
+ratio to the baseline's.
+
+``--report_only`` writes the report from the result files without training.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from common import (GROUPS, METRICS, RAW, REPO, best_epoch, finished_run, full_sort_seconds, paired_seed_test,
+                    run_in_parallel, user_level_test, wall_to_best, write_report)
+
+SHOWN = ["train_rows", "loss_type", "train_batch_size", "learning_rate", "MAX_ITEM_LIST_LENGTH", "hidden_size",
+         "stopping_step", "epochs", "semantic_suffix", "item_semantic_suffix", "hsuga_backbone", "gaa_alpha",
+         "gaa_group_aware", "gaa_teacher_refresh_steps"]
+
+
+def parse_variant(spec: str) -> tuple[str, list[str]]:
+    """``"SASRecHSUGA+hsuga_backbone=id_only"`` -> ``("SASRecHSUGA", ["--hsuga_backbone=id_only"])``."""
+    model, *overrides = spec.split("+")
+    for override in overrides:
+        if "=" not in override:
+            raise SystemExit(f"variant {spec!r}: settings after '+' are key=value, got {override!r}")
+    return model, [f"--{override}" for override in overrides]
+
+
+def slug(spec: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.=-]+", "_", spec.replace("+", "__"))
+
+
+def mean_metric(runs: list[dict], protocol: str, group: str, metric: str) -> float:
+    return float(np.mean([r["metrics"]["test"][protocol][group][metric] for r in runs]))
+
+
+def report(done: dict[str, list[dict]], variants: list[str], args, settings: list[str]) -> str:
+    lines = [f"# {args.name}: models at convergence on {args.dataset}", "",
+             f"Produced by `python benchmarks/model_comparison.py {' '.join(sys.argv[1:])}` (report of "
+             f"{time.strftime('%Y-%m-%d %H:%M')}; 2-core CPU, no GPU, one torch thread per run, {args.jobs} runs side by "
+             "side). Every run trains until validation NDCG@10 (full ranking) stops improving. Cells: mean over seeds, "
+             "test split, HR@10 / NDCG@10.", ""]
+    present = [v for v in variants if done.get(v)]
+    if not present:
+        return "\n".join(lines + ["(no finished run yet)"]) + "\n"
+    for variant in present:
+        config = done[variant][0]["config"]
+        lines.append(f"- `{variant}`: " + ", ".join(f"{k}={config[k]}" for k in SHOWN if k in config))
+    lines.append("")
+    baseline = variants[0]
+    for protocol in ("full", "sampled"):
+        lines += [f"**{protocol} ranking**", "", "| variant | seeds | " + " | ".join(GROUPS) + f" | Δ NDCG@10 vs {baseline} "
+                  "(t-test over seeds p; Wilcoxon p) |", "|---|---|" + "---|" * (len(GROUPS) + 1)]
+        for variant in present:
+            runs = sorted(done[variant], key=lambda r: r["seed"])
+            cells = [" / ".join(f"{mean_metric(runs, protocol, g, m):.4f}" for m in METRICS) for g in GROUPS]
+            delta = ""
+            if variant != baseline and done.get(baseline):
+                base_by_seed = {r["seed"]: r for r in done[baseline]}
+                pairs = [(base_by_seed[r["seed"]], r) for r in runs if r["seed"] in base_by_seed]
+                if pairs:
+                    base_values = [b["metrics"]["test"][protocol]["all"]["ndcg@10"] for b, _ in pairs]
+                    other_values = [o["metrics"]["test"][protocol]["all"]["ndcg@10"] for _, o in pairs]
+                    diff, p_users = user_level_test([b for b, _ in pairs], [o for _, o in pairs], protocol)
+                    delta = (f"{np.mean(other_values) - np.mean(base_values):+.4f} "
+                             f"(p = {paired_seed_test(base_values, other_values):.2g}; {p_users:.2g})")
+            lines.append(f"| {variant} | {[r['seed'] for r in runs]} | " + " | ".join(cells) + f" | {delta} |")
+        lines.append("")
+    lines += ["**cost**", "", "| variant | s / epoch (ratio) | epochs run | selected epoch | wall-clock to it, s (ratio) | "
+              "full-sort pass, s (ratio) |", "|---|---|---|---|---|---|"]
+    base_runs = done.get(baseline, [])
+
+    def ratio(value: float, base: float) -> str:
+        return f"{value:.1f} ({value / base:.2f})" if base_runs and base > 0 else f"{value:.1f}"
+
+    base_epoch = float(np.mean([r["timings"]["seconds_per_epoch"] for r in base_runs])) if base_runs else 0.0
+    base_wall = float(np.mean([wall_to_best(r) for r in base_runs])) if base_runs else 0.0
+    base_sort = float(np.mean([full_sort_seconds(r) for r in base_runs])) if base_runs else 0.0
+    for variant in present:
+        runs = sorted(done[variant], key=lambda r: r["seed"])
+        lines.append(f"| {variant} | {ratio(float(np.mean([r['timings']['seconds_per_epoch'] for r in runs])), base_epoch)} | "
+                     f"{[r['timings']['epochs'] for r in runs]} | {[best_epoch(r) for r in runs]} | "
+                     f"{ratio(float(np.mean([wall_to_best(r) for r in runs])), base_wall)} | "
+                     f"{ratio(float(np.mean([full_sort_seconds(r) for r in runs])), base_sort)} |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--name", default="llm-enhanced", help="names the raw-result folder and the report")
+    parser.add_argument("--variants", default="SASRec,SASRecLLMESR,SASRecHSUGA,SASRecHSUGA+hsuga_backbone=id_only")
+    parser.add_argument("--seeds", default="42,43,44")
+    parser.add_argument("--dataset", default="amazon-beauty")
+    parser.add_argument("--data_path", default=str(REPO / "dataset"))
+    parser.add_argument("--jobs", type=int, default=1)
+    parser.add_argument("--out", default=None)
+    parser.add_argument("--notes", default=None, help="markdown file appended to the report (reading notes)")
+    parser.add_argument("--report_only", action="store_true")
+    args, settings = parser.parse_known_args()
+    variants = [v for v in args.variants.split(",") if v]
+    seeds = [int(s) for s in args.seeds.split(",")]
+    root = RAW / f"compare-{args.name}-{args.dataset}"
+    out = Path(args.out) if args.out else REPO / "benchmarks" / "results" / f"compare-{args.name}-{args.dataset}.md"
+    done: dict[str, list[dict]] = {}
+    todo = []
+    for seed in seeds:  # seed-major: every variant of a seed finishes before the next seed starts
+        for variant in variants:
+            model, own = parse_variant(variant)
+            run_settings = [*settings, *own]
+            result = finished_run(root / slug(variant), model, args.dataset, seed, run_settings)
+            if result is not None:
+                done.setdefault(variant, []).append(result)
+            elif not args.report_only:
+                todo.append((variant, model, root / slug(variant), seed, run_settings))
+    print(f"{sum(len(v) for v in done.values())} runs found, {len(todo)} to train", flush=True)
+    write_report(report(done, variants, args, settings), args.notes, out)
+
+    def on_result(variant: str, result: dict) -> None:
+        done.setdefault(variant, []).append(result)
+        write_report(report(done, variants, args, settings), args.notes, out)
+
+    run_in_parallel(todo, args.dataset, args.data_path, args.jobs, on_result)
+
+
+if __name__ == "__main__":
+    main()
