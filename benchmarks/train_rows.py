@@ -71,10 +71,11 @@ def report(done: dict[tuple[str, str], list[dict]], args, settings: list[str]) -
                          f"{[r['timings']['epochs'] for r in runs]} | {best} | "
                          f"{np.mean([wall_to_best(r) for r in runs]):.0f} | "
                          f"{some_rows(runs)} |")
+        lines.append("")
         if all(by_mode.values()):
             prefix_wall = np.mean([wall_to_best(r) for r in by_mode["prefix"]])
             sequence_wall = np.mean([wall_to_best(r) for r in by_mode["sequence"]])
-            lines.append(f"\nWall-clock to the best epoch, sequence / prefix: **{sequence_wall / prefix_wall:.2f}** "
+            lines.append(f"Wall-clock to the best epoch, sequence / prefix: **{sequence_wall / prefix_wall:.2f}** "
                          "(target <= 0.25).\n")
         present = {f"{model} {mode}": runs for mode, runs in by_mode.items() if runs}
         for protocol in ("full", "sampled"):
