@@ -85,3 +85,27 @@ def fast_settings(toy_data_path, tmp_path) -> dict:
         "show_progress": False,
         "state": "WARNING",
     }
+
+
+#: Settings of a seconds-long run of a tiny model on a tiny dataset (tests override what they need).
+TINY_RUN = {
+    "epochs": 1, "train_batch_size": 32, "eval_batch_size": 64, "MAX_ITEM_LIST_LENGTH": 6, "hidden_size": 8,
+    "inner_size": 16, "embedding_size": 8, "n_layers": 1, "n_heads": 1, "show_progress": False, "device": "cpu",
+    "use_gpu": False, "seed": 5, "eval_sampled_negatives": 5, "state": "WARNING",
+}
+
+
+def build_run(root: Path, dataset: str, model: str, settings: dict) -> tuple:
+    """``(config, train_data, valid_data, test_data, model, trainer)`` for ``model`` on
+    ``<root>/<dataset>``, built the way ``recbole_hsuga.runner.run`` builds them."""
+    from recbole_hsuga.config import HSUGAConfig
+    from recbole_hsuga.registry import get_trainer
+    from recbole_hsuga.runner import prepare_data
+
+    torch.set_num_threads(1)
+    config = HSUGAConfig(model=model, dataset=dataset, config_dict={"data_path": str(root), **settings})
+    _, train_data, valid_data, test_data = prepare_data(config)
+    torch.manual_seed(0)
+    net = config.model_class(config, train_data._dataset)
+    trainer = get_trainer(config["MODEL_TYPE"], config["model"], config.model_class)(config, net)
+    return config, train_data, valid_data, test_data, net, trainer

@@ -12,6 +12,7 @@ import pytest
 import torch
 
 import recbole_hsuga  # noqa: F401  (compat shims before RecBole)
+from conftest import TINY_RUN, build_run
 from dataset_tools.__main__ import main as tools_main
 from dataset_tools.formats.features import ITEM_FIELDS, read_feature_file, write_feature_file
 from dataset_tools.formats.inter import write_sequences
@@ -19,8 +20,6 @@ from dataset_tools.neighbours.means import neighbour_means
 from recbole_hsuga.compat import load_recbole_checkpoint
 from recbole_hsuga.config import HSUGAConfig
 from recbole_hsuga.model.grasp import HolisticItems, holistic_attention, level_weights
-from recbole_hsuga.registry import get_trainer
-from recbole_hsuga.runner import prepare_data
 
 DATASET = "gr"
 N_USERS = 30
@@ -78,20 +77,7 @@ def gr(tmp_path_factory):
 
 
 def build(root, model: str, **overrides):
-    torch.set_num_threads(1)
-    settings = {
-        "data_path": str(root), "checkpoint_dir": str(root / "saved"), "epochs": 1, "train_batch_size": 32,
-        "eval_batch_size": 64, "MAX_ITEM_LIST_LENGTH": 6, "hidden_size": 8, "inner_size": 16,
-        "embedding_size": 8, "n_layers": 1, "n_heads": 1, "show_progress": False, "device": "cpu",
-        "use_gpu": False, "seed": 5, "eval_sampled_negatives": 5, "state": "WARNING",
-    }
-    settings.update(overrides)
-    config = HSUGAConfig(model=model, dataset=DATASET, config_dict=settings)
-    _, train_data, valid_data, test_data = prepare_data(config)
-    torch.manual_seed(0)
-    net = config.model_class(config, train_data._dataset)
-    trainer = get_trainer(config["MODEL_TYPE"], config["model"], config.model_class)(config, net)
-    return config, train_data, valid_data, test_data, net, trainer
+    return build_run(root, DATASET, model, {**TINY_RUN, "checkpoint_dir": str(root / "saved"), **overrides})
 
 
 # ---------------------------------------------------------------------------- attention

@@ -11,6 +11,7 @@ import pytest
 import torch
 
 import recbole_hsuga  # noqa: F401  (compat shims before RecBole)
+from conftest import TINY_RUN, build_run
 from dataset_tools.formats.features import ITEM_FIELDS, write_feature_file
 from dataset_tools.formats.inter import write_sequences
 from recbole_hsuga.compat import load_recbole_checkpoint
@@ -20,8 +21,7 @@ from recbole_hsuga.data.training_history import TrainingHistory
 from recbole_hsuga.gaa.loss import neighbour_mean
 from recbole_hsuga.model.dual_view import ViewCrossAttention, pca_initialisation
 from recbole_hsuga.position_loss import position_outputs
-from recbole_hsuga.registry import get_model, get_trainer
-from recbole_hsuga.runner import prepare_data
+from recbole_hsuga.registry import get_model
 from recbole_hsuga.trainer import GAATrainer
 
 DATASET = "duo"
@@ -66,21 +66,8 @@ def duo(tmp_path_factory):
 
 
 def build(root, model: str, **overrides):
-    torch.set_num_threads(1)
-    settings = {
-        "data_path": str(root), "checkpoint_dir": str(root / "saved"), "epochs": 1, "train_batch_size": 32,
-        "eval_batch_size": 64, "MAX_ITEM_LIST_LENGTH": 6, "hidden_size": 8, "inner_size": 16,
-        "embedding_size": 8, "n_layers": 1, "n_heads": 1, "gaa_k_active": 3, "gaa_k_longtail": 4,
-        "show_progress": False, "device": "cpu", "use_gpu": False, "seed": 5, "eval_sampled_negatives": 5,
-        "state": "WARNING",
-    }
-    settings.update(overrides)
-    config = HSUGAConfig(model=model, dataset=DATASET, config_dict=settings)
-    _, train_data, valid_data, test_data = prepare_data(config)
-    torch.manual_seed(0)
-    net = config.model_class(config, train_data._dataset)
-    trainer = get_trainer(config["MODEL_TYPE"], config["model"], config.model_class)(config, net)
-    return config, train_data, valid_data, test_data, net, trainer
+    return build_run(root, DATASET, model, {**TINY_RUN, "checkpoint_dir": str(root / "saved"), "gaa_k_active": 3,
+                                            "gaa_k_longtail": 4, **overrides})
 
 
 # ---------------------------------------------------------------------------- configuration

@@ -14,15 +14,13 @@ import pytest
 import torch
 
 import recbole_hsuga  # noqa: F401  (compat shims before RecBole)
-from conftest import REPO_ROOT
+from conftest import REPO_ROOT, TINY_RUN, build_run
 from dataset_tools.formats.features import ITEM_FIELDS, write_feature_file
 from dataset_tools.formats.inter import read_user_sequences
 from recbole_hsuga.compat import load_recbole_checkpoint
-from recbole_hsuga.config import HSUGAConfig
 from recbole_hsuga.data.sequence_loader import LAST_WINDOW, SequenceTrainDataLoader
 from recbole_hsuga.gaa.loss import NeighbourCSR, self_distillation_loss
 from recbole_hsuga.registry import get_model, get_trainer
-from recbole_hsuga.runner import prepare_data
 from recbole_hsuga.trainer import prefix_row_weights
 
 DATASET = "toy-beauty"
@@ -45,19 +43,10 @@ def toy_with_vectors(tmp_path_factory, toy_data_path) -> Path:
 
 
 def build(root: Path, tmp_path: Path, model: str, **overrides):
-    settings = {
-        "data_path": str(root), "checkpoint_dir": str(tmp_path / "saved"), "epochs": 1, "train_batch_size": 64,
-        "eval_batch_size": 256, "MAX_ITEM_LIST_LENGTH": 8, "hidden_size": 16, "inner_size": 32,
-        "embedding_size": 16, "n_layers": 1, "n_heads": 1, "gaa_k_active": 3, "gaa_k_longtail": 5,
-        "device": "cpu", "use_gpu": False, "seed": 7, "state": "WARNING", "show_progress": False,
-        "train_rows": "sequence", **overrides,
-    }
-    config = HSUGAConfig(model=model, dataset=DATASET, config_dict=settings)
-    _, train_data, valid_data, test_data = prepare_data(config)
-    torch.manual_seed(0)
-    net = get_model(model)(config, train_data._dataset)
-    trainer = get_trainer(config["MODEL_TYPE"], model, type(net))(config, net)
-    return config, train_data, valid_data, test_data, net, trainer
+    return build_run(root, DATASET, model, {
+        **TINY_RUN, "checkpoint_dir": str(tmp_path / "saved"), "train_batch_size": 64, "eval_batch_size": 256,
+        "MAX_ITEM_LIST_LENGTH": 8, "hidden_size": 16, "inner_size": 32, "embedding_size": 16, "gaa_k_active": 3,
+        "gaa_k_longtail": 5, "seed": 7, "train_rows": "sequence", **overrides})
 
 
 @pytest.mark.parametrize("model,loss_type", [("SASRec", "CE"), ("SASRec", "BPR"), ("GRU4Rec", "CE"),
