@@ -109,3 +109,24 @@ def build_run(root: Path, dataset: str, model: str, settings: dict) -> tuple:
     net = config.model_class(config, train_data._dataset)
     trainer = get_trainer(config["MODEL_TYPE"], config["model"], config.model_class)(config, net)
     return config, train_data, valid_data, test_data, net, trainer
+
+
+def assert_reload_scores_the_same(config, train_data, test_data, net, checkpoint: dict, **tolerance) -> tuple:
+    """A fresh model loaded from ``checkpoint`` scores a test batch as ``net`` (loaded from the
+    same checkpoint) does, and its ``predict`` agrees with its full-sort scores at the targets
+    (within ``tolerance``: ``rtol``/``atol`` of ``torch.testing.assert_close``).
+
+    Returns ``(reloaded model, interaction, full-sort scores)`` for further checks.
+    """
+    reloaded = config.model_class(config, train_data._dataset)
+    reloaded.load_state_dict(checkpoint["state_dict"])
+    net.load_state_dict(checkpoint["state_dict"])
+    net.eval(), reloaded.eval()
+    interaction = next(iter(test_data))[0]
+    with torch.no_grad():
+        scores = reloaded.full_sort_predict(interaction)
+        assert scores.shape == (len(interaction), train_data._dataset.item_num)
+        torch.testing.assert_close(scores, net.full_sort_predict(interaction))
+        torch.testing.assert_close(reloaded.predict(interaction),
+                                   scores.gather(1, interaction["item_id"].unsqueeze(1)).squeeze(1), **tolerance)
+    return reloaded, interaction, scores

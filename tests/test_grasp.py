@@ -12,7 +12,7 @@ import pytest
 import torch
 
 import recbole_hsuga  # noqa: F401  (compat shims before RecBole)
-from conftest import TINY_RUN, build_run
+from conftest import TINY_RUN, assert_reload_scores_the_same, build_run
 from dataset_tools.__main__ import main as tools_main
 from dataset_tools.formats.features import ITEM_FIELDS, read_feature_file, write_feature_file
 from dataset_tools.formats.inter import write_sequences
@@ -230,16 +230,7 @@ def test_trains_saves_reloads_and_predicts(gr, tmp_path, model_name, train_rows,
     checkpoint = load_recbole_checkpoint(trainer.saved_model_file)
     assert not any(key.split(".")[-1] in ("user", "user_neighbours", "item", "item_neighbours")
                    for key in checkpoint["state_dict"]), "the frozen tables are not saved"
-    reloaded = config.model_class(config, train_data._dataset)
-    reloaded.load_state_dict(checkpoint["state_dict"])
-    net.load_state_dict(checkpoint["state_dict"])
-    net.eval(), reloaded.eval()
-    interaction = next(iter(test_data))[0]
-    with torch.no_grad():
-        scores = reloaded.full_sort_predict(interaction)
-        torch.testing.assert_close(scores, net.full_sort_predict(interaction))
-        torch.testing.assert_close(reloaded.predict(interaction),
-                                   scores.gather(1, interaction["item_id"].unsqueeze(1)).squeeze(1))
+    assert_reload_scores_the_same(config, train_data, test_data, net, checkpoint)
     result = trainer.evaluate(test_data, load_best_model=False)
     assert 0.0 <= result["ndcg@10"] <= 1.0
 

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 import recbole_hsuga  # noqa: F401  (compat shims before RecBole)
-from conftest import TINY_RUN, build_run
+from conftest import TINY_RUN, assert_reload_scores_the_same, build_run
 from dataset_tools.formats.features import ITEM_FIELDS, write_feature_file
 from dataset_tools.formats.inter import write_sequences
 from recbole_hsuga.compat import load_recbole_checkpoint
@@ -293,18 +293,9 @@ def test_trains_saves_reloads_and_predicts(duo, tmp_path, model_name, train_rows
     assert not net.item_semantic.requires_grad
     checkpoint = load_recbole_checkpoint(trainer.saved_model_file)
     assert not any("item_semantic" in key for key in checkpoint["state_dict"]), "the frozen table is not saved"
-    reloaded = config.model_class(config, train_data._dataset)
-    reloaded.load_state_dict(checkpoint["state_dict"])
-    net.load_state_dict(checkpoint["state_dict"])
-    net.eval(), reloaded.eval()
-    interaction = next(iter(test_data))[0]
+    reloaded, interaction, scores = assert_reload_scores_the_same(config, train_data, test_data, net, checkpoint,
+                                                                  rtol=1e-4, atol=1e-4)
     with torch.no_grad():
-        scores = reloaded.full_sort_predict(interaction)
-        assert scores.shape == (len(interaction), train_data._dataset.item_num)
-        torch.testing.assert_close(scores, net.full_sort_predict(interaction))
-        point = reloaded.predict(interaction)
-        torch.testing.assert_close(point, scores.gather(1, interaction["item_id"].unsqueeze(1)).squeeze(1),
-                                   rtol=1e-4, atol=1e-4)
         # The score is the sum of both views' dot products.
         user = reloaded.user_representation(interaction)
         items = reloaded.item_representations()
