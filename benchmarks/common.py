@@ -164,13 +164,12 @@ def finished_run(folder: Path, model: str, dataset: str, seed: int, settings: li
 
 def wall_to_best(result: dict) -> float:
     """Seconds of training and per-epoch validation up to and including the selected epoch."""
-    curve = result.get("curve", [])
-    scored = [(entry["valid_score"], entry["epoch"]) for entry in curve if "valid_score" in entry]
-    if not scored:
+    selected = best_epoch(result)  # 1-based: the curve and epoch_seconds up to it
+    if selected is None:
         return float("nan")
-    best = max(scored)[1]
+    curve = result["curve"]
     epoch_seconds = result["timings"]["epoch_seconds"]
-    return float(sum(epoch_seconds[: best + 1]) + sum(e.get("valid_seconds", 0.0) for e in curve[: best + 1]))
+    return float(sum(epoch_seconds[:selected]) + sum(e.get("valid_seconds", 0.0) for e in curve[:selected]))
 
 
 def full_sort_seconds(result: dict) -> float:

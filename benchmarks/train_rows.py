@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from common import (RAW, REPO, finished_run, group_table, paired_seed_test, run_in_parallel, user_level_test, wall_to_best,
+from common import (RAW, REPO, best_epoch, finished_run, group_table, paired_seed_test, run_in_parallel, user_level_test, wall_to_best,
                     write_report)
 
 MODES = ("prefix", "sequence")
@@ -65,7 +65,7 @@ def report(done: dict[tuple[str, str], list[dict]], args, settings: list[str]) -
             if not runs:
                 lines.append(f"| {mode} | (not run yet) | | | | | |")
                 continue
-            best = [max((e["valid_score"], e["epoch"]) for e in r["curve"] if "valid_score" in e)[1] + 1 for r in runs]
+            best = [best_epoch(r) for r in runs]
             lines.append(f"| {mode} | {[r['seed'] for r in runs]} | "
                          f"{np.mean([r['timings']['seconds_per_epoch'] for r in runs]):.1f} | "
                          f"{[r['timings']['epochs'] for r in runs]} | {best} | "

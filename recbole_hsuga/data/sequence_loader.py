@@ -15,6 +15,7 @@ from typing import Any
 import torch
 from recbole.data.dataloader import TrainDataLoader
 from recbole.data.interaction import Interaction
+from recbole.model.sequential_recommender import BERT4Rec
 
 from recbole_hsuga.data.sequence_rows import SequenceRows, build_rows
 from recbole_hsuga.data.training_history import TrainingHistory
@@ -32,8 +33,6 @@ _NO_SAMPLING = {"distribution": "none", "sample_num": "none", "alpha": "none", "
 
 def rows_layout(model: Any) -> str:
     """``cloze`` for models trained by masking (their config sets ``transform: mask_itemseq``)."""
-    from recbole.model.sequential_recommender import BERT4Rec
-
     return "cloze" if isinstance(model, BERT4Rec) else "causal"
 
 
