@@ -183,13 +183,15 @@ def run_in_parallel(jobs: list[tuple], dataset: str, data_path: str | Path, n_pa
     ``n_parallel`` processes at a time; ``on_result(key, result)`` runs as each finishes.
 
     Each run gets a checkpoint folder of its own (RecBole names checkpoints by model and start
-    second, so two runs started together would overwrite each other).
+    second, so two runs started together would overwrite each other) and saves its training
+    state after every epoch (``resume_training``): a run set stopped mid-run continues each
+    unfinished run at its next epoch when started again.
     """
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, n_parallel)) as pool:
         futures = {}
         for key, model, results_dir, seed, settings in jobs:
             checkpoints = REPO / "saved" / Path(results_dir).relative_to(RAW) / f"{model}-{seed}"
             futures[pool.submit(run_cli, model, dataset, data_path, Path(results_dir), seed,
-                                [*settings, f"--checkpoint_dir={checkpoints}"])] = key
+                                [*settings, f"--checkpoint_dir={checkpoints}", "--resume_training=True"])] = key
         for future in concurrent.futures.as_completed(futures):
             on_result(futures[future], future.result())

@@ -100,4 +100,6 @@ def run(
     if write_results:
         results.write(result, config, test_data._dataset, trainer.last_evaluation)
         log.info(f"result written to {result['result_file']}")
+    if getattr(trainer, "resume_training", False):
+        trainer.forget_training_state()  # the run is complete: started again, it trains anew
     return result

@@ -77,6 +77,7 @@ from recbole.trainer import Trainer
 from recbole.utils import set_color
 from tqdm import tqdm
 
+from recbole_hsuga import training_state
 from recbole_hsuga.compat import load_recbole_checkpoint
 from recbole_hsuga.data.dataset import SemanticTable
 from recbole_hsuga.data.sequence_loader import TRAIN_ROWS, SequenceTrainDataLoader, sequence_train_data
@@ -140,16 +141,36 @@ class HeadTailEvaluationMixin:
             raise InputError(f"train_rows must be one of {TRAIN_ROWS}, got {config['train_rows']!r}")
         #: rows per training epoch (prefix rows, or sequence rows once fit has built them).
         self.n_train_rows: int | None = None
+        self.resume_training: bool = bool(config["resume_training"])
+        self.training_state_file = training_state.state_path(config)
+        #: epochs at which this run continued from a saved training state (0-based).
+        self.resumed_at_epochs: list[int] = []
+        self._last_saved_epoch = -1
+        self._training_loader = None
 
     # ----------------------------------------------------------------- training data
     def set_training_history(self, history: TrainingHistory) -> None:
         """Give the trainer the training interactions that define head/tail groups."""
         self.training_history = history
 
-    def fit(self, train_data, valid_data=None, *args, **kwargs):
+    def fit(self, train_data, valid_data=None, verbose=True, saved=True, show_progress=False, callback_fn=None):
         if self.training_history is None and valid_data is not None:
             self.training_history = TrainingHistory.from_dataloaders(train_data, valid_data)
-        return super().fit(self.training_rows(train_data), valid_data, *args, **kwargs)
+        rows = self._training_loader = self.training_rows(train_data)
+        if not self.resume_training:
+            return super().fit(rows, valid_data, verbose, saved, show_progress, callback_fn)
+        if self._resume_training_state():
+            self.logger.info(f"{self.training_state_file}: this run had already stopped; testing its best checkpoint")
+            return self.best_valid_score, self.best_valid_result
+
+        def after_validation(epoch_idx: int, valid_score: float) -> None:
+            self._save_training_state(epoch_idx, finished=False)
+            if callback_fn is not None:
+                callback_fn(epoch_idx, valid_score)
+
+        outcome = super().fit(rows, valid_data, verbose, saved, show_progress, after_validation)
+        self._save_training_state(self._last_saved_epoch, finished=True)
+        return outcome
 
     def training_rows(self, train_data):
         """The dataloader that training iterates: RecBole's prefix rows as given, or, with
@@ -192,7 +213,62 @@ class HeadTailEvaluationMixin:
 
     def run_report(self) -> dict:
         """Extra facts for the run's result file; trainers with more to say extend it."""
-        return {}
+        return {"resumed_at_epochs": list(self.resumed_at_epochs)} if self.resumed_at_epochs else {}
+
+    # ----------------------------------------------------------------- training state
+    #: per-epoch lists a resumed run continues; trainers that record more extend it.
+    resumable_lists: tuple[str, ...] = ("curve", "epoch_seconds")
+
+    def _save_training_state(self, epoch_idx: int, finished: bool) -> None:
+        """Everything the next epoch needs (see :mod:`recbole_hsuga.training_state`)."""
+        self._last_saved_epoch = epoch_idx
+        training_state.save(self.training_state_file, {
+            "settings": training_state.settings_of(self.config),
+            "epoch": epoch_idx,
+            "finished": finished,
+            "cur_step": self.cur_step,
+            "best_valid_score": self.best_valid_score,
+            "best_valid_result": self.best_valid_result,
+            "saved_model_file": self.saved_model_file,
+            "state_dict": self.model.state_dict(),
+            "other_parameter": self.model.other_parameter(),
+            "optimizer": self.optimizer.state_dict(),
+            "lists": {name: getattr(self, name) for name in self.resumable_lists},
+            "resumed_at_epochs": self.resumed_at_epochs,
+            "rng": training_state.rng_states(),
+            # RecBole's dataloaders shuffle with a generator of their own, seeded once per run.
+            "shuffle_rng": self._training_loader.generator.get_state(),
+        })
+
+    def _resume_training_state(self) -> bool:
+        """Continue from the saved state, if there is one; whether that run had already stopped."""
+        if not self.training_state_file.is_file():
+            return False
+        state = training_state.load(self.training_state_file, self.config, map_location=self.device)
+        self.model.load_state_dict(state["state_dict"])
+        self.model.load_other_parameter(state.get("other_parameter"))
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.cur_step = state["cur_step"]
+        self.best_valid_score = state["best_valid_score"]
+        self.best_valid_result = state["best_valid_result"]
+        self.saved_model_file = state["saved_model_file"]
+        for name, values in state["lists"].items():
+            setattr(self, name, values)
+        self.resumed_at_epochs = state["resumed_at_epochs"]
+        self.start_epoch = state["epoch"] + 1
+        self._last_saved_epoch = state["epoch"]
+        training_state.restore_rng_states(state["rng"])
+        self._training_loader.generator.set_state(state["shuffle_rng"])
+        stopped = state["finished"] and (self.cur_step > self.stopping_step or self.start_epoch >= self.epochs)
+        if not stopped:
+            self.resumed_at_epochs.append(self.start_epoch)
+            self.logger.info(f"{self.training_state_file}: resuming at epoch {self.start_epoch} (best valid score "
+                             f"{self.best_valid_score}, {self.cur_step} evaluations without improvement)")
+        return stopped
+
+    def forget_training_state(self) -> None:
+        """Remove the saved training state (the run's result is written)."""
+        self.training_state_file.unlink(missing_ok=True)
 
     # ----------------------------------------------------------------- checkpoints
     def resume_checkpoint(self, resume_file):
@@ -402,6 +478,8 @@ def prefix_row_weights(train_dataset: Any, n_users: int) -> torch.Tensor:
 
 class GAATrainer(HeadTailTrainer):
     """HeadTailTrainer + GAA self-distillation; used by every HSUGA model (``trainer_class``)."""
+
+    resumable_lists = (*HeadTailTrainer.resumable_lists, "gaa_teacher_seconds")
 
     def __init__(self, config: Any, model: Any) -> None:
         super().__init__(config, model)

@@ -71,6 +71,29 @@ def toy_data_path(tmp_path_factory) -> Path:
     return root / "data"
 
 
+@pytest.fixture(scope="session")
+def toy_with_vectors(tmp_path_factory, toy_data_path) -> Path:
+    """The toy dataset plus random user and item vector files (every user and item), in a folder of its own."""
+    import shutil
+
+    import numpy as np
+
+    from dataset_tools.formats.features import ITEM_FIELDS, write_feature_file
+    from dataset_tools.formats.inter import read_user_sequences
+
+    root = tmp_path_factory.mktemp("seqtrain")
+    folder = root / TOY_DATASET
+    shutil.copytree(Path(toy_data_path) / TOY_DATASET, folder)
+    inter = folder / f"{TOY_DATASET}.inter"
+    users = list(read_user_sequences(inter))
+    vectors = np.random.default_rng(0).normal(size=(len(users), 8)).astype(np.float32)
+    write_feature_file(folder / f"{TOY_DATASET}.useremb", users, vectors, {"extractor": "test"})
+    items = sorted({item for sequence in read_user_sequences(inter).values() for item in sequence})
+    item_vectors = np.random.default_rng(1).normal(size=(len(items), 24)).astype(np.float32)
+    write_feature_file(folder / f"{TOY_DATASET}.itememb", items, item_vectors, {"extractor": "test"}, fields=ITEM_FIELDS)
+    return root
+
+
 @pytest.fixture
 def fast_settings(toy_data_path, tmp_path) -> dict:
     """Settings for a seconds-long run on the toy dataset, writing only under tmp_path."""

@@ -4,7 +4,6 @@ and weights, checkpoints across modes, and the CLI."""
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -15,8 +14,6 @@ import torch
 
 import recbole_hsuga  # noqa: F401  (compat shims before RecBole)
 from conftest import REPO_ROOT, TINY_RUN, build_run
-from dataset_tools.formats.features import ITEM_FIELDS, write_feature_file
-from dataset_tools.formats.inter import read_user_sequences
 from recbole_hsuga.compat import load_recbole_checkpoint
 from recbole_hsuga.data.sequence_loader import LAST_WINDOW, SequenceTrainDataLoader
 from recbole_hsuga.gaa.loss import NeighbourCSR, self_distillation_loss
@@ -24,22 +21,6 @@ from recbole_hsuga.registry import get_model, get_trainer
 from recbole_hsuga.trainer import prefix_row_weights
 
 DATASET = "toy-beauty"
-
-
-@pytest.fixture(scope="module")
-def toy_with_vectors(tmp_path_factory, toy_data_path) -> Path:
-    """The toy dataset plus random user and item vector files (every user and item), in a folder of its own."""
-    root = tmp_path_factory.mktemp("seqtrain")
-    folder = root / DATASET
-    shutil.copytree(Path(toy_data_path) / DATASET, folder)
-    inter = folder / f"{DATASET}.inter"
-    users = list(read_user_sequences(inter))
-    vectors = np.random.default_rng(0).normal(size=(len(users), 8)).astype(np.float32)
-    write_feature_file(folder / f"{DATASET}.useremb", users, vectors, {"extractor": "test"})
-    items = sorted({item for sequence in read_user_sequences(inter).values() for item in sequence})
-    item_vectors = np.random.default_rng(1).normal(size=(len(items), 24)).astype(np.float32)
-    write_feature_file(folder / f"{DATASET}.itememb", items, item_vectors, {"extractor": "test"}, fields=ITEM_FIELDS)
-    return root
 
 
 def build(root: Path, tmp_path: Path, model: str, **overrides):

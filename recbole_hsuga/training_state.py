@@ -1,0 +1,90 @@
+"""Training that survives a stopped process: the trainer's state after every evaluated epoch.
+
+With ``resume_training: true`` the trainer writes, after each validation, everything the
+next epoch needs into ``<checkpoint_dir>/training-state-<model>-<dataset>-seed<seed>.pth``:
+model and optimizer state, the epoch, the early-stopping counter and best score, the name
+of the best-epoch checkpoint, the learning curve and epoch timings, and the RNG states of
+``random``, numpy and torch. Started again with the same settings, ``fit`` continues at
+the next epoch; a run that had already stopped goes straight to testing. The file is
+removed once the run's result file is written.
+
+A run set that needs more CPU hours than one session (the convergence benchmarks) loses
+at most the epoch in progress when it is stopped.
+
+Settings are compared before resuming: a state written with other settings is an error
+(one line naming the file and the first differing key), never silently continued.
+``epochs`` may differ (raising the cap of a stopped run is legitimate), as may the keys
+that only say where files go or how much is printed (:data:`NOT_SETTINGS`).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from recbole_hsuga.compat import load_recbole_checkpoint
+from recbole_hsuga.errors import InputError
+
+#: config keys that do not change what is trained.
+NOT_SETTINGS = frozenset({
+    "checkpoint_dir", "data_path", "results_dir", "state", "show_progress", "torch_num_threads", "epochs",
+    "resume_training", "save_user_ranks", "device", "gpu_id", "use_gpu", "local_rank", "world_size", "nproc",
+    "offset", "ip", "port", "log_wandb", "wandb_project", "save_dataset", "save_dataloaders", "dataset_save_path",
+    "dataloaders_save_path", "config_files",
+})
+
+
+def state_path(config: Any) -> Path:
+    """Where a run's training state lives: one file per model, dataset and seed."""
+    name = f"training-state-{config['model']}-{config['dataset']}-seed{config['seed']}.pth"
+    return Path(config["checkpoint_dir"]) / name
+
+
+def settings_of(config: Any) -> dict[str, str]:
+    """The config's settings as text, without :data:`NOT_SETTINGS`."""
+    values = config.final_config_dict if hasattr(config, "final_config_dict") else dict(config)
+    return {key: repr(value) for key, value in sorted(values.items()) if key not in NOT_SETTINGS}
+
+
+def rng_states() -> dict[str, Any]:
+    states = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        states["cuda"] = torch.cuda.get_rng_state_all()
+    return states
+
+
+def restore_rng_states(states: dict[str, Any]) -> None:
+    random.setstate(states["python"])
+    np.random.set_state(states["numpy"])
+    torch.set_rng_state(states["torch"])
+    if "cuda" in states and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(states["cuda"])
+
+
+def save(path: Path, state: dict[str, Any]) -> None:
+    """Write ``state`` atomically (a stop during the write leaves the previous state intact)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    torch.save(state, partial, pickle_protocol=4)
+    os.replace(partial, path)
+
+
+def load(path: Path, config: Any, map_location: Any = None) -> dict[str, Any]:
+    """Read a state written by this program for ``config``'s settings.
+
+    Raises:
+        InputError: the state was written with other settings.
+    """
+    state = load_recbole_checkpoint(path, map_location)
+    saved, current = state["settings"], settings_of(config)
+    for key in sorted(set(saved) | set(current)):
+        if saved.get(key) != current.get(key):
+            raise InputError(f"{path}: training state was written with {key}={saved.get(key, '(unset)')}, this run has "
+                             f"{key}={current.get(key, '(unset)')}; remove the file to start over, or use another "
+                             "checkpoint_dir")
+    return state
