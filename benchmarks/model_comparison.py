@@ -17,6 +17,10 @@ paired t-test over seeds and a Wilcoxon test over users x seeds, and the cost: s
 epoch, epochs, the selected epoch, wall-clock to it, and one full-sort pass, each also as a
 ratio to the baseline's.
 
+``--baseline_runs=FOLDER`` also takes finished baseline runs from another run set's raw
+folder (e.g. ``raw/train-rows-amazon-beauty/sequence``) when their settings match, so the same
+converged run is not trained twice.
+
 ``--report_only`` writes the report from the result files without training.
 """
 
@@ -115,6 +119,7 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--out", default=None)
     parser.add_argument("--notes", default=None, help="markdown file appended to the report (reading notes)")
+    parser.add_argument("--baseline_runs", default=None, help="raw-result folder with finished baseline runs to reuse")
     parser.add_argument("--report_only", action="store_true")
     args, settings = parser.parse_known_args()
     variants = [v for v in args.variants.split(",") if v]
@@ -128,6 +133,8 @@ def main() -> None:
             model, own = parse_variant(variant)
             run_settings = [*settings, *own]
             result = finished_run(root / slug(variant), model, args.dataset, seed, run_settings)
+            if result is None and variant == variants[0] and args.baseline_runs:
+                result = finished_run(Path(args.baseline_runs), model, args.dataset, seed, run_settings)
             if result is not None:
                 done.setdefault(variant, []).append(result)
             elif not args.report_only:

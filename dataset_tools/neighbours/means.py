@@ -1,6 +1,6 @@
 """Mean of each row's top-k cosine neighbours, the row itself excluded (GRASP's ū and ī).
 
-The retrieval is GAA's (:func:`recbole_hsuga.gaa.neighbours._cosine_candidates`: faiss
+The retrieval is GAA's (:func:`recbole_hsuga.gaa.cosine.cosine_top_k`: faiss
 ``IndexFlatIP`` on L2-normalised float32 vectors, ``k + 1`` searched and the row itself
 dropped by position, so a duplicate vector of another id still counts as a neighbour).
 The mean is taken over the neighbours' vectors as stored (the paper's average pooling of
@@ -30,7 +30,7 @@ def neighbour_means(matrix: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]
     row with an all-zero vector has no direction: it is neither searched nor retrieved and
     its mean is zero (counted by the caller).
     """
-    from recbole_hsuga.gaa.neighbours import _cosine_candidates
+    from recbole_hsuga.gaa.cosine import cosine_top_k
 
     if k < 1:
         raise DatasetToolsError(f"--k must be >= 1, got {k}")
@@ -42,7 +42,7 @@ def neighbour_means(matrix: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]
     neighbours = np.full((n, k_eff), -1, dtype=np.int64)
     if k_eff == 0:
         return means, neighbours
-    candidates, keep = _cosine_candidates(matrix[usable], usable, np.full(len(usable), k_eff))
+    candidates, keep = cosine_top_k(matrix[usable], usable, np.full(len(usable), k_eff))
     chosen = np.stack([row[mask][:k_eff] for row, mask in zip(candidates, keep)])  # [m, k'] row ids
     neighbours[usable] = chosen
     means[usable] = matrix[chosen].mean(axis=1)

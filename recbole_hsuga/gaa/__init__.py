@@ -1,5 +1,6 @@
 """Group-Aware Alignment (GAA, paper §3.4): the method's maths.
 
+- :mod:`~recbole_hsuga.gaa.cosine`: cosine top-K with faiss (also used by ``dataset_tools neighbours``);
 - :mod:`~recbole_hsuga.gaa.neighbours`: active / long-tail split, cosine top-K candidates
   (faiss), the Pearson filter for active users, the on-disk cache;
 - :mod:`~recbole_hsuga.gaa.pearson`: Pearson similarity of binary user x item vectors;

@@ -36,13 +36,13 @@ from pathlib import Path
 import numpy as np
 
 from recbole_hsuga.evaluation.groups import top_fraction_mask
+from recbole_hsuga.gaa.cosine import cosine_top_k
 from recbole_hsuga.gaa.pearson import binary_interaction_matrix, pairwise_binary_pearson
 
 logger = logging.getLogger(__name__)
 
 # Bump when the algorithm changes so stale caches are not reused.
 _CACHE_VERSION = "gaa-neighbours-v1"
-_SEARCH_CHUNK = 4096
 
 
 @dataclass(frozen=True)
@@ -226,7 +226,7 @@ def _compute_neighbour_sets(
     ids = np.flatnonzero(eligible)
     k_row = np.where(is_active[ids], params.k_active, params.k_longtail) if params.group_aware \
         else np.full(len(ids), params.k_longtail)
-    candidates, keep = _cosine_candidates(x[ids], ids, k_row)
+    candidates, keep = cosine_top_k(x[ids], ids, k_row)
     n_candidates = keep.sum(axis=1)
 
     filtered_out = np.zeros(len(ids), dtype=np.int64)
@@ -277,39 +277,3 @@ def _compute_neighbour_sets(
         }
     logger.info("GAA neighbour search took %.2f s: %s", seconds, json.dumps(stats["groups"]))
     return NeighbourSets(indptr=indptr, indices=indices, is_active=is_active, eligible=eligible, stats=stats)
-
-
-def _cosine_candidates(x: np.ndarray, ids: np.ndarray, k_row: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Cosine top-``k_row[r]`` among the rows of ``x``, excluding each row itself.
-
-    Args:
-        x: ``[m, d]`` float32 vectors of the eligible users (not yet normalised).
-        ids: ``[m]`` their user ids.
-        k_row: ``[m]`` how many neighbours each row wants.
-
-    Returns:
-        ``candidates [m, s]`` user ids (``-1`` for empty slots) in decreasing cosine order and
-        ``keep [m, s]`` bool, the first ``k_row[r]`` non-self slots of row ``r``.
-    """
-    m = len(ids)
-    if m < 2:
-        return np.full((m, 0), -1, dtype=np.int64), np.zeros((m, 0), dtype=bool)
-    try:
-        import faiss
-    except ImportError as error:  # pragma: no cover - faiss-cpu is a hard requirement
-        raise ImportError("GAA needs faiss (pip install faiss-cpu) for neighbour retrieval") from error
-    from tqdm.auto import tqdm
-
-    x = np.array(x, dtype=np.float32, order="C", copy=True)
-    faiss.normalize_L2(x)
-    index = faiss.IndexFlatIP(x.shape[1])
-    index.add(x)
-    n_search = int(min(int(k_row.max()) + 1, m))
-    positions = np.empty((m, n_search), dtype=np.int64)
-    for start in tqdm(range(0, m, _SEARCH_CHUNK), desc="GAA cosine top-K", disable=m <= _SEARCH_CHUNK):
-        _, positions[start:start + _SEARCH_CHUNK] = index.search(x[start:start + _SEARCH_CHUNK], n_search)
-    candidates = np.where(positions >= 0, ids[np.clip(positions, 0, None)], -1)
-    usable = (candidates >= 0) & (candidates != ids[:, None])
-    rank = np.cumsum(usable, axis=1)
-    keep = usable & (rank <= k_row[:, None])
-    return candidates, keep
