@@ -154,9 +154,7 @@ class HeadTailEvaluationMixin:
         self.training_history = history
 
     def fit(self, train_data, valid_data=None, verbose=True, saved=True, show_progress=False, callback_fn=None):
-        if self.training_history is None and valid_data is not None:
-            self.training_history = TrainingHistory.from_dataloaders(train_data, valid_data)
-        rows = self._training_loader = self.training_rows(train_data)
+        rows = self._training_loader = self.prepare_training(train_data, valid_data)
         if not self.resume_training:
             return super().fit(rows, valid_data, verbose, saved, show_progress, callback_fn)
         if self._resume_training_state():
@@ -171,6 +169,19 @@ class HeadTailEvaluationMixin:
         outcome = super().fit(rows, valid_data, verbose, saved, show_progress, after_validation)
         self._save_training_state(self._last_saved_epoch, finished=True)
         return outcome
+
+    def prepare_training(self, train_data, valid_data=None):
+        """What :meth:`fit` does before its first epoch: the training history (recovered from
+        the two dataloaders) and the dataloader training iterates (:meth:`training_rows`),
+        which it returns. Benchmarks that time training steps call it too."""
+        if self.training_history is None and valid_data is not None:
+            self.training_history = TrainingHistory.from_dataloaders(train_data, valid_data)
+        return self.training_rows(train_data)
+
+    def training_loss(self):
+        """The per-batch loss of training (``interaction -> loss or tuple of loss parts``);
+        None means the model's own ``calculate_loss``."""
+        return self._sequence_rows_loss if self.train_rows == "sequence" else None
 
     def training_rows(self, train_data):
         """The dataloader that training iterates: RecBole's prefix rows as given, or, with
@@ -190,8 +201,7 @@ class HeadTailEvaluationMixin:
 
     def _train_epoch(self, train_data, epoch_idx, loss_func=None, show_progress=False):
         start = time.perf_counter()
-        if loss_func is None and self.train_rows == "sequence":
-            loss_func = self._sequence_rows_loss
+        loss_func = loss_func or self.training_loss()
         loss = super()._train_epoch(train_data, epoch_idx, loss_func=loss_func, show_progress=show_progress)
         self.epoch_seconds.append(time.perf_counter() - start)
         parts = loss if isinstance(loss, tuple) else (loss,)
@@ -523,7 +533,9 @@ class GAATrainer(HeadTailTrainer):
                              "recbole_hsuga.runner.prepare_data for an HSUGA model)")
         self.user_semantic = table
 
-    def fit(self, train_data, valid_data=None, *args, **kwargs):
+    def prepare_training(self, train_data, valid_data=None):
+        """The parent's preparation plus GAA's: user vectors, neighbour sets, teacher sequences
+        and, with prefix rows, the per-user row weights."""
         if self.gaa_enabled:
             if self.user_semantic is None:
                 self.set_semantic_tables(train_data._dataset)
@@ -535,7 +547,10 @@ class GAATrainer(HeadTailTrainer):
             self.prepare_gaa(self.training_history)
             self._row_weights = None if self.train_rows == "sequence" else prefix_row_weights(
                 train_data._dataset, self.training_history.n_users).to(self.device)
-        return super().fit(train_data, valid_data, *args, **kwargs)
+        return super().prepare_training(train_data, valid_data)
+
+    def training_loss(self):
+        return self._joint_loss if self.gaa_enabled else super().training_loss()
 
     def prepare_gaa(self, history: TrainingHistory) -> NeighbourSets:
         """Compute (or load from the cache) the neighbour sets and the teacher sequences.
@@ -621,7 +636,7 @@ class GAATrainer(HeadTailTrainer):
             teacher_seconds = time.perf_counter() - started
         self._steps_since_refresh = 0
         self.gaa_teacher_seconds.append(teacher_seconds)  # mid-epoch refreshes add to it
-        losses = super()._train_epoch(train_data, epoch_idx, loss_func=self._joint_loss, show_progress=show_progress)
+        losses = super()._train_epoch(train_data, epoch_idx, loss_func=self.training_loss(), show_progress=show_progress)
         if getattr(self, "epoch_seconds", None):
             # HeadTailTrainer times only the batches; the reported epoch time must include
             # the teacher refresh so GAA's overhead shows in the runner's timings.
