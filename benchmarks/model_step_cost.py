@@ -87,10 +87,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", default="SASRec,SASRecLLMESR,SASRecHSUGA+semantic_suffix=useremb_text,SASRecGRASP")
     parser.add_argument("--dataset", default="amazon-beauty")
+    parser.add_argument("--data_path", default=str(REPO / "dataset"))
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--out", default=None)
     args, settings = parser.parse_known_args()
+    settings = [f"--data_path={args.data_path}/", *settings]
     contenders = [Contender(spec, args.dataset, settings, args.steps) for spec in args.models.split(",") if spec]
     for index in range(args.rounds):
         for contender in contenders:
