@@ -13,9 +13,10 @@ cd "$(dirname "$0")/.."
 PY=${PYTHON:-.venv/bin/python}
 JOBS=${JOBS:-2}
 COMMON=(--loss_type=CE --train_batch_size=256 --stopping_step=20 --epochs=200)
-# The last variant is issue 12's teacher-freshness check: HSUGA with its teacher table refreshed
-# every 30 training steps (about 3 times per epoch) instead of once per epoch.
-VARIANTS="SASRec,SASRecLLMESR,SASRecHSUGA+semantic_suffix=useremb_text,SASRecHSUGA+hsuga_backbone=id_only+semantic_suffix=useremb_text,SASRecGRASP,SASRecHSUGA+semantic_suffix=useremb_text+gaa_teacher_refresh_steps=30"
+# The last two variants: issue 12's teacher-freshness check (HSUGA with its teacher table
+# refreshed every 30 training steps, about 3 times per epoch, instead of once per epoch) and
+# the dual-view backbone without self-distillation (how much of LLM-ESR's gain is its SD term).
+VARIANTS="SASRec,SASRecLLMESR,SASRecHSUGA+semantic_suffix=useremb_text,SASRecHSUGA+hsuga_backbone=id_only+semantic_suffix=useremb_text,SASRecGRASP,SASRecHSUGA+semantic_suffix=useremb_text+gaa_teacher_refresh_steps=30,SASRecLLMESR+gaa=False"
 SEQUENCE_SASREC=benchmarks/results/raw/train-rows-amazon-beauty/sequence
 
 # 1. LLM-enhanced backbones and GRASP against SASRec (issues 12 and 13), seed 42 first.
