@@ -127,12 +127,13 @@ def test_factorised_item_vectors_equal_the_papers_form(attention, similar, globa
 @pytest.mark.parametrize("layers", [1, 2])
 def test_chunked_full_ranking_equals_unchunked_and_pairwise(layers):
     module = _holistic(layers=layers)
-    users = torch.tensor([1, 4, 6])
-    output = torch.randn(3, 4, generator=torch.Generator().manual_seed(3))
+    # Rows of sequence training repeat users (one row per position), in any order.
+    users = torch.tensor([4, 1, 4, 6, 1])
+    output = torch.randn(5, 4, generator=torch.Generator().manual_seed(3))
     whole = module.scores(output, users, chunk=1000)
     for chunk in (1, 2, 4):
         torch.testing.assert_close(module.scores(output, users, chunk=chunk), whole)
-    every_item = torch.arange(9).expand(3, -1)
+    every_item = torch.arange(9).expand(5, -1)
     by_pair = (module.pair_vectors(users, every_item) * output.unsqueeze(1)).sum(-1)
     torch.testing.assert_close(whole, by_pair)
 

@@ -206,23 +206,34 @@ class HolisticItems(nn.Module):
         """``o · i_all(u, j)`` for every item ``j``: ``output [B, H]``, ``users [B]`` -> ``[B, n_items]``.
 
         Exact and memory-bounded: items are taken ``chunk`` at a time; a one-layer MLP
-        needs only ``[B, chunk]`` matrices, a deeper one ``[B, chunk, H]``.
+        needs only ``[B, chunk]`` matrices, a deeper one ``[B, chunk, H]``. The attention
+        weights depend on the user only, so they are computed once per distinct user (rows
+        of sequence training share users: ~5 positions per user) and gathered per row; each
+        level's term is added in place of stacking the levels, which on a CPU cost more than
+        the matrix products.
         """
-        u, u_bar = self.user_side(users)
-        i_all_items, i_bar_all = self.item_side()
+        distinct, row_of = torch.unique(users, return_inverse=True)
+        u, u_bar = self.user_side(distinct)  # [U, H]
+        items, items_bar = self.item_side()  # [n_items, H]
+        blocks = self.item_blocks(items, items_bar)  # per level [n_items, H1]
         bias = self.mlp[0].bias
+        one_layer = len(self.mlp) == 1
+        bias_score = (output @ bias).unsqueeze(1) if one_layer else None
         parts = []
         for start in range(0, self.n_items, max(1, chunk)):
-            i, i_bar = i_all_items[start: start + chunk], i_bar_all[start: start + chunk]
-            weights = level_weights(self.logits(u @ i.t(), u_bar @ i_bar.t()), self.attention)  # [B, C, levels]
-            blocks = self.item_blocks(i, i_bar)  # [C, H1] each
-            if len(self.mlp) == 1:
-                per_level = torch.stack([output @ block.t() for block in blocks], dim=-1)  # [B, C, levels]
-                parts.append((weights * per_level).sum(-1) + (output @ bias).unsqueeze(1))
+            window = slice(start, start + max(1, chunk))
+            logits = self.logits(u @ items[window].t(), u_bar @ items_bar[window].t())  # [U, C, levels]
+            weights = level_weights(logits, self.attention).permute(2, 0, 1)  # [levels, U, C]
+            if one_layer:
+                score = bias_score
+                for weight, block in zip(weights, blocks):
+                    score = score + weight[row_of] * (output @ block[window].t())  # [B, C]
+                parts.append(score)
                 continue
-            first = sum(weights[..., k: k + 1] * block.unsqueeze(0) for k, block in enumerate(blocks)) + bias
+            first = sum(weight[row_of].unsqueeze(-1) * block[window].unsqueeze(0)
+                        for weight, block in zip(weights, blocks)) + bias  # [B, C, H1]
             parts.append(torch.einsum("bch,bh->bc", self.mlp[1:](first), output))
-        return torch.cat(parts, dim=1)
+        return torch.cat(parts, dim=1) if len(parts) > 1 else parts[0]
 
 
 class GRASPMixin:
