@@ -120,6 +120,15 @@ def write_report(text: str, notes: str | None, out: Path) -> None:
     print(text, flush=True)
 
 
+def emit(lines: list[str], out: str | Path | None) -> str:
+    """Print a markdown report made of ``lines`` and write it to ``out`` when given."""
+    text = "\n".join(lines) + "\n"
+    print(text, flush=True)
+    if out:
+        Path(out).write_text(text)
+    return text
+
+
 def first_batches(loader, n: int) -> list:
     """The first ``n`` batches of a dataloader (all of them when it has fewer)."""
     batches = []

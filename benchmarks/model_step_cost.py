@@ -24,10 +24,9 @@ import argparse
 import statistics
 import sys
 import time
-from pathlib import Path
 
 import torch
-from common import REPO, first_batches
+from common import REPO, emit, first_batches
 from model_comparison import parse_variant
 
 from recbole_hsuga.config import HSUGAConfig
@@ -114,10 +113,7 @@ def main() -> None:
         lines.append(f"| {c.spec} | {c.steps_per_epoch} | {1000 * statistics.median(c.step_seconds):.0f} | {teacher} | "
                      f"{c.epoch_seconds():.1f} ({c.epoch_seconds() / base.epoch_seconds():.2f}) | "
                      f"{sort:.1f} ({sort / statistics.median(base.full_sort_seconds):.2f}) |")
-    text = "\n".join(lines) + "\n"
-    print(text)
-    if args.out:
-        Path(args.out).write_text(text)
+    emit(lines, args.out)
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
-from common import REPO, load_result
+from common import REPO, emit, load_result
 
 from dataset_tools.formats.inter import read_user_sequences
 
@@ -65,10 +65,7 @@ def main() -> None:
             cells = " | ".join(f"{np.mean(full < k):.4f}" for k in CUTS)
             lines.append(f"| {result['model']} ({result['seed']}) | {label} | {int(chosen.sum())} | {cells} | "
                          f"{np.median(full):.0f} | {np.mean(sampled < 10):.4f} |")
-    text = "\n".join(lines) + "\n"
-    print(text)
-    if args.out:
-        Path(args.out).write_text(text)
+    emit(lines, args.out)
 
 
 if __name__ == "__main__":

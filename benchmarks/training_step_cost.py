@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 import torch
-from common import first_batches
+from common import emit, first_batches
 
 from recbole_hsuga.config import HSUGAConfig
 from recbole_hsuga.data.sequence_loader import TARGET_SEQ, SequenceTrainDataLoader, rows_layout
@@ -142,10 +142,7 @@ def main() -> None:
         epoch = statistics.median(values) * steps_per_epoch[layout]
         ratio = f"{epoch / base:.3f}" if base else "-"
         lines.append(f"| {name} | {1000 * statistics.median(values):.1f} | {epoch:.1f} | {ratio} |")
-    text = "\n".join(lines) + "\n"
-    print(text)
-    if args.out:
-        Path(args.out).write_text(text)
+    emit(lines, args.out)
 
 
 if __name__ == "__main__":

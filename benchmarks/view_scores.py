@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 import torch
-from common import REPO, load_result
+from common import REPO, emit, load_result
 
 from recbole_hsuga.compat import load_recbole_checkpoint
 from recbole_hsuga.config import HSUGAConfig
@@ -82,10 +82,7 @@ def main() -> None:
             cells = [f"{metrics[f'{protocol}/{g}/hit@10']:.4f} / {metrics[f'{protocol}/{g}/ndcg@10']:.4f}" for g in GROUPS]
             lines.append(f"| {view} | " + " | ".join(cells) + " |")
         lines.append("")
-    text = "\n".join(lines)
-    print(text)
-    if args.out:
-        Path(args.out).write_text(text)
+    emit(lines, args.out)
 
 
 if __name__ == "__main__":
