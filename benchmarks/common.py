@@ -112,20 +112,19 @@ def group_table(runs_by_name: dict[str, list[dict]], protocol: str) -> list[str]
     return lines
 
 
-def write_report(text: str, notes: str | None, out: Path) -> None:
-    """Write ``text`` plus the hand-written reading notes in ``notes`` (if any) to ``out`` and print it."""
+def write_report(text: str, notes: str | None, out: str | Path | None) -> None:
+    """Print ``text`` plus the hand-written reading notes in ``notes`` (if any) and write it to ``out`` (if given)."""
     if notes:
         text += "\n" + Path(notes).read_text()
-    out.write_text(text)
+    if out:
+        Path(out).write_text(text)
     print(text, flush=True)
 
 
 def emit(lines: list[str], out: str | Path | None) -> str:
     """Print a markdown report made of ``lines`` and write it to ``out`` when given."""
     text = "\n".join(lines) + "\n"
-    print(text, flush=True)
-    if out:
-        Path(out).write_text(text)
+    write_report(text, None, out)
     return text
 
 

@@ -30,8 +30,7 @@ from common import REPO, emit, first_batches
 from model_comparison import parse_variant
 
 from recbole_hsuga.config import HSUGAConfig
-from recbole_hsuga.registry import get_trainer
-from recbole_hsuga.runner import configure_threads, prepare_data
+from recbole_hsuga.runner import build_model_and_trainer, configure_threads, prepare_data
 
 
 class Contender:
@@ -45,9 +44,7 @@ class Contender:
         configure_threads(self.config)
         _, train_data, self.valid_data, _ = prepare_data(self.config)
         torch.manual_seed(0)
-        self.model = self.config.model_class(self.config, train_data._dataset).to(self.config["device"])
-        trainer_class = get_trainer(self.config["MODEL_TYPE"], self.config["model"], self.config.model_class)
-        self.trainer = trainer_class(self.config, self.model)
+        self.model, self.trainer = build_model_and_trainer(self.config, train_data._dataset)
         rows = self.trainer.prepare_training(train_data, self.valid_data)
         self.steps_per_epoch = len(rows)
         self.batches = first_batches(rows, steps)

@@ -15,7 +15,7 @@ import argparse
 import statistics
 from pathlib import Path
 
-from common import REPO
+from common import REPO, best_epoch
 
 from recbole_hsuga.compat import load_recbole_checkpoint
 
@@ -25,12 +25,13 @@ def describe(path: Path) -> str:
     curve = state["lists"]["curve"]
     seconds = [train + entry.get("valid_seconds", 0.0)
                for train, entry in zip(state["lists"]["epoch_seconds"], curve)]
-    scored = [(entry["valid_score"], entry["epoch"]) for entry in curve if "valid_score" in entry]
-    best_score, best_at = max(scored) if scored else (float("nan"), -1)
-    last = ", ".join(f"{score:.4f}" for score, _ in scored[-5:])
+    scores = [entry["valid_score"] for entry in curve if "valid_score" in entry]
+    selected = best_epoch({"curve": curve})  # 1-based
+    best_score = curve[selected - 1]["valid_score"] if selected else float("nan")
+    last = ", ".join(f"{score:.4f}" for score in scores[-5:])
     status = "finished" if state["finished"] else "running or stopped"
     return (f"{path.relative_to(REPO) if path.is_relative_to(REPO) else path}: {len(curve)} epochs ({status}), "
-            f"best {best_score:.4f} at epoch {best_at + 1}, {state['cur_step']} evaluations since, "
+            f"best {best_score:.4f} at epoch {selected}, {state['cur_step']} evaluations since, "
             f"{statistics.median(seconds) if seconds else float('nan'):.0f} s / epoch; last: {last}")
 
 

@@ -24,8 +24,7 @@ from common import REPO, emit, load_result
 from recbole_hsuga.compat import load_recbole_checkpoint
 from recbole_hsuga.config import HSUGAConfig
 from recbole_hsuga.data.training_history import TrainingHistory
-from recbole_hsuga.registry import get_trainer
-from recbole_hsuga.runner import configure_threads, prepare_data
+from recbole_hsuga.runner import build_model_and_trainer, configure_threads, prepare_data
 
 #: settings of the run that shape the model or its data (the rest is training-only).
 MODEL_KEYS = ["semantic_suffix", "item_semantic_suffix", "hsuga_backbone", "hidden_size", "inner_size", "n_layers",
@@ -62,12 +61,11 @@ def main() -> None:
                                       "checkpoint_dir": str(REPO / "saved" / "view-scores")})
     configure_threads(config)
     _, train_data, valid_data, test_data = prepare_data(config)
-    model = config.model_class(config, train_data._dataset)
+    model, trainer = build_model_and_trainer(config, train_data._dataset)
     checkpoint = load_recbole_checkpoint(result["checkpoint"], map_location="cpu")
     model.load_state_dict(checkpoint["state_dict"])
     if not getattr(model, "dual_view", False):
         raise SystemExit(f"{result['model']} in {args.result} is not a dual-view model")
-    trainer = get_trainer(config["MODEL_TYPE"], config["model"], config.model_class)(config, model)
     trainer.set_training_history(TrainingHistory.from_dataloaders(train_data, valid_data))
     lines = [f"# {result['model']} (seed {result['seed']}) tested with each view's term of the score", "",
              f"Produced by `python benchmarks/view_scores.py {' '.join(sys.argv[1:])}`; checkpoint "

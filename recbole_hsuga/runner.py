@@ -46,6 +46,14 @@ def prepare_data(config):
     return dataset, train_data, valid_data, test_data
 
 
+def build_model_and_trainer(config, train_dataset):
+    """The config's model on ``train_dataset`` (on ``config["device"]``) and its trainer (the
+    model's ``trainer_class``, else RecBole's, with the head/tail evaluation)."""
+    model = config.model_class(config, train_dataset).to(config["device"])
+    trainer = get_trainer(config["MODEL_TYPE"], config["model"], config.model_class)(config, model)
+    return model, trainer
+
+
 def run(
     model: str | type,
     dataset: str,
@@ -74,10 +82,8 @@ def run(
     data_seconds = time.perf_counter() - data_start
 
     init_seed(config["seed"] + config["local_rank"], config["reproducibility"])
-    model_class = config.model_class
-    model_obj = model_class(config, train_data._dataset).to(config["device"])
+    model_obj, trainer = build_model_and_trainer(config, train_data._dataset)
     log.info(model_obj)
-    trainer = get_trainer(config["MODEL_TYPE"], config["model"], model_class)(config, model_obj)
 
     train_start = time.perf_counter()
     best_valid_score, _ = trainer.fit(train_data, valid_data, saved=saved, show_progress=config["show_progress"])
