@@ -17,9 +17,13 @@ paired t-test over seeds and a Wilcoxon test over users x seeds, and the cost: s
 epoch, epochs, the selected epoch, wall-clock to it, and one full-sort pass, each also as a
 ratio to the baseline's.
 
-``--baseline_runs=FOLDER`` also takes finished baseline runs from another run set's raw
-folder (e.g. ``raw/train-rows-amazon-beauty/sequence``) when their settings match, so the same
-converged run is not trained twice.
+A variant may end with ``@SEED/SEED...`` to run only those of ``--seeds``
+(``SASRecHSUGA+gaa_teacher_refresh_steps=30@42``: a one-seed diagnostic beside the full set).
+
+``--baseline_runs=FOLDER`` shares baseline runs with another run set's raw folder (e.g.
+``raw/train-rows-amazon-beauty/sequence``): a finished run there with the same settings is
+reused, and a missing one is trained into that folder, so the same converged run is never
+trained twice by the two run sets.
 
 ``--report_only`` writes the report from the result files without training.
 """
@@ -37,8 +41,23 @@ from common import (GROUPS, METRICS, RAW, REPO, best_epoch, finished_run, full_s
                     run_in_parallel, user_level_test, wall_to_best, write_report)
 
 SHOWN = ["train_rows", "loss_type", "train_batch_size", "learning_rate", "MAX_ITEM_LIST_LENGTH", "hidden_size",
-         "stopping_step", "epochs", "semantic_suffix", "item_semantic_suffix", "hsuga_backbone", "gaa_alpha",
+         "stopping_step", "epochs", "semantic_suffix", "item_semantic_suffix", "hsuga_backbone", "gaa", "gaa_alpha",
          "gaa_group_aware", "gaa_teacher_refresh_steps"]
+
+
+def split_seeds(spec: str, seeds: list[int]) -> tuple[str, list[int]]:
+    """``"SASRecGRASP@42/43"`` -> ``("SASRecGRASP", [42, 43])``; without ``@`` every seed of ``seeds``."""
+    if "@" not in spec:
+        return spec, seeds
+    variant, own = spec.rsplit("@", 1)
+    try:
+        chosen = [int(seed) for seed in own.split("/")]
+    except ValueError:
+        raise SystemExit(f"variant {spec!r}: seeds after '@' are integers joined by '/', got {own!r}") from None
+    unknown = sorted(set(chosen) - set(seeds))
+    if unknown:
+        raise SystemExit(f"variant {spec!r}: seeds {unknown} are not in --seeds")
+    return variant, chosen
 
 
 def parse_variant(spec: str) -> tuple[str, list[str]]:
@@ -119,26 +138,33 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--out", default=None)
     parser.add_argument("--notes", default=None, help="markdown file appended to the report (reading notes)")
-    parser.add_argument("--baseline_runs", default=None, help="raw-result folder with finished baseline runs to reuse")
+    parser.add_argument("--baseline_runs", default=None,
+                        help="raw-result folder whose baseline runs are reused, and where missing ones are trained")
     parser.add_argument("--report_only", action="store_true")
     args, settings = parser.parse_known_args()
-    variants = [v for v in args.variants.split(",") if v]
     seeds = [int(s) for s in args.seeds.split(",")]
+    seeds_of = dict(split_seeds(spec, seeds) for spec in args.variants.split(",") if spec)
+    variants = list(seeds_of)
     root = RAW / f"compare-{args.name}-{args.dataset}"
+    shared_baseline = Path(args.baseline_runs).resolve() if args.baseline_runs else None
     out = Path(args.out) if args.out else REPO / "benchmarks" / "results" / f"compare-{args.name}-{args.dataset}.md"
     done: dict[str, list[dict]] = {}
     todo = []
     for seed in seeds:  # seed-major: every variant of a seed finishes before the next seed starts
         for variant in variants:
+            if seed not in seeds_of[variant]:
+                continue
             model, own = parse_variant(variant)
             run_settings = [*settings, *own]
-            result = finished_run(root / slug(variant), model, args.dataset, seed, run_settings)
-            if result is None and variant == variants[0] and args.baseline_runs:
-                result = finished_run(Path(args.baseline_runs), model, args.dataset, seed, run_settings)
+            folder = root / slug(variant)
+            result = finished_run(folder, model, args.dataset, seed, run_settings)
+            if result is None and variant == variants[0] and shared_baseline is not None:
+                folder = shared_baseline
+                result = finished_run(folder, model, args.dataset, seed, run_settings)
             if result is not None:
                 done.setdefault(variant, []).append(result)
             elif not args.report_only:
-                todo.append((variant, model, root / slug(variant), seed, run_settings))
+                todo.append((variant, model, folder, seed, run_settings))
     print(f"{sum(len(v) for v in done.values())} runs found, {len(todo)} to train", flush=True)
     write_report(report(done, variants, args, settings), args.notes, out)
 
