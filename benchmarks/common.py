@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 from scipy import stats
+import torch
 
 from recbole_hsuga.evaluation.ranking import per_user_metrics
 
@@ -138,15 +139,25 @@ def first_batches(loader, n: int) -> list:
     return batches
 
 
-def timed_steps(model, optimizer, loss_of, batches: list) -> float:
-    """Seconds for one training step per batch (zero_grad, ``loss_of(batch)``, backward, optimizer step)."""
+def step_seconds(model, optimizer, loss_of, batches: list, bf16_autocast: bool = False) -> list[float]:
+    """Seconds of each training step, one per batch: zero_grad, ``loss_of(batch)`` (under
+    ``torch.autocast("cpu", torch.bfloat16)`` when ``bf16_autocast``), backward, optimizer step."""
     model.train()
-    started = time.perf_counter()
+    seconds = []
     for batch in batches:
+        started = time.perf_counter()
         optimizer.zero_grad()
-        loss_of(batch).backward()
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16_autocast):
+            loss = loss_of(batch)
+        loss.backward()
         optimizer.step()
-    return time.perf_counter() - started
+        seconds.append(time.perf_counter() - started)
+    return seconds
+
+
+def timed_steps(model, optimizer, loss_of, batches: list) -> float:
+    """Seconds for one training step per batch, in all (see :func:`step_seconds`)."""
+    return sum(step_seconds(model, optimizer, loss_of, batches))
 
 
 # ------------------------------------------------------------------ run sets that resume

@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 import torch
-from common import emit, first_batches
+from common import emit, first_batches, step_seconds
 
 from recbole_hsuga.config import HSUGAConfig
 from recbole_hsuga.data.sequence_loader import TARGET_SEQ, SequenceTrainDataLoader, rows_layout
@@ -45,20 +45,6 @@ def sequence_loss(model, batch, loss_type: str) -> torch.Tensor:
     targets = batch[TARGET_SEQ]
     row_items = torch.cat([batch["item_id_list"], targets], dim=1)
     return position_ranking_loss(outputs, targets, model.item_embedding.weight, loss_type, row_items)
-
-
-def time_steps(model, optimizer, batches, loss_fn, autocast: bool) -> list[float]:
-    model.train()
-    times = []
-    for batch in batches:
-        start = time.perf_counter()
-        optimizer.zero_grad()
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
-            loss = loss_fn(batch)
-        loss.backward()
-        optimizer.step()
-        times.append(time.perf_counter() - start)
-    return times
 
 
 def main() -> None:
@@ -104,7 +90,7 @@ def main() -> None:
         compiled.load_state_dict(model.state_dict())
         compiled.forward = torch.compile(compiled.forward, dynamic=False)
         start = time.perf_counter()
-        time_steps(compiled, torch.optim.Adam(compiled.parameters(), lr=1e-3), sequence_batches[:2], seq_loss(compiled), False)
+        step_seconds(compiled, torch.optim.Adam(compiled.parameters(), lr=1e-3), seq_loss(compiled), sequence_batches[:2])
         compiled_seconds = time.perf_counter() - start
 
     plans = {
@@ -122,7 +108,7 @@ def main() -> None:
             net, batches, loss_fn, autocast, threads = plans[name]
             torch.set_num_threads(threads)
             optimizer = optimizers.setdefault(id(net), torch.optim.Adam(net.parameters(), lr=1e-3))
-            timings[name].extend(time_steps(net, optimizer, batches, loss_fn, autocast))
+            timings[name].extend(step_seconds(net, optimizer, loss_fn, batches, autocast))
             torch.set_num_threads(base_threads)
         print(f"round {round_index + 1}/{args.rounds}: " + ", ".join(
             f"{name} {1000 * statistics.median(t):.0f} ms" for name, t in timings.items()), flush=True)
