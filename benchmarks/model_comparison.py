@@ -128,6 +128,35 @@ def report(done: dict[str, list[dict]], variants: list[str], args, settings: lis
     return "\n".join(lines) + "\n"
 
 
+def plan_runs(seeds_of: dict[str, list[int]], seeds: list[int], root: Path, shared_baseline: Path | None,
+              dataset: str, settings: list[str]) -> tuple[dict[str, list[dict]], list[tuple]]:
+    """Finished results per variant, and the runs still to train as ``run_in_parallel`` jobs.
+
+    Seed-major: every variant of a seed comes before the next seed. The baseline (the first
+    variant) is looked up in its own folder, then in ``shared_baseline``, where a missing
+    baseline run is also trained, so that two run sets share one converged run.
+    """
+    variants = list(seeds_of)
+    done: dict[str, list[dict]] = {}
+    todo = []
+    for seed in seeds:
+        for variant in variants:
+            if seed not in seeds_of[variant]:
+                continue
+            model, own = parse_variant(variant)
+            run_settings = [*settings, *own]
+            folder = root / slug(variant)
+            result = finished_run(folder, model, dataset, seed, run_settings)
+            if result is None and variant == variants[0] and shared_baseline is not None:
+                folder = shared_baseline
+                result = finished_run(folder, model, dataset, seed, run_settings)
+            if result is not None:
+                done.setdefault(variant, []).append(result)
+            else:
+                todo.append((variant, model, folder, seed, run_settings))
+    return done, todo
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--name", default="llm-enhanced", help="names the raw-result folder and the report")
@@ -148,23 +177,9 @@ def main() -> None:
     root = RAW / f"compare-{args.name}-{args.dataset}"
     shared_baseline = Path(args.baseline_runs).resolve() if args.baseline_runs else None
     out = Path(args.out) if args.out else REPO / "benchmarks" / "results" / f"compare-{args.name}-{args.dataset}.md"
-    done: dict[str, list[dict]] = {}
-    todo = []
-    for seed in seeds:  # seed-major: every variant of a seed finishes before the next seed starts
-        for variant in variants:
-            if seed not in seeds_of[variant]:
-                continue
-            model, own = parse_variant(variant)
-            run_settings = [*settings, *own]
-            folder = root / slug(variant)
-            result = finished_run(folder, model, args.dataset, seed, run_settings)
-            if result is None and variant == variants[0] and shared_baseline is not None:
-                folder = shared_baseline
-                result = finished_run(folder, model, args.dataset, seed, run_settings)
-            if result is not None:
-                done.setdefault(variant, []).append(result)
-            elif not args.report_only:
-                todo.append((variant, model, folder, seed, run_settings))
+    done, todo = plan_runs(seeds_of, seeds, root, shared_baseline, args.dataset, settings)
+    if args.report_only:
+        todo = []
     print(f"{sum(len(v) for v in done.values())} runs found, {len(todo)} to train", flush=True)
     write_report(report(done, variants, args, settings), args.notes, out)
 

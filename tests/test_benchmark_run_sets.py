@@ -1,0 +1,102 @@
+"""The benchmark scripts' run-set bookkeeping: which finished runs a report uses, how runs pair.
+
+A run set spans sessions, so these decide which converged result ends up in a committed
+table; they are tested on hand-made result files.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+
+
+@pytest.fixture
+def bench(monkeypatch):
+    """The benchmark modules, imported as the scripts import them (their folder on the path)."""
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    import common
+    import model_comparison
+
+    return common, model_comparison
+
+
+def write_result(folder: Path, model: str, seed: int, stamp: str, config: dict, **extra) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{model}-toy-seed{seed}-{stamp}.json"
+    path.write_text(json.dumps({"seed": seed, "config": config, **extra}))
+    return path
+
+
+def test_variant_seeds_default_to_all_and_may_be_narrowed(bench):
+    _, comparison = bench
+    assert comparison.split_seeds("SASRec", [42, 43, 44]) == ("SASRec", [42, 43, 44])
+    assert comparison.split_seeds("SASRecHSUGA+gaa_teacher_refresh_steps=30@42/44", [42, 43, 44]) == (
+        "SASRecHSUGA+gaa_teacher_refresh_steps=30", [42, 44])
+    with pytest.raises(SystemExit, match="not in --seeds"):
+        comparison.split_seeds("SASRec@45", [42, 43, 44])
+    with pytest.raises(SystemExit, match="integers joined by '/'"):
+        comparison.split_seeds("SASRec@42,43", [42, 43, 44])
+
+
+def test_finished_run_is_the_newest_with_the_same_settings(bench, tmp_path):
+    common, _ = bench
+    write_result(tmp_path, "SASRec", 42, "20261101T000000", {"loss_type": "CE", "train_rows": "sequence"})
+    newer = write_result(tmp_path, "SASRec", 42, "20261102T000000", {"loss_type": "CE", "train_rows": "sequence"})
+    write_result(tmp_path, "SASRec", 42, "20261103T000000", {"loss_type": "BPR", "train_rows": "sequence"})
+    found = common.finished_run(tmp_path, "SASRec", "toy", 42, ["--loss_type=CE", "--train_rows=sequence"])
+    assert found["_path"] == str(newer)
+    assert common.finished_run(tmp_path, "SASRec", "toy", 43, ["--loss_type=CE"]) is None
+    assert common.finished_run(tmp_path, "SASRec", "toy", 42, ["--loss_type=BCE"]) is None
+    # Booleans are written by YAML/JSON as true/false and given on the command line as True/False.
+    write_result(tmp_path, "SASRecLLMESR", 42, "20261101T000000", {"gaa": False})
+    assert common.finished_run(tmp_path, "SASRecLLMESR", "toy", 42, ["--gaa=False"]) is not None
+
+
+def test_selected_epoch_and_wall_clock_to_it(bench):
+    common, _ = bench
+    result = {"curve": [{"epoch": 0, "valid_score": 0.1, "valid_seconds": 1.0},
+                        {"epoch": 1, "valid_score": 0.3, "valid_seconds": 1.0},
+                        {"epoch": 2, "valid_score": 0.3, "valid_seconds": 1.0},
+                        {"epoch": 3, "valid_score": 0.2, "valid_seconds": 1.0}],
+              "timings": {"epoch_seconds": [10.0, 20.0, 30.0, 40.0]}}
+    # A tie goes to the later epoch: RecBole's early stopping saves the model on >=.
+    assert common.best_epoch(result) == 3
+    assert common.wall_to_best(result) == pytest.approx(10 + 20 + 30 + 3 * 1.0)
+
+
+def test_user_level_test_pairs_users_not_file_rows(bench, tmp_path):
+    common, _ = bench
+    users = np.array([3, 1, 2])
+    base_ranks = np.array([0, 9, 20])  # user 3 at rank 0, user 1 at rank 9, user 2 outside the top 10
+    np.savez(tmp_path / "base.npz", users=users, full=base_ranks)
+    # The same ranks per user, in another row order, except that user 2 moves to rank 0.
+    np.savez(tmp_path / "other.npz", users=users[::-1], full=np.array([0, 9, 0]))
+    diff, p = common.user_level_test([{"_ranks": str(tmp_path / "base.npz")}],
+                                     [{"_ranks": str(tmp_path / "other.npz")}], "full")
+    assert diff == pytest.approx(1.0 / 3)  # only user 2 changes, from NDCG 0 to 1
+    assert 0.0 < p <= 1.0
+    assert math.isnan(common.paired_seed_test([0.1], [0.2]))  # one seed: no test over seeds
+
+
+def test_plan_shares_the_baseline_and_runs_seed_major(bench, tmp_path):
+    _, comparison = bench
+    root, shared = tmp_path / "compare", tmp_path / "train-rows" / "sequence"
+    settings = ["--train_rows=sequence"]
+    write_result(shared, "SASRec", 42, "20261101T000000", {"train_rows": "sequence"})
+    write_result(root / "SASRecLLMESR", "SASRecLLMESR", 42, "20261101T000000", {"train_rows": "sequence"})
+    seeds_of = dict(comparison.split_seeds(spec, [42, 43]) for spec in ["SASRec", "SASRecLLMESR", "SASRecGRASP@42"])
+    done, todo = comparison.plan_runs(seeds_of, [42, 43], root, shared, "toy", settings)
+    assert {variant: [r["seed"] for r in runs] for variant, runs in done.items()} == {
+        "SASRec": [42], "SASRecLLMESR": [42]}
+    assert [(variant, seed) for variant, _, _, seed, _ in todo] == [
+        ("SASRecGRASP", 42), ("SASRec", 43), ("SASRecLLMESR", 43)]
+    folders = {(variant, seed): folder for variant, _, folder, seed, _ in todo}
+    # The missing baseline run is trained where the other run set will find it.
+    assert folders[("SASRec", 43)] == shared
+    assert folders[("SASRecLLMESR", 43)] == root / "SASRecLLMESR"
