@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 import torch
-from common import REPO, emit, load_result
+from common import GROUPS, REPO, emit, load_result
 
 from recbole_hsuga.compat import load_recbole_checkpoint
 from recbole_hsuga.config import HSUGAConfig
@@ -29,7 +29,6 @@ from recbole_hsuga.runner import build_model_and_trainer, configure_threads, pre
 #: settings of the run that shape the model or its data (the rest is training-only).
 MODEL_KEYS = ["semantic_suffix", "item_semantic_suffix", "hsuga_backbone", "hidden_size", "inner_size", "n_layers",
               "n_heads", "MAX_ITEM_LIST_LENGTH", "seed", "hsu_fusion", "eval_sampled_negatives", "head_fraction"]
-GROUPS = ["all", "head_users", "tail_users", "head_items", "tail_items"]
 
 
 def view_scorer(model, view: str):
