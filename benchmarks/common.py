@@ -27,6 +27,16 @@ GROUPS = ["all", "head_users", "tail_users", "head_items", "tail_items"]
 METRICS = ["hit@10", "ndcg@10"]
 
 
+def invocation(script: str) -> str:
+    """The command that produced a report: this process's arguments without ``--report_only``.
+
+    A report rewritten from result files must name the command that trained them, so that
+    re-running what the report says trains the same runs rather than only rewriting it.
+    """
+    args = [a for a in sys.argv[1:] if a != "--report_only"]
+    return f"python benchmarks/{script} {' '.join(args)}".rstrip()
+
+
 def ndcg_at_10(ranks: np.ndarray) -> np.ndarray:
     """Per-user NDCG@10 of 0-based target ranks, as the evaluator computes it."""
     return per_user_metrics(ranks, ["ndcg"], [10])["ndcg@10"]

@@ -100,3 +100,9 @@ def test_plan_shares_the_baseline_and_runs_seed_major(bench, tmp_path):
     # The missing baseline run is trained where the other run set will find it.
     assert folders[("SASRec", 43)] == shared
     assert folders[("SASRecLLMESR", 43)] == root / "SASRecLLMESR"
+
+
+def test_rewritten_report_names_the_training_command(bench, monkeypatch):
+    common, _ = bench
+    monkeypatch.setattr("sys.argv", ["model_comparison.py", "--name=x", "--report_only", "--seeds=42"])
+    assert common.invocation("model_comparison.py") == "python benchmarks/model_comparison.py --name=x --seeds=42"
