@@ -37,6 +37,16 @@ def invocation(script: str) -> str:
     return f"python benchmarks/{script} {' '.join(args)}".rstrip()
 
 
+def newest_result_time(runs_by_key: dict) -> str:
+    """When the newest of these runs finished (``YYYY-MM-DD HH:MM``), or "no run yet".
+
+    A report dated by its newest result stays byte-identical when it is rewritten without a
+    new result, so only new runs show up as changes in the committed report.
+    """
+    created = [run["created"] for runs in runs_by_key.values() for run in runs if run.get("created")]
+    return max(created)[:16].replace("T", " ") if created else "no run yet"
+
+
 def ndcg_at_10(ranks: np.ndarray) -> np.ndarray:
     """Per-user NDCG@10 of 0-based target ranks, as the evaluator computes it."""
     return per_user_metrics(ranks, ["ndcg"], [10])["ndcg@10"]

@@ -32,12 +32,11 @@ from __future__ import annotations
 
 import argparse
 import re
-import time
 from pathlib import Path
 
 import numpy as np
-from common import (GROUPS, METRICS, RAW, REPO, best_epoch, finished_run, full_sort_seconds, invocation, paired_seed_test,
-                    run_in_parallel, user_level_test, wall_to_best, write_report)
+from common import (GROUPS, METRICS, RAW, REPO, best_epoch, finished_run, full_sort_seconds, invocation,
+                    newest_result_time, paired_seed_test, run_in_parallel, user_level_test, wall_to_best, write_report)
 
 SHOWN = ["train_rows", "loss_type", "train_batch_size", "learning_rate", "MAX_ITEM_LIST_LENGTH", "hidden_size",
          "stopping_step", "epochs", "semantic_suffix", "item_semantic_suffix", "hsuga_backbone", "gaa", "gaa_alpha",
@@ -78,8 +77,8 @@ def mean_metric(runs: list[dict], protocol: str, group: str, metric: str) -> flo
 
 def report(done: dict[str, list[dict]], variants: list[str], args, settings: list[str]) -> str:
     lines = [f"# {args.name}: models at convergence on {args.dataset}", "",
-             f"Produced by `{invocation('model_comparison.py')}` (report of "
-             f"{time.strftime('%Y-%m-%d %H:%M')}; 2-core CPU, no GPU, one torch thread per run, {args.jobs} runs side by "
+             f"Produced by `{invocation('model_comparison.py')}` (newest run "
+             f"{newest_result_time(done)}; 2-core CPU, no GPU, one torch thread per run, {args.jobs} runs side by "
              "side). Every run trains until validation NDCG@10 (full ranking) stops improving. Cells: mean over seeds, "
              "test split, HR@10 / NDCG@10.", ""]
     present = [v for v in variants if done.get(v)]

@@ -21,13 +21,12 @@ the head/tail groups, with a paired t-test over seeds and a Wilcoxon test over u
 from __future__ import annotations
 
 import argparse
-import time
 from pathlib import Path
 
 import numpy as np
 
-from common import (RAW, REPO, best_epoch, finished_run, group_table, invocation, paired_seed_test, run_in_parallel, user_level_test, wall_to_best,
-                    write_report)
+from common import (RAW, REPO, best_epoch, finished_run, group_table, invocation, newest_result_time,
+                    paired_seed_test, run_in_parallel, user_level_test, wall_to_best, write_report)
 
 MODES = ("prefix", "sequence")
 SHOWN = ["loss_type", "train_batch_size", "learning_rate", "MAX_ITEM_LIST_LENGTH", "hidden_size", "epochs",
@@ -47,8 +46,8 @@ def parse_runs(specs: list[str]) -> list[tuple[str, int]]:
 
 def report(done: dict[tuple[str, str], list[dict]], args, settings: list[str]) -> str:
     lines = [f"# Prefix rows vs sequence rows on {args.dataset}", "",
-             f"Produced by `{invocation('train_rows.py')}` (report of "
-             f"{time.strftime('%Y-%m-%d %H:%M')}; 2-core CPU, no GPU, one torch thread per run, {args.jobs} runs side by "
+             f"Produced by `{invocation('train_rows.py')}` (newest run "
+             f"{newest_result_time(done)}; 2-core CPU, no GPU, one torch thread per run, {args.jobs} runs side by "
              "side). Each run trains until validation NDCG@10 (full ranking) stops improving. Cells: mean over seeds, "
              "test split, HR@10 / NDCG@10.", ""]
     for model in dict.fromkeys(m for m, _ in parse_runs(args.runs)):

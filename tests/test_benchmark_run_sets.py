@@ -106,3 +106,11 @@ def test_rewritten_report_names_the_training_command(bench, monkeypatch):
     common, _ = bench
     monkeypatch.setattr("sys.argv", ["model_comparison.py", "--name=x", "--report_only", "--seeds=42"])
     assert common.invocation("model_comparison.py") == "python benchmarks/model_comparison.py --name=x --seeds=42"
+
+
+def test_report_is_dated_by_its_newest_run(bench):
+    common, _ = bench
+    runs = {"SASRec": [{"created": "2026-11-29T22:36:13+00:00"}, {"created": "2026-11-30T01:22:26+00:00"}],
+            "GRASP": [{"created": "2026-11-30T00:05:00+00:00"}]}
+    assert common.newest_result_time(runs) == "2026-11-30 01:22"
+    assert common.newest_result_time({}) == "no run yet"
