@@ -1,25 +1,30 @@
-"""A trained dual-view model (LLM-ESR, HSUGA) tested with each view's share of its score.
+"""A trained LLM-enhanced model tested with each term of its score.
 
     python benchmarks/view_scores.py \
         benchmarks/results/raw/compare-llm-enhanced-amazon-beauty/SASRecLLMESR/SASRecLLMESR-amazon-beauty-seed42-*.json
 
-A dual-view score is the sum of two dot products, ``h_id · e_id(j) + h_sem · adapter(x_sem(j))``
-(:class:`recbole_hsuga.model.dual_view.DualViewMixin`). This script loads the run's
-best checkpoint (the one its result file names), rebuilds the data as the run did, and
-tests the model three times with the project's evaluator: with the full score, with the
-ID view's term alone and with the semantic view's term alone; both protocols, all users
-and the head/tail groups. It shows which view puts test targets in the top 10, and for
-which items.
+Both kinds of model score an item with a sum of an ID term and a semantic term, computed
+from the same trained user representation:
+
+- dual view (LLM-ESR, HSUGA; :class:`recbole_hsuga.model.dual_view.DualViewMixin`):
+  ``h_id · e_id(j) + h_sem · adapter(x_sem(j))``;
+- GRASP (``grasp_id_embedding: add``; :class:`recbole_hsuga.model.grasp.HolisticItems`):
+  ``o · e_id(j) + o · MLP(gated levels of j's semantic vectors)``.
+
+This script loads the run's best checkpoint (the one its result file names), rebuilds the
+data as the run did, and tests the model three times with the project's evaluator: with
+the full score, with the ID term alone and with the semantic term alone; both protocols,
+all users and the head/tail groups. It shows which term puts test targets in the top 10,
+and for which items. The encoder is untouched: each term is scored from the same ``o``.
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 import torch
-from common import GROUPS, REPO, emit, load_result
+from common import GROUPS, REPO, emit, invocation, load_result
 
 from recbole_hsuga.compat import load_recbole_checkpoint
 from recbole_hsuga.config import HSUGAConfig
@@ -28,23 +33,40 @@ from recbole_hsuga.runner import build_model_and_trainer, configure_threads, pre
 
 #: settings of the run that shape the model or its data (the rest is training-only).
 MODEL_KEYS = ["semantic_suffix", "item_semantic_suffix", "hsuga_backbone", "hidden_size", "inner_size", "n_layers",
-              "n_heads", "MAX_ITEM_LIST_LENGTH", "seed", "hsu_fusion", "eval_sampled_negatives", "head_fraction"]
+              "n_heads", "MAX_ITEM_LIST_LENGTH", "seed", "hsu_fusion", "eval_sampled_negatives", "head_fraction",
+              "grasp_user_suffix", "grasp_user_neighbour_suffix", "grasp_item_suffix", "grasp_item_neighbour_suffix",
+              "grasp_missing", "grasp_attention", "grasp_similar", "grasp_global", "grasp_mlp_layers",
+              "grasp_id_embedding", "grasp_score_chunk"]
 
 
 def view_scorer(model, view: str):
-    """``full_sort_predict`` restricted to one view's term (``both`` keeps the model's own)."""
+    """``full_sort_predict`` restricted to one term of the score (``both`` keeps the model's own)."""
     original = model.full_sort_predict
     if view == "both":
         return original
-    half = model.view_size
+    if getattr(model, "dual_view", False):
+        half = model.view_size
 
-    def scores(interaction):
-        users = model.user_representation(interaction)  # [B, 2H] = [h_id ; h_sem]
-        items = model.item_representations()  # [n_items, 2H] = [e_id ; adapter(x_sem)]
-        part = slice(0, half) if view == "id" else slice(half, 2 * half)
-        return users[:, part] @ items[:, part].t()
+        def scores(interaction):
+            users = model.user_representation(interaction)  # [B, 2H] = [h_id ; h_sem]
+            items = model.item_representations()  # [n_items, 2H] = [e_id ; adapter(x_sem)]
+            part = slice(0, half) if view == "id" else slice(half, 2 * half)
+            return users[:, part] @ items[:, part].t()
 
-    return scores
+        return scores
+
+    def grasp_scores(interaction):
+        output = model.sequence_output(interaction)  # [B, H]
+        if view == "id":
+            return output @ model.item_embedding.weight[: model.n_items].t()
+        return model.holistic.scores(output, model.user_ids(interaction), model.grasp_score_chunk)
+
+    return grasp_scores
+
+
+def split_score(model) -> bool:
+    """Whether the model's score is an ID term plus a semantic term that can be tested apart."""
+    return getattr(model, "dual_view", False) or getattr(model, "grasp_id_embedding", None) == "add"
 
 
 def main() -> None:
@@ -63,11 +85,12 @@ def main() -> None:
     model, trainer = build_model_and_trainer(config, train_data._dataset)
     checkpoint = load_recbole_checkpoint(result["checkpoint"], map_location="cpu")
     model.load_state_dict(checkpoint["state_dict"])
-    if not getattr(model, "dual_view", False):
-        raise SystemExit(f"{result['model']} in {args.result} is not a dual-view model")
+    if not split_score(model):
+        raise SystemExit(f"{result['model']} in {args.result} has no separate ID and semantic terms "
+                         "(a dual-view model, or GRASP with grasp_id_embedding: add)")
     trainer.set_training_history(TrainingHistory.from_dataloaders(train_data, valid_data))
-    lines = [f"# {result['model']} (seed {result['seed']}) tested with each view's term of the score", "",
-             f"Produced by `python benchmarks/view_scores.py {' '.join(sys.argv[1:])}`; checkpoint "
+    lines = [f"# {result['model']} (seed {result['seed']}) tested with each term of its score", "",
+             f"Produced by `{invocation('view_scores.py')}`; checkpoint "
              f"`{Path(result['checkpoint']).name}` (the run's selected epoch). Cells: test HR@10 / NDCG@10.", ""]
     for protocol in ("full", "sampled"):
         lines += [f"**{protocol} ranking**", "", "| score | " + " | ".join(GROUPS) + " |", "|---|" + "---|" * len(GROUPS)]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -270,3 +271,22 @@ def test_defaults_and_ablation_yamls(gr):
         config = HSUGAConfig(model="GRU4RecGRASP", dataset=DATASET, config_file_list=[str(folder / f"{name}.yaml")],
                              config_dict={"data_path": str(root)})
         assert config[key] == value, name
+
+
+def test_id_and_semantic_terms_add_up_to_the_score(gr, monkeypatch):
+    """benchmarks/view_scores.py tests a trained GRASP with each term of its score; the terms
+    must be the model's own score split in two, scored from the same encoder output."""
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parent.parent / "benchmarks"))
+    from view_scores import split_score, view_scorer
+
+    root, _ = gr
+    *_, test_data, net, _ = build(root, "SASRecGRASP", grasp_score_chunk=7)
+    net.eval()
+    interaction = next(iter(test_data))[0]
+    assert split_score(net)
+    with torch.no_grad():
+        id_term, semantic_term = (view_scorer(net, view)(interaction) for view in ("id", "semantic"))
+        torch.testing.assert_close(id_term + semantic_term, net.full_sort_predict(interaction))
+        torch.testing.assert_close(id_term, net.sequence_output(interaction) @ net.item_embedding.weight.t())
+    *_, literal, _ = build(root, "SASRecGRASP", grasp_id_embedding="none")
+    assert not split_score(literal)

@@ -5,6 +5,7 @@ students, and one epoch of training with save / reload / predict for every model
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -315,3 +316,20 @@ def test_fusion_still_works_on_the_dual_view(duo):
     batch = next(iter(train_data))
     assert net.user_representation(batch).shape == (len(batch), 2 * 8)
     assert torch.isfinite(net.calculate_loss(batch))
+
+
+def test_view_terms_add_up_to_the_score(duo, monkeypatch):
+    """benchmarks/view_scores.py tests a trained dual-view model with each view's term; the
+    two terms must be the model's own score split in two."""
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parent.parent / "benchmarks"))
+    from view_scores import split_score, view_scorer
+
+    root, _ = duo
+    *_, test_data, net, _ = build(root, "SASRecLLMESR")
+    net.eval()
+    interaction = next(iter(test_data))[0]
+    assert split_score(net)
+    with torch.no_grad():
+        id_term, semantic_term = (view_scorer(net, view)(interaction) for view in ("id", "semantic"))
+        torch.testing.assert_close(id_term + semantic_term, net.full_sort_predict(interaction))
+        assert not torch.allclose(id_term, semantic_term)
