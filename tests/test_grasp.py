@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import math
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -140,6 +142,18 @@ def test_chunked_full_ranking_equals_unchunked_and_pairwise(layers):
 
 
 # ---------------------------------------------------------------------------- neighbour tables
+def test_neighbour_tool_runs_without_the_training_package():
+    """``dataset_tools neighbours`` shares GAA's faiss search but not its package: the offline
+    tools run where RecBole is not installed (e.g. beside the vLLM pipeline)."""
+    code = ("import sys, numpy, dataset_tools.neighbours.cli\n"
+            "from dataset_tools.neighbours.means import neighbour_means\n"
+            "neighbour_means(numpy.random.default_rng(0).normal(size=(6, 3)), 2)\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('recbole', 'recbole_hsuga')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parent.parent)
+    assert out.stdout.strip() == "[]"
+
+
 def test_neighbour_means_exclude_self_and_match_brute_force():
     rng = np.random.default_rng(1)
     x = rng.normal(size=(12, 5)).astype(np.float32)

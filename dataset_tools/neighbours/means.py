@@ -1,6 +1,6 @@
 """Mean of each row's top-k cosine neighbours, the row itself excluded (GRASP's ū and ī).
 
-The retrieval is GAA's (:func:`recbole_hsuga.gaa.cosine.cosine_top_k`: faiss
+The retrieval is GAA's (:func:`dataset_tools.neighbours.cosine.cosine_top_k`: faiss
 ``IndexFlatIP`` on L2-normalised float32 vectors, ``k + 1`` searched and the row itself
 dropped by position, so a duplicate vector of another id still counts as a neighbour).
 The mean is taken over the neighbours' vectors as stored (the paper's average pooling of
@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from dataset_tools import DatasetToolsError
+from dataset_tools.neighbours.cosine import cosine_top_k
 from dataset_tools.formats.features import ITEM_FIELDS, USER_FIELDS, read_feature_file, write_feature_file
 
 log = logging.getLogger(__name__)
@@ -30,8 +31,6 @@ def neighbour_means(matrix: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]
     row with an all-zero vector has no direction: it is neither searched nor retrieved and
     its mean is zero (counted by the caller).
     """
-    from recbole_hsuga.gaa.cosine import cosine_top_k
-
     if k < 1:
         raise DatasetToolsError(f"--k must be >= 1, got {k}")
     matrix = np.asarray(matrix, dtype=np.float32)

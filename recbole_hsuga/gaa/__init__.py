@@ -1,8 +1,8 @@
 """Group-Aware Alignment (GAA, paper §3.4): the method's maths.
 
-- :mod:`~recbole_hsuga.gaa.cosine`: cosine top-K with faiss (also used by ``dataset_tools neighbours``);
 - :mod:`~recbole_hsuga.gaa.neighbours`: active / long-tail split, cosine top-K candidates
-  (faiss), the Pearson filter for active users, the on-disk cache;
+  (faiss, :mod:`dataset_tools.neighbours.cosine`, shared with ``dataset_tools neighbours``),
+  the Pearson filter for active users, the on-disk cache;
 - :mod:`~recbole_hsuga.gaa.pearson`: Pearson similarity of binary user x item vectors;
 - :mod:`~recbole_hsuga.gaa.loss`: the self-distillation loss over CSR neighbour lists.
 

@@ -35,8 +35,8 @@ from pathlib import Path
 
 import numpy as np
 
+from dataset_tools.neighbours.cosine import cosine_top_k
 from recbole_hsuga.evaluation.groups import top_fraction_mask
-from recbole_hsuga.gaa.cosine import cosine_top_k
 from recbole_hsuga.gaa.pearson import binary_interaction_matrix, pairwise_binary_pearson
 
 logger = logging.getLogger(__name__)

@@ -1,10 +1,11 @@
 """Cosine top-K among a set of vectors with faiss, each row itself excluded.
 
-One implementation for every neighbour search of the project: GAA's user neighbours
-(:mod:`recbole_hsuga.gaa.neighbours`) and the neighbour means of ``dataset_tools neighbours``
-(GRASP's ū and ī). Exact search (``IndexFlatIP`` on L2-normalised float32 copies), ``K + 1``
-searched and the row itself dropped by id, so a duplicate vector of another id still counts.
-"""
+One implementation for every neighbour search of the project: the neighbour means of
+``dataset_tools neighbours`` (GRASP's ū and ī) and GAA's user neighbours
+(:mod:`recbole_hsuga.gaa.neighbours`, which imports it from here, so that the offline
+tools do not depend on the training package). Exact search (``IndexFlatIP`` on
+L2-normalised float32 copies), ``K + 1`` searched and the row itself dropped by id, so a
+duplicate vector of another id still counts."""
 
 from __future__ import annotations
 
