@@ -107,7 +107,10 @@ def report(done: dict[str, list[dict]], variants: list[str], args, settings: lis
                              f"(p = {paired_seed_test(base_values, other_values):.2g}; {p_users:.2g})")
             lines.append(f"| {variant} | {[r['seed'] for r in runs]} | " + " | ".join(cells) + f" | {delta} |")
         lines.append("")
-    lines += ["**cost**", "", "| variant | s / epoch (ratio) | epochs run | selected epoch | wall-clock to it, s (ratio) | "
+    lines += ["**cost**", "", "Seconds as each run measured them, with whatever else shared the machine's cores at the "
+              "time (runs side by side, tests, other benchmarks), so ratios between runs are rough; "
+              "`benchmarks/model_step_cost.py` measures the per-step cost of every model in one process.", "",
+              "| variant | s / epoch (ratio) | epochs run | selected epoch | wall-clock to it, s (ratio) | "
               "full-sort pass, s (ratio) |", "|---|---|---|---|---|---|"]
     base_runs = done.get(baseline, [])
 

@@ -74,7 +74,9 @@ def report(done: dict[tuple[str, str], list[dict]], args, settings: list[str]) -
             prefix_wall = np.mean([wall_to_best(r) for r in by_mode["prefix"]])
             sequence_wall = np.mean([wall_to_best(r) for r in by_mode["sequence"]])
             lines.append(f"Wall-clock to the best epoch, sequence / prefix: **{sequence_wall / prefix_wall:.2f}** "
-                         "(target <= 0.25).\n")
+                         "(target <= 0.25). Seconds as each run measured them, with whatever else shared the cores "
+                         "at the time; `benchmarks/training_step_cost.py` measures both modes' per-epoch cost in one "
+                         "process, and epochs to the best epoch do not depend on load.\n")
         present = {f"{model} {mode}": runs for mode, runs in by_mode.items() if runs}
         for protocol in ("full", "sampled"):
             lines.append(f"**{protocol} ranking**\n")
