@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import random
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
@@ -153,3 +155,32 @@ def assert_reload_scores_the_same(config, train_data, test_data, net, checkpoint
         torch.testing.assert_close(reloaded.predict(interaction),
                                    scores.gather(1, interaction["item_id"].unsqueeze(1)).squeeze(1), **tolerance)
     return reloaded, interaction, scores
+
+
+def view_scores_module():
+    """``benchmarks/view_scores.py`` imported as a module (the benchmarks are scripts, not a package)."""
+    spec = importlib.util.spec_from_file_location("view_scores", REPO_ROOT / "benchmarks" / "view_scores.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.path.insert(0, str(REPO_ROOT / "benchmarks"))  # for its `from common import ...`
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(REPO_ROOT / "benchmarks"))
+    return module
+
+
+def score_terms_of(net, test_data) -> tuple[torch.Tensor, torch.Tensor]:
+    """``benchmarks/view_scores.py``'s ID and semantic terms of ``net``'s full-sort score on
+    one test batch, after checking that they add up to the model's own score: the script
+    tests a trained model with each term, so the terms must be its score split in two.
+
+    Returns ``(id_term, semantic_term)``, ``[B, n_items]`` each.
+    """
+    view_scores = view_scores_module()
+    assert view_scores.split_score(net)
+    net.eval()
+    interaction = next(iter(test_data))[0]
+    with torch.no_grad():
+        id_term, semantic_term = (view_scores.view_scorer(net, view)(interaction) for view in ("id", "semantic"))
+        torch.testing.assert_close(id_term + semantic_term, net.full_sort_predict(interaction))
+    return id_term, semantic_term

@@ -15,7 +15,7 @@ import pytest
 import torch
 
 import recbole_hsuga  # noqa: F401  (compat shims before RecBole)
-from conftest import TINY_RUN, assert_reload_scores_the_same, build_run
+from conftest import TINY_RUN, assert_reload_scores_the_same, build_run, score_terms_of, view_scores_module
 from dataset_tools.__main__ import main as tools_main
 from dataset_tools.formats.features import ITEM_FIELDS, read_feature_file, write_feature_file
 from dataset_tools.formats.inter import write_sequences
@@ -287,20 +287,13 @@ def test_defaults_and_ablation_yamls(gr):
         assert config[key] == value, name
 
 
-def test_id_and_semantic_terms_add_up_to_the_score(gr, monkeypatch):
-    """benchmarks/view_scores.py tests a trained GRASP with each term of its score; the terms
-    must be the model's own score split in two, scored from the same encoder output."""
-    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parent.parent / "benchmarks"))
-    from view_scores import split_score, view_scorer
-
+def test_id_and_semantic_terms_add_up_to_the_score(gr):
+    """GRASP's score is ``o · e_id(j)`` plus the holistic term; the ID term is the ID table's."""
     root, _ = gr
     *_, test_data, net, _ = build(root, "SASRecGRASP", grasp_score_chunk=7)
-    net.eval()
-    interaction = next(iter(test_data))[0]
-    assert split_score(net)
+    id_term, _ = score_terms_of(net, test_data)
     with torch.no_grad():
-        id_term, semantic_term = (view_scorer(net, view)(interaction) for view in ("id", "semantic"))
-        torch.testing.assert_close(id_term + semantic_term, net.full_sort_predict(interaction))
-        torch.testing.assert_close(id_term, net.sequence_output(interaction) @ net.item_embedding.weight.t())
+        output = net.sequence_output(next(iter(test_data))[0])
+    torch.testing.assert_close(id_term, output @ net.item_embedding.weight.t())
     *_, literal, _ = build(root, "SASRecGRASP", grasp_id_embedding="none")
-    assert not split_score(literal)
+    assert not view_scores_module().split_score(literal)
