@@ -22,11 +22,10 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import time
 
 import torch
-from common import REPO, emit, first_batches
+from common import REPO, emit, first_batches, invocation
 from model_comparison import parse_variant
 
 from recbole_hsuga.config import HSUGAConfig
@@ -99,7 +98,7 @@ def main() -> None:
 
     base = contenders[0]
     lines = [f"# Training and full-sort cost against {base.spec} on {args.dataset}", "",
-             f"Produced by `python benchmarks/model_step_cost.py {' '.join(sys.argv[1:])}` on {time.strftime('%Y-%m-%d')} "
+             f"Produced by `{invocation('model_step_cost.py')}` on {time.strftime('%Y-%m-%d')} "
              f"(2-core CPU, no GPU, {torch.get_num_threads()} torch thread; the models alternate for {args.rounds} rounds "
              f"of {args.steps} training steps, one teacher refresh and one full-sort validation pass each).", "",
              "| model | steps / epoch | median ms / step | teacher refresh, s / epoch | est. s / epoch (ratio) | "

@@ -17,12 +17,11 @@ full top 10.
 from __future__ import annotations
 
 import argparse
-import sys
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
-from common import REPO, emit, load_result
+from common import REPO, emit, invocation, load_result
 
 from dataset_tools.formats.inter import read_user_sequences
 
@@ -49,7 +48,7 @@ def main() -> None:
     args = parser.parse_args()
     target_of, popularity = targets_and_popularity(Path(args.data_path) / args.dataset / f"{args.dataset}.inter")
     lines = [f"# Full-ranking rank profile by target popularity on {args.dataset}", "",
-             f"Produced by `python benchmarks/rank_profile.py {' '.join(sys.argv[1:])}`. Buckets: training interactions "
+             f"Produced by `{invocation('rank_profile.py')}`. Buckets: training interactions "
              "of the test target item. Cells: share of test users whose target is in the full top K, median full rank "
              "(0-based), HR@10 among 100 sampled negatives.", "",
              "| model (seed) | target bucket | users | " + " | ".join(f"full HR@{k}" for k in CUTS)
