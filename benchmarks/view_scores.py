@@ -24,19 +24,8 @@ import argparse
 from pathlib import Path
 
 import torch
-from common import GROUPS, REPO, emit, invocation, load_result
-
-from recbole_hsuga.compat import load_recbole_checkpoint
-from recbole_hsuga.config import HSUGAConfig
-from recbole_hsuga.data.training_history import TrainingHistory
-from recbole_hsuga.runner import build_model_and_trainer, configure_threads, prepare_data
-
-#: settings of the run that shape the model or its data (the rest is training-only).
-MODEL_KEYS = ["semantic_suffix", "item_semantic_suffix", "hsuga_backbone", "hidden_size", "inner_size", "n_layers",
-              "n_heads", "MAX_ITEM_LIST_LENGTH", "seed", "hsu_fusion", "eval_sampled_negatives", "head_fraction",
-              "grasp_user_suffix", "grasp_user_neighbour_suffix", "grasp_item_suffix", "grasp_item_neighbour_suffix",
-              "grasp_missing", "grasp_attention", "grasp_similar", "grasp_global", "grasp_mlp_layers",
-              "grasp_id_embedding", "grasp_score_chunk"]
+from common import GROUPS, REPO, emit, invocation
+from trained_model import load_trained_run
 
 
 def view_scorer(model, view: str):
@@ -75,31 +64,23 @@ def main() -> None:
     parser.add_argument("--data_path", default=str(REPO / "dataset"))
     parser.add_argument("--out", default=None)
     args = parser.parse_args()
-    result = load_result(Path(args.result))
-    settings = {key: result["config"][key] for key in MODEL_KEYS if result["config"].get(key) is not None}
-    config = HSUGAConfig(model=result["model"], dataset=result["dataset"],
-                         config_dict={**settings, "data_path": f"{args.data_path}/", "state": "WARNING",
-                                      "checkpoint_dir": str(REPO / "saved" / "view-scores")})
-    configure_threads(config)
-    _, train_data, valid_data, test_data = prepare_data(config)
-    model, trainer = build_model_and_trainer(config, train_data._dataset)
-    checkpoint = load_recbole_checkpoint(result["checkpoint"], map_location="cpu")
-    model.load_state_dict(checkpoint["state_dict"])
+    result, model, trainer, test_data = load_trained_run(args.result, args.data_path)
     if not split_score(model):
         raise SystemExit(f"{result['model']} in {args.result} has no separate ID and semantic terms "
                          "(a dual-view model, or GRASP with grasp_id_embedding: add)")
-    trainer.set_training_history(TrainingHistory.from_dataloaders(train_data, valid_data))
     lines = [f"# {result['model']} (seed {result['seed']}) tested with each term of its score", "",
              f"Produced by `{invocation('view_scores.py')}`; checkpoint "
              f"`{Path(result['checkpoint']).name}` (the run's selected epoch). Cells: test HR@10 / NDCG@10.", ""]
+    metrics = {}
+    for view in ("both", "id", "semantic"):  # one evaluation per view gives both protocols
+        model.full_sort_predict = view_scorer(model, view)
+        with torch.no_grad():
+            metrics[view] = trainer.evaluate(test_data, load_best_model=False)
+        model.__dict__.pop("full_sort_predict", None)
     for protocol in ("full", "sampled"):
         lines += [f"**{protocol} ranking**", "", "| score | " + " | ".join(GROUPS) + " |", "|---|" + "---|" * len(GROUPS)]
-        for view in ("both", "id", "semantic"):
-            model.full_sort_predict = view_scorer(model, view)
-            with torch.no_grad():
-                metrics = trainer.evaluate(test_data, load_best_model=False)
-            model.__dict__.pop("full_sort_predict", None)
-            cells = [f"{metrics[f'{protocol}/{g}/hit@10']:.4f} / {metrics[f'{protocol}/{g}/ndcg@10']:.4f}" for g in GROUPS]
+        for view, values in metrics.items():
+            cells = [f"{values[f'{protocol}/{g}/hit@10']:.4f} / {values[f'{protocol}/{g}/ndcg@10']:.4f}" for g in GROUPS]
             lines.append(f"| {view} | " + " | ".join(cells) + " |")
         lines.append("")
     emit(lines, args.out)

@@ -297,3 +297,70 @@ def test_id_and_semantic_terms_add_up_to_the_score(gr):
     torch.testing.assert_close(id_term, output @ net.item_embedding.weight.t())
     *_, literal, _ = build(root, "SASRecGRASP", grasp_id_embedding="none")
     assert not view_scores_module().split_score(literal)
+
+
+# ---------------------------------------------------------------------------- gate diagnostics
+@pytest.fixture
+def grasp_gates(monkeypatch):
+    """``benchmarks/grasp_gates.py`` and ``benchmarks/trained_model.py``, imported as the scripts import them."""
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parent.parent / "benchmarks"))
+    import grasp_gates
+    import trained_model
+
+    return grasp_gates, trained_model
+
+
+def test_gate_spread_matches_a_direct_computation(grasp_gates):
+    gates, _ = grasp_gates
+    module = _holistic()
+    with torch.no_grad():
+        u, u_bar = module.user_side(torch.arange(1, 7))  # [6, H]: users 1..6 (row 0 is padding)
+        i, i_bar = module.item_side(torch.arange(1, 9))  # [8, H]
+        logits = torch.stack([torch.stack([module.logits(u[a] @ i[b], u_bar[a] @ i_bar[b]) for b in range(8)])
+                              for a in range(6)])  # [users, items, levels], pair by pair
+    weights = torch.sigmoid(logits).double().numpy()
+    spread = gates.gate_spread(module, user_chunk=4)  # chunks of 4 users: 1..4, 5..6
+    assert list(spread) == ["self", "similar", "global"]
+    for level, name in enumerate(spread):
+        w = weights[..., level]
+        assert spread[name]["mean"] == pytest.approx(w.mean())
+        assert spread[name]["user_std"] == pytest.approx(w.std(axis=0).mean())
+        assert spread[name]["item_std"] == pytest.approx(w.mean(axis=0).std())
+        assert spread[name]["user_share"] == pytest.approx((w.var(axis=0)).mean() / w.var())
+
+
+def test_population_mean_user_leaves_gates_per_item_only(grasp_gates):
+    gates, _ = grasp_gates
+    module = _holistic()
+    users, items = torch.tensor([1, 4, 6]), torch.tensor([[2, 5, 8]] * 3)
+    with torch.no_grad():
+        before = module.pair_vectors(users, items)
+        assert not torch.allclose(before[0], before[1])  # users see the same items differently
+        with gates.population_mean_user(module):
+            same = module.pair_vectors(users, items)
+            torch.testing.assert_close(same[0], same[1])
+            torch.testing.assert_close(same[0], same[2])
+            mean_user = module.user[1:].mean(0)
+            torch.testing.assert_close(module.user[3], mean_user)
+        torch.testing.assert_close(module.pair_vectors(users, items), before)  # the tables are restored
+
+
+def test_trained_run_reloads_with_the_runs_test_metrics(gr, grasp_gates, tmp_path):
+    """The diagnostics test a run's checkpoint as the run tested it: same data, same model, same numbers."""
+    from recbole_hsuga.runner import run
+
+    _, trained_model = grasp_gates
+    root, _ = gr
+    settings = {**TINY_RUN, "data_path": str(root), "checkpoint_dir": str(tmp_path / "saved"),
+                "results_dir": str(tmp_path / "results"), "epochs": 2}
+    result = run("SASRecGRASP", DATASET, config_dict=settings)
+    [path] = (tmp_path / "results").glob("SASRecGRASP-*.json")
+    assert not math.isnan(result["metrics"]["test"]["full"]["all"]["hit@10"])
+    reloaded = trained_model.load_trained_run(path, data_path=root)
+    with torch.no_grad():
+        metrics = reloaded.trainer.evaluate(reloaded.test_data, load_best_model=False)
+    for protocol in ("full", "sampled"):
+        for group, values in result["metrics"]["test"][protocol].items():
+            for metric in ("hit@10", "ndcg@10"):
+                assert metrics[f"{protocol}/{group}/{metric}"] == pytest.approx(values[metric], abs=1e-4, nan_ok=True), \
+                    (protocol, group, metric)
