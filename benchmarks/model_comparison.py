@@ -25,6 +25,11 @@ A variant may end with ``@SEED/SEED...`` to run only those of ``--seeds``
 reused, and a missing one is trained into that folder, so the same converged run is never
 trained twice by the two run sets.
 
+``--pairs=OTHER:BASE,...`` adds paired comparisons between two variants besides those against
+the baseline (``SASRecHSUGA:SASRecLLMESR``): per protocol and group, the NDCG@10 difference
+over the seeds both have, with a paired t-test over seeds, and for all users a Wilcoxon test
+over users x seeds.
+
 ``--report_only`` writes the report from the result files without training.
 """
 
@@ -75,7 +80,38 @@ def mean_metric(runs: list[dict], protocol: str, group: str, metric: str) -> flo
     return float(np.mean([r["metrics"]["test"][protocol][group][metric] for r in runs]))
 
 
-def report(done: dict[str, list[dict]], variants: list[str], args, settings: list[str]) -> str:
+def parse_pairs(spec: str | None, variants: list[str]) -> list[tuple[str, str]]:
+    """``"A:B,C:D"`` -> ``[(A, B), (C, D)]`` (other, base), each a variant of ``--variants``."""
+    pairs = []
+    for item in filter(None, (spec or "").split(",")):
+        other, sep, base = item.partition(":")
+        if not sep or other not in variants or base not in variants:
+            raise SystemExit(f"--pairs: {item!r} must be OTHER:BASE with both in --variants ({', '.join(variants)})")
+        pairs.append((other, base))
+    return pairs
+
+
+def paired_rows(done: dict[str, list[dict]], other: str, base: str, protocol: str) -> str | None:
+    """One markdown row: ``other`` minus ``base`` in NDCG@10 per group, paired by seed (``None``
+    until they share a seed)."""
+    base_by_seed = {r["seed"]: r for r in done.get(base, [])}
+    pairs = [(base_by_seed[r["seed"]], r) for r in sorted(done.get(other, []), key=lambda r: r["seed"])
+             if r["seed"] in base_by_seed]
+    if not pairs:
+        return None
+    cells = []
+    for group in GROUPS:
+        base_values = [b["metrics"]["test"][protocol][group]["ndcg@10"] for b, _ in pairs]
+        other_values = [o["metrics"]["test"][protocol][group]["ndcg@10"] for _, o in pairs]
+        cell = f"{np.mean(other_values) - np.mean(base_values):+.4f} (p = {paired_seed_test(base_values, other_values):.2g}"
+        if group == "all":
+            cell += f"; {user_level_test([b for b, _ in pairs], [o for _, o in pairs], protocol)[1]:.2g}"
+        cells.append(cell + ")")
+    return f"| {other} vs {base} | {[o['seed'] for _, o in pairs]} | " + " | ".join(cells) + " |"
+
+
+def report(done: dict[str, list[dict]], variants: list[str], args, settings: list[str],
+           comparisons: list[tuple[str, str]] = ()) -> str:
     lines = [f"# {args.name}: models at convergence on {args.dataset}", "",
              f"Produced by `{invocation('model_comparison.py')}` (newest run "
              f"{newest_result_time(done)}; 2-core CPU, no GPU, one torch thread per run, {args.jobs} runs side by "
@@ -107,6 +143,14 @@ def report(done: dict[str, list[dict]], variants: list[str], args, settings: lis
                              f"(p = {paired_seed_test(base_values, other_values):.2g}; {p_users:.2g})")
             lines.append(f"| {variant} | {[r['seed'] for r in runs]} | " + " | ".join(cells) + f" | {delta} |")
         lines.append("")
+    rows = {protocol: [row for other, base in comparisons if (row := paired_rows(done, other, base, protocol))]
+            for protocol in ("full", "sampled")}
+    if any(rows.values()):
+        lines += ["**Paired comparisons** (NDCG@10 difference, mean over the seeds both have; paired t-test over "
+                  "seeds p, and for all users also the Wilcoxon test over users x seeds)", ""]
+        for protocol, protocol_rows in rows.items():
+            lines += [f"*{protocol} ranking*", "", "| comparison | seeds | " + " | ".join(GROUPS) + " |",
+                      "|---|---|" + "---|" * len(GROUPS), *protocol_rows, ""]
     lines += ["**cost**", "", "Seconds as each run measured them, with whatever else shared the machine's cores at the "
               "time (runs side by side, tests, other benchmarks), so ratios between runs are rough; "
               "`benchmarks/model_step_cost.py` measures the per-step cost of every model in one process.", "",
@@ -170,11 +214,13 @@ def main() -> None:
     parser.add_argument("--notes", default=None, help="markdown file appended to the report (reading notes)")
     parser.add_argument("--baseline_runs", default=None,
                         help="raw-result folder whose baseline runs are reused, and where missing ones are trained")
+    parser.add_argument("--pairs", default=None, help="OTHER:BASE,... extra paired comparisons between variants")
     parser.add_argument("--report_only", action="store_true")
     args, settings = parser.parse_known_args()
     seeds = [int(s) for s in args.seeds.split(",")]
     seeds_of = dict(split_seeds(spec, seeds) for spec in args.variants.split(",") if spec)
     variants = list(seeds_of)
+    comparisons = parse_pairs(args.pairs, variants)
     root = RAW / f"compare-{args.name}-{args.dataset}"
     shared_baseline = Path(args.baseline_runs).resolve() if args.baseline_runs else None
     out = Path(args.out) if args.out else REPO / "benchmarks" / "results" / f"compare-{args.name}-{args.dataset}.md"
@@ -182,11 +228,11 @@ def main() -> None:
     if args.report_only:
         todo = []
     print(f"{sum(len(v) for v in done.values())} runs found, {len(todo)} to train", flush=True)
-    write_report(report(done, variants, args, settings), args.notes, out)
+    write_report(report(done, variants, args, settings, comparisons), args.notes, out)
 
     def on_result(variant: str, result: dict) -> None:
         done.setdefault(variant, []).append(result)
-        write_report(report(done, variants, args, settings), args.notes, out)
+        write_report(report(done, variants, args, settings, comparisons), args.notes, out)
 
     run_in_parallel(todo, args.dataset, args.data_path, args.jobs, on_result)
 

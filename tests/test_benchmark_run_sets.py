@@ -114,3 +114,29 @@ def test_report_is_dated_by_its_newest_run(bench):
             "GRASP": [{"created": "2026-11-30T00:05:00+00:00"}]}
     assert common.newest_result_time(runs) == "2026-11-30 01:22"
     assert common.newest_result_time({}) == "no run yet"
+
+
+def test_paired_comparison_between_two_variants_pairs_their_seeds(bench, tmp_path):
+    common, comparison = bench
+
+    def run(seed: int, all_ndcg: float, tail_ndcg: float, ranks: list[int], name: str) -> dict:
+        groups = {g: {"ndcg@10": all_ndcg if g == "all" else tail_ndcg} for g in common.GROUPS}
+        path = tmp_path / f"{name}-{seed}.npz"
+        np.savez(path, users=np.array(["1", "2", "3", "4"]), full=np.array(ranks))
+        return {"seed": seed, "_ranks": str(path), "metrics": {"test": {"full": groups}}}
+
+    done = {"LLMESR": [run(42, 0.30, 0.10, [0, 5, 20, 20], "b"), run(43, 0.32, 0.12, [0, 5, 20, 20], "b"),
+                       run(44, 0.31, 0.11, [0, 5, 20, 20], "b")],
+            "HSUGA": [run(43, 0.34, 0.11, [0, 0, 20, 20], "o"), run(42, 0.31, 0.12, [0, 0, 0, 20], "o")]}
+    row = comparison.paired_rows(done, "HSUGA", "LLMESR", "full")
+    cells = [cell.strip() for cell in row.strip("|").split("|")]
+    assert cells[0] == "HSUGA vs LLMESR" and cells[1] == "[42, 43]"  # seed 44 has no partner
+    assert cells[2].startswith("+0.0150 (p = ")  # (0.01 + 0.02) / 2
+    assert cells[2].count(";") == 1  # all users also get the Wilcoxon test over users
+    assert cells[-1].startswith("+0.0050 (p = ") and ";" not in cells[-1]  # (0.02 - 0.01) / 2
+    assert comparison.paired_rows(done, "HSUGA", "SASRec", "full") is None
+    assert comparison.parse_pairs("HSUGA:LLMESR", ["LLMESR", "HSUGA"]) == [("HSUGA", "LLMESR")]
+    with pytest.raises(SystemExit, match="OTHER:BASE"):
+        comparison.parse_pairs("HSUGA-LLMESR", ["LLMESR", "HSUGA"])
+    with pytest.raises(SystemExit, match="in --variants"):
+        comparison.parse_pairs("GRASP:LLMESR", ["LLMESR", "HSUGA"])
