@@ -28,13 +28,16 @@ class TrainedRun(NamedTuple):
     test_data: Any  # the run's test loader (same fixed negatives, same full ranking)
 
 
-def load_trained_run(result_path: str | Path, data_path: str | Path = REPO / "dataset") -> TrainedRun:
-    """Rebuild the data and model of the run ``result_path`` describes and load the checkpoint it names."""
+def load_trained_run(result_path: str | Path, data_path: str | Path = REPO / "dataset",
+                     scratch_dir: str | Path = REPO / "saved" / "trained-model") -> TrainedRun:
+    """Rebuild the data and model of the run ``result_path`` describes and load the checkpoint it names.
+
+    ``scratch_dir`` is the trainer's checkpoint folder, which RecBole creates; nothing is saved there."""
     result = load_result(Path(result_path))
     settings = {key: result["config"][key] for key in MODEL_KEYS if result["config"].get(key) is not None}
     config = HSUGAConfig(model=result["model"], dataset=result["dataset"],
                          config_dict={**settings, "data_path": f"{data_path}/", "state": "WARNING",
-                                      "checkpoint_dir": str(REPO / "saved" / "trained-model")})
+                                      "checkpoint_dir": str(scratch_dir)})
     configure_threads(config)
     _, train_data, valid_data, test_data = prepare_data(config)
     model, trainer = build_model_and_trainer(config, train_data._dataset)

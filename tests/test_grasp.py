@@ -356,7 +356,7 @@ def test_trained_run_reloads_with_the_runs_test_metrics(gr, grasp_gates, tmp_pat
     result = run("SASRecGRASP", DATASET, config_dict=settings)
     [path] = (tmp_path / "results").glob("SASRecGRASP-*.json")
     assert not math.isnan(result["metrics"]["test"]["full"]["all"]["hit@10"])
-    reloaded = trained_model.load_trained_run(path, data_path=root)
+    reloaded = trained_model.load_trained_run(path, data_path=root, scratch_dir=tmp_path / "reloaded")
     with torch.no_grad():
         metrics = reloaded.trainer.evaluate(reloaded.test_data, load_best_model=False)
     for protocol in ("full", "sampled"):
