@@ -27,8 +27,8 @@ from pathlib import Path
 from typing import Iterator
 
 import torch
-from common import GROUPS, REPO, emit, invocation
-from trained_model import load_trained_run
+from common import REPO, emit, invocation
+from trained_model import evaluation_table, load_trained_run
 
 from recbole_hsuga.model.grasp import HolisticItems, level_weights
 
@@ -112,11 +112,7 @@ def main() -> None:
     lines += ["", "**Test HR@10 / NDCG@10** with the trained gates and with every user replaced by the "
               "population-mean user (gates per item only)", ""]
     for protocol in ("full", "sampled"):
-        lines += [f"*{protocol} ranking*", "", "| gates | " + " | ".join(GROUPS) + " |", "|---|" + "---|" * len(GROUPS)]
-        for name, values in metrics.items():
-            cells = [f"{values[f'{protocol}/{g}/hit@10']:.4f} / {values[f'{protocol}/{g}/ndcg@10']:.4f}" for g in GROUPS]
-            lines.append(f"| {name} | " + " | ".join(cells) + " |")
-        lines.append("")
+        lines += [f"*{protocol} ranking*", "", *evaluation_table(metrics, protocol, "gates"), ""]
     emit(lines, args.out)
 
 

@@ -91,22 +91,31 @@ def parse_pairs(spec: str | None, variants: list[str]) -> list[tuple[str, str]]:
     return pairs
 
 
+def seed_pairs(done: dict[str, list[dict]], other: str, base: str) -> list[tuple[dict, dict]]:
+    """``(base run, other run)`` for every seed both variants have, in seed order."""
+    base_by_seed = {r["seed"]: r for r in done.get(base, [])}
+    return [(base_by_seed[r["seed"]], r) for r in sorted(done.get(other, []), key=lambda r: r["seed"])
+            if r["seed"] in base_by_seed]
+
+
+def delta_cell(pairs: list[tuple[dict, dict]], protocol: str, group: str) -> str:
+    """``+0.0012 (p = t-test over seeds[; Wilcoxon over users x seeds])``: other minus base in
+    NDCG@10; the Wilcoxon test only for ``all`` (the rank files carry no group labels)."""
+    base_values = [b["metrics"]["test"][protocol][group]["ndcg@10"] for b, _ in pairs]
+    other_values = [o["metrics"]["test"][protocol][group]["ndcg@10"] for _, o in pairs]
+    cell = f"{np.mean(other_values) - np.mean(base_values):+.4f} (p = {paired_seed_test(base_values, other_values):.2g}"
+    if group == "all":
+        cell += f"; {user_level_test([b for b, _ in pairs], [o for _, o in pairs], protocol)[1]:.2g}"
+    return cell + ")"
+
+
 def paired_rows(done: dict[str, list[dict]], other: str, base: str, protocol: str) -> str | None:
     """One markdown row: ``other`` minus ``base`` in NDCG@10 per group, paired by seed (``None``
     until they share a seed)."""
-    base_by_seed = {r["seed"]: r for r in done.get(base, [])}
-    pairs = [(base_by_seed[r["seed"]], r) for r in sorted(done.get(other, []), key=lambda r: r["seed"])
-             if r["seed"] in base_by_seed]
+    pairs = seed_pairs(done, other, base)
     if not pairs:
         return None
-    cells = []
-    for group in GROUPS:
-        base_values = [b["metrics"]["test"][protocol][group]["ndcg@10"] for b, _ in pairs]
-        other_values = [o["metrics"]["test"][protocol][group]["ndcg@10"] for _, o in pairs]
-        cell = f"{np.mean(other_values) - np.mean(base_values):+.4f} (p = {paired_seed_test(base_values, other_values):.2g}"
-        if group == "all":
-            cell += f"; {user_level_test([b for b, _ in pairs], [o for _, o in pairs], protocol)[1]:.2g}"
-        cells.append(cell + ")")
+    cells = [delta_cell(pairs, protocol, group) for group in GROUPS]
     return f"| {other} vs {base} | {[o['seed'] for _, o in pairs]} | " + " | ".join(cells) + " |"
 
 
@@ -131,16 +140,8 @@ def report(done: dict[str, list[dict]], variants: list[str], args, settings: lis
         for variant in present:
             runs = sorted(done[variant], key=lambda r: r["seed"])
             cells = [" / ".join(f"{mean_metric(runs, protocol, g, m):.4f}" for m in METRICS) for g in GROUPS]
-            delta = ""
-            if variant != baseline and done.get(baseline):
-                base_by_seed = {r["seed"]: r for r in done[baseline]}
-                pairs = [(base_by_seed[r["seed"]], r) for r in runs if r["seed"] in base_by_seed]
-                if pairs:
-                    base_values = [b["metrics"]["test"][protocol]["all"]["ndcg@10"] for b, _ in pairs]
-                    other_values = [o["metrics"]["test"][protocol]["all"]["ndcg@10"] for _, o in pairs]
-                    diff, p_users = user_level_test([b for b, _ in pairs], [o for _, o in pairs], protocol)
-                    delta = (f"{np.mean(other_values) - np.mean(base_values):+.4f} "
-                             f"(p = {paired_seed_test(base_values, other_values):.2g}; {p_users:.2g})")
+            pairs = seed_pairs(done, variant, baseline) if variant != baseline else []
+            delta = delta_cell(pairs, protocol, "all") if pairs else ""
             lines.append(f"| {variant} | {[r['seed'] for r in runs]} | " + " | ".join(cells) + f" | {delta} |")
         lines.append("")
     rows = {protocol: [row for other, base in comparisons if (row := paired_rows(done, other, base, protocol))]

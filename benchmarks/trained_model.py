@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from common import REPO, load_result
+from common import GROUPS, REPO, load_result
 
 from recbole_hsuga.compat import load_recbole_checkpoint
 from recbole_hsuga.config import HSUGAConfig
@@ -45,3 +45,13 @@ def load_trained_run(result_path: str | Path, data_path: str | Path = REPO / "da
     model.load_state_dict(checkpoint["state_dict"])
     trainer.set_training_history(TrainingHistory.from_dataloaders(train_data, valid_data))
     return TrainedRun(result, model, trainer, test_data)
+
+
+def evaluation_table(metrics_by_name: dict[str, dict], protocol: str, first_column: str) -> list[str]:
+    """Markdown lines ``| name | HR@10 / NDCG@10 per group |`` from the trainer's ``evaluate``
+    results (flat keys ``protocol/group/metric``), one row per name."""
+    lines = [f"| {first_column} | " + " | ".join(GROUPS) + " |", "|---|" + "---|" * len(GROUPS)]
+    for name, values in metrics_by_name.items():
+        cells = [f"{values[f'{protocol}/{g}/hit@10']:.4f} / {values[f'{protocol}/{g}/ndcg@10']:.4f}" for g in GROUPS]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return lines

@@ -24,8 +24,8 @@ import argparse
 from pathlib import Path
 
 import torch
-from common import GROUPS, REPO, emit, invocation
-from trained_model import load_trained_run
+from common import REPO, emit, invocation
+from trained_model import evaluation_table, load_trained_run
 
 
 def view_scorer(model, view: str):
@@ -78,11 +78,7 @@ def main() -> None:
             metrics[view] = trainer.evaluate(test_data, load_best_model=False)
         model.__dict__.pop("full_sort_predict", None)
     for protocol in ("full", "sampled"):
-        lines += [f"**{protocol} ranking**", "", "| score | " + " | ".join(GROUPS) + " |", "|---|" + "---|" * len(GROUPS)]
-        for view, values in metrics.items():
-            cells = [f"{values[f'{protocol}/{g}/hit@10']:.4f} / {values[f'{protocol}/{g}/ndcg@10']:.4f}" for g in GROUPS]
-            lines.append(f"| {view} | " + " | ".join(cells) + " |")
-        lines.append("")
+        lines += [f"**{protocol} ranking**", "", *evaluation_table(metrics, protocol, "score"), ""]
     emit(lines, args.out)
 
 
