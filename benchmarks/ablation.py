@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from common import RAW, REPO, collect, group_table, run_cli, user_level_test, write_report
+from common import RAW, REPO, InputError, collect, group_table, run_cli, run_script, user_level_test, write_report
 
 SHOWN = ["epochs", "loss_type", "learning_rate", "semantic_suffix", "semantic_fusion", "gaa", "gaa_alpha", "gaa_sd_reduction",
          "gaa_k_active", "gaa_k_longtail", "gaa_pearson_percentile", "gaa_group_aware", "gaa_active_filter"]
@@ -33,7 +33,7 @@ SHOWN = ["epochs", "loss_type", "learning_rate", "semantic_suffix", "semantic_fu
 
 def backbone_of(model: str) -> str:
     if not model.endswith("HSUGA"):
-        raise SystemExit(f"--model must be an HSUGA model (e.g. SASRecHSUGA), got {model!r}")
+        raise InputError(f"--model must be an HSUGA model (e.g. SASRecHSUGA), got {model!r}")
     return model[: -len("HSUGA")]
 
 
@@ -42,9 +42,9 @@ def parse_variant(spec: str) -> tuple[str, list[str]]:
     name, *overrides = spec.split("+")
     for override in overrides:
         if "=" not in override:
-            raise SystemExit(f"variant {spec!r}: settings after '+' are key=value, got {override!r}")
+            raise InputError(f"variant {spec!r}: settings after '+' are key=value, got {override!r}")
     if name == "base" and overrides:
-        raise SystemExit(f"variant {spec!r}: the backbone takes no settings of its own")
+        raise InputError(f"variant {spec!r}: the backbone takes no settings of its own")
     return name, [f"--{override}" for override in overrides]
 
 
@@ -55,7 +55,7 @@ def run_one(spec: str, seed: int, args, settings: list[str], folder: Path) -> di
     if experiment != "base":
         yaml = REPO / "properties" / "experiments" / f"{experiment}.yaml"
         if not yaml.exists():
-            raise SystemExit(f"unknown experiment {experiment!r}: {yaml} does not exist")
+            raise InputError(f"unknown experiment {experiment!r}: {yaml} does not exist")
         settings.append(f"--config_files={yaml}")
         if args.semantic_suffix:
             settings.append(f"--semantic_suffix={args.semantic_suffix}")  # command line beats the YAML
@@ -125,4 +125,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

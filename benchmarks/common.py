@@ -14,17 +14,30 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 from scipy import stats
 import torch
 
+from recbole_hsuga.cli import guarded
+from recbole_hsuga.errors import InputError
 from recbole_hsuga.evaluation.ranking import per_user_metrics
 
 REPO = Path(__file__).resolve().parent.parent
 RAW = REPO / "benchmarks" / "results" / "raw"
 GROUPS = ["all", "head_users", "tail_users", "head_items", "tail_items"]
 METRICS = ["hit@10", "ndcg@10"]
+
+
+def run_script(main: Callable[[], None]) -> None:
+    """Run a benchmark's ``main`` as the package's CLIs run theirs.
+
+    Bad input (a malformed ``--pairs``, a result file that is missing or of the wrong
+    model) prints one line naming it and exits with status 2 (``RECBOLE_HSUGA_TRACEBACK=1``
+    shows the traceback); anything else is a bug and keeps its traceback.
+    """
+    raise SystemExit(guarded(main, verbose=False, prog=Path(sys.argv[0]).name))
 
 
 def invocation(script: str) -> str:
@@ -84,7 +97,7 @@ def collect(model: str, seed: int, dataset: str, results_dir: Path, since: str, 
     found = sorted(p for p in result_files(results_dir, model, dataset, seed)
                    if since <= p.stem.rsplit("-", 1)[-1] < until)
     if not found:
-        raise SystemExit(f"no result for {model}, seed {seed} in {results_dir} stamped from {since} to {until}")
+        raise InputError(f"no result for {model}, seed {seed} in {results_dir} stamped from {since} to {until}")
     return load_result(found[-1])
 
 
@@ -105,7 +118,7 @@ def user_level_test(base_runs: list[dict], other_runs: list[dict], protocol: str
         a, b = np.load(base["_ranks"]), np.load(other["_ranks"])
         order_a, order_b = np.argsort(a["users"]), np.argsort(b["users"])
         if not (a["users"][order_a] == b["users"][order_b]).all():
-            raise SystemExit(f"{base['_ranks']} and {other['_ranks']} rank different users")
+            raise InputError(f"{base['_ranks']} and {other['_ranks']} rank different users")
         diffs.append(ndcg_at_10(b[protocol][order_b]) - ndcg_at_10(a[protocol][order_a]))
     diff = np.concatenate(diffs)
     nonzero = diff[diff != 0]

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Iterator
 
 import torch
-from common import REPO, emit, invocation
+from common import REPO, InputError, emit, invocation, run_script
 from trained_model import evaluation_table, load_trained_run
 
 from recbole_hsuga.model.grasp import HolisticItems, level_weights
@@ -93,7 +93,7 @@ def main() -> None:
     result, model, trainer, test_data = load_trained_run(args.result, args.data_path)
     holistic = getattr(model, "holistic", None)
     if not isinstance(holistic, HolisticItems):
-        raise SystemExit(f"{result['model']} in {args.result} is not a GRASP model")
+        raise InputError(f"{result['model']} in {args.result} is not a GRASP model")
     model.eval()
     spread = gate_spread(holistic)
     metrics = {}
@@ -117,4 +117,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

@@ -24,8 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
-from common import (RAW, REPO, best_epoch, collect, group_table, paired_seed_test, run_cli, user_level_test,
-                    write_report)
+from common import (RAW, REPO, best_epoch, collect, group_table, paired_seed_test, run_cli, run_script,
+                    user_level_test, write_report)
 
 SETTINGS_SHOWN = ["epochs", "loss_type", "train_batch_size", "learning_rate", "MAX_ITEM_LIST_LENGTH", "hidden_size",
                   "semantic_suffix", "semantic_fusion", "gaa", "gaa_alpha", "gaa_sd_reduction", "gaa_k_active", "gaa_k_longtail",
@@ -110,4 +110,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

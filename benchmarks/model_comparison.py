@@ -40,8 +40,9 @@ import re
 from pathlib import Path
 
 import numpy as np
-from common import (GROUPS, METRICS, RAW, REPO, best_epoch, finished_run, full_sort_seconds, invocation,
-                    newest_result_time, paired_seed_test, run_in_parallel, user_level_test, wall_to_best, write_report)
+from common import (GROUPS, METRICS, RAW, REPO, InputError, best_epoch, finished_run, full_sort_seconds, invocation,
+                    newest_result_time, paired_seed_test, run_in_parallel, run_script, user_level_test, wall_to_best,
+                    write_report)
 
 SHOWN = ["train_rows", "loss_type", "train_batch_size", "learning_rate", "MAX_ITEM_LIST_LENGTH", "hidden_size",
          "stopping_step", "epochs", "semantic_suffix", "item_semantic_suffix", "hsuga_backbone", "gaa", "gaa_alpha",
@@ -56,10 +57,10 @@ def split_seeds(spec: str, seeds: list[int]) -> tuple[str, list[int]]:
     try:
         chosen = [int(seed) for seed in own.split("/")]
     except ValueError:
-        raise SystemExit(f"variant {spec!r}: seeds after '@' are integers joined by '/', got {own!r}") from None
+        raise InputError(f"variant {spec!r}: seeds after '@' are integers joined by '/', got {own!r}") from None
     unknown = sorted(set(chosen) - set(seeds))
     if unknown:
-        raise SystemExit(f"variant {spec!r}: seeds {unknown} are not in --seeds")
+        raise InputError(f"variant {spec!r}: seeds {unknown} are not in --seeds")
     return variant, chosen
 
 
@@ -68,7 +69,7 @@ def parse_variant(spec: str) -> tuple[str, list[str]]:
     model, *overrides = spec.split("+")
     for override in overrides:
         if "=" not in override:
-            raise SystemExit(f"variant {spec!r}: settings after '+' are key=value, got {override!r}")
+            raise InputError(f"variant {spec!r}: settings after '+' are key=value, got {override!r}")
     return model, [f"--{override}" for override in overrides]
 
 
@@ -86,7 +87,7 @@ def parse_pairs(spec: str | None, variants: list[str]) -> list[tuple[str, str]]:
     for item in filter(None, (spec or "").split(",")):
         other, sep, base = item.partition(":")
         if not sep or other not in variants or base not in variants:
-            raise SystemExit(f"--pairs: {item!r} must be OTHER:BASE with both in --variants ({', '.join(variants)})")
+            raise InputError(f"--pairs: {item!r} must be OTHER:BASE with both in --variants ({', '.join(variants)})")
         pairs.append((other, base))
     return pairs
 
@@ -239,4 +240,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

@@ -25,8 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
-from common import (RAW, REPO, best_epoch, finished_run, group_table, invocation, newest_result_time,
-                    paired_seed_test, run_in_parallel, user_level_test, wall_to_best, write_report)
+from common import (RAW, REPO, InputError, best_epoch, finished_run, group_table, invocation, newest_result_time,
+                    paired_seed_test, run_in_parallel, run_script, user_level_test, wall_to_best, write_report)
 
 MODES = ("prefix", "sequence")
 SHOWN = ["loss_type", "train_batch_size", "learning_rate", "MAX_ITEM_LIST_LENGTH", "hidden_size", "epochs",
@@ -38,8 +38,8 @@ def parse_runs(specs: list[str]) -> list[tuple[str, int]]:
     runs = []
     for spec in specs:
         model, _, seeds = spec.partition(":")
-        if not model or not seeds:
-            raise SystemExit(f"--runs takes MODEL:SEED[,SEED...], got {spec!r}")
+        if not model or not all(seed.strip().isdigit() for seed in seeds.split(",")):
+            raise InputError(f"--runs takes MODEL:SEED[,SEED...] with integer seeds, got {spec!r}")
         runs += [(model, int(seed)) for seed in seeds.split(",")]
     return runs
 
@@ -138,4 +138,4 @@ def main() -> None:
                     args.dataset, args.data_path, args.jobs, on_result)
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

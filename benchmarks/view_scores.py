@@ -24,7 +24,7 @@ import argparse
 from pathlib import Path
 
 import torch
-from common import REPO, emit, invocation
+from common import REPO, InputError, emit, invocation, run_script
 from trained_model import evaluation_table, load_trained_run
 
 
@@ -66,7 +66,7 @@ def main() -> None:
     args = parser.parse_args()
     result, model, trainer, test_data = load_trained_run(args.result, args.data_path)
     if not split_score(model):
-        raise SystemExit(f"{result['model']} in {args.result} has no separate ID and semantic terms "
+        raise InputError(f"{result['model']} in {args.result} has no separate ID and semantic terms "
                          "(a dual-view model, or GRASP with grasp_id_embedding: add)")
     lines = [f"# {result['model']} (seed {result['seed']}) tested with each term of its score", "",
              f"Produced by `{invocation('view_scores.py')}`; checkpoint "
@@ -83,4 +83,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

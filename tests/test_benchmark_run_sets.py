@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import json
 import math
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+from recbole_hsuga.errors import InputError
 
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 
@@ -38,9 +42,9 @@ def test_variant_seeds_default_to_all_and_may_be_narrowed(bench):
     assert comparison.split_seeds("SASRec", [42, 43, 44]) == ("SASRec", [42, 43, 44])
     assert comparison.split_seeds("SASRecHSUGA+gaa_teacher_refresh_steps=30@42/44", [42, 43, 44]) == (
         "SASRecHSUGA+gaa_teacher_refresh_steps=30", [42, 44])
-    with pytest.raises(SystemExit, match="not in --seeds"):
+    with pytest.raises(InputError, match="not in --seeds"):
         comparison.split_seeds("SASRec@45", [42, 43, 44])
-    with pytest.raises(SystemExit, match="integers joined by '/'"):
+    with pytest.raises(InputError, match="integers joined by '/'"):
         comparison.split_seeds("SASRec@42,43", [42, 43, 44])
 
 
@@ -136,7 +140,31 @@ def test_paired_comparison_between_two_variants_pairs_their_seeds(bench, tmp_pat
     assert cells[-1].startswith("+0.0050 (p = ") and ";" not in cells[-1]  # (0.02 - 0.01) / 2
     assert comparison.paired_rows(done, "HSUGA", "SASRec", "full") is None
     assert comparison.parse_pairs("HSUGA:LLMESR", ["LLMESR", "HSUGA"]) == [("HSUGA", "LLMESR")]
-    with pytest.raises(SystemExit, match="OTHER:BASE"):
+    with pytest.raises(InputError, match="OTHER:BASE"):
         comparison.parse_pairs("HSUGA-LLMESR", ["LLMESR", "HSUGA"])
-    with pytest.raises(SystemExit, match="in --variants"):
+    with pytest.raises(InputError, match="in --variants"):
         comparison.parse_pairs("GRASP:LLMESR", ["LLMESR", "HSUGA"])
+
+
+def test_train_rows_reads_model_and_integer_seeds(monkeypatch):
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    import train_rows
+
+    assert train_rows.parse_runs(["SASRec:42,43", "GRU4Rec:42"]) == [("SASRec", 42), ("SASRec", 43), ("GRU4Rec", 42)]
+    with pytest.raises(InputError, match="integer seeds, got 'SASRec:42,x'"):
+        train_rows.parse_runs(["SASRec:42,x"])
+    with pytest.raises(InputError, match="MODEL:SEED"):
+        train_rows.parse_runs(["SASRec"])
+
+
+def test_bad_pairs_exit_with_status_2_and_one_line(tmp_path):
+    """The script, run as a user runs it: the bad --pairs item is named before anything trains."""
+    result = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "model_comparison.py"), "--name=toy", "--variants=SASRec,SASRecLLMESR",
+         "--seeds=42", "--pairs=SASRecGRASP:SASRec", f"--out={tmp_path}", "--report_only"],
+        capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert lines == ["model_comparison.py: error: --pairs: 'SASRecGRASP:SASRec' must be OTHER:BASE with both in "
+                     "--variants (SASRec, SASRecLLMESR)"]
+    assert not list(tmp_path.iterdir())  # nothing was written
