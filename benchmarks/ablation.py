@@ -25,7 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
-from common import RAW, REPO, InputError, collect, group_table, run_cli, run_script, user_level_test, write_report
+from common import (RAW, REPO, InputError, collect, group_table, run_cli, run_script, seed_list, user_level_test,
+                    write_report)
 
 SHOWN = ["epochs", "loss_type", "learning_rate", "semantic_suffix", "semantic_fusion", "gaa", "gaa_alpha", "gaa_sd_reduction",
          "gaa_k_active", "gaa_k_longtail", "gaa_pearson_percentile", "gaa_group_aware", "gaa_active_filter"]
@@ -105,7 +106,7 @@ def main() -> None:
                         help="report the newest raw results written at or after this stamp (YYYYmmddTHHMM)")
     args, settings = parser.parse_known_args()
     root = RAW / f"ablation-{args.dataset}-{args.model}"
-    seeds = [int(s) for s in args.seeds.split(",")]
+    seeds = seed_list(args.seeds)
     started = time.time()
     runs: dict[str, list[dict]] = {}
     for experiment in args.experiments.split(","):

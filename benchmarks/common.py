@@ -40,6 +40,14 @@ def run_script(main: Callable[[], None]) -> None:
     raise SystemExit(guarded(main, verbose=False, prog=Path(sys.argv[0]).name))
 
 
+def seed_list(text: str) -> list[int]:
+    """``"42,43,44"`` -> ``[42, 43, 44]``, the ``--seeds`` value of the run-set scripts."""
+    try:
+        return [int(seed) for seed in text.split(",")]
+    except ValueError:
+        raise InputError(f"--seeds takes integers joined by ',', got {text!r}") from None
+
+
 def invocation(script: str) -> str:
     """The command that produced a report: this process's arguments without ``--report_only``.
 

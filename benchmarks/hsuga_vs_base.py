@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from common import (RAW, REPO, best_epoch, collect, group_table, paired_seed_test, run_cli, run_script,
+from common import (RAW, REPO, best_epoch, collect, group_table, paired_seed_test, run_cli, run_script, seed_list,
                     user_level_test, write_report)
 
 SETTINGS_SHOWN = ["epochs", "loss_type", "train_batch_size", "learning_rate", "MAX_ITEM_LIST_LENGTH", "hidden_size",
@@ -87,7 +87,7 @@ def main() -> None:
     args, settings = parser.parse_known_args()
     started = time.time()
     pairs = {}
-    seeds = [int(s) for s in args.seeds.split(",")]
+    seeds = seed_list(args.seeds)
     for base in args.pairs.split(","):
         base_runs, hsuga_runs = [], []
         for seed in seeds:

@@ -41,8 +41,8 @@ from pathlib import Path
 
 import numpy as np
 from common import (GROUPS, METRICS, RAW, REPO, InputError, best_epoch, finished_run, full_sort_seconds, invocation,
-                    newest_result_time, paired_seed_test, run_in_parallel, run_script, user_level_test, wall_to_best,
-                    write_report)
+                    newest_result_time, paired_seed_test, run_in_parallel, run_script, seed_list, user_level_test,
+                    wall_to_best, write_report)
 
 SHOWN = ["train_rows", "loss_type", "train_batch_size", "learning_rate", "MAX_ITEM_LIST_LENGTH", "hidden_size",
          "stopping_step", "epochs", "semantic_suffix", "item_semantic_suffix", "hsuga_backbone", "gaa", "gaa_alpha",
@@ -219,7 +219,7 @@ def main() -> None:
     parser.add_argument("--pairs", default=None, help="OTHER:BASE,... extra paired comparisons between variants")
     parser.add_argument("--report_only", action="store_true")
     args, settings = parser.parse_known_args()
-    seeds = [int(s) for s in args.seeds.split(",")]
+    seeds = seed_list(args.seeds)
     seeds_of = dict(split_seeds(spec, seeds) for spec in args.variants.split(",") if spec)
     variants = list(seeds_of)
     comparisons = parse_pairs(args.pairs, variants)

@@ -168,3 +168,10 @@ def test_bad_pairs_exit_with_status_2_and_one_line(tmp_path):
     assert lines == ["model_comparison.py: error: --pairs: 'SASRecGRASP:SASRec' must be OTHER:BASE with both in "
                      "--variants (SASRec, SASRecLLMESR)"]
     assert not list(tmp_path.iterdir())  # nothing was written
+
+
+def test_seed_list_names_a_malformed_value(bench):
+    common, _ = bench
+    assert common.seed_list("42,43,44") == [42, 43, 44]
+    with pytest.raises(InputError, match="--seeds takes integers joined by ',', got '42;43'"):
+        common.seed_list("42;43")
