@@ -68,6 +68,24 @@ def newest_result_time(runs_by_key: dict) -> str:
     return max(created)[:16].replace("T", " ") if created else "no run yet"
 
 
+def machine_load(runs_by_key: dict) -> str:
+    """How busy the machine was while these runs trained: the median and range of the 1-minute
+    load average at their epoch ends (recorded in each run's learning curve).
+
+    A report states this measured figure rather than its own ``--jobs``, because another
+    command (``benchmarks/queue.sh`` runs two lanes) may share the cores. Result files from
+    before the load was recorded are counted as such.
+    """
+    runs = [run for runs in runs_by_key.values() for run in runs]
+    loads = [point["load_1min"] for run in runs for point in run.get("curve", []) if "load_1min" in point]
+    unrecorded = sum(1 for run in runs if not any("load_1min" in point for point in run.get("curve", [])))
+    if not loads:
+        return "machine load not recorded"
+    text = (f"1-minute load average at epoch ends: median {float(np.median(loads)):.1f}, "
+            f"range {min(loads):.1f}-{max(loads):.1f}")
+    return text + (f"; not recorded by {unrecorded} older run(s)" if unrecorded else "")
+
+
 def ndcg_at_10(ranks: np.ndarray) -> np.ndarray:
     """Per-user NDCG@10 of 0-based target ranks, as the evaluator computes it."""
     return per_user_metrics(ranks, ["ndcg"], [10])["ndcg@10"]

@@ -41,8 +41,8 @@ from pathlib import Path
 
 import numpy as np
 from common import (GROUPS, METRICS, RAW, REPO, InputError, best_epoch, finished_run, full_sort_seconds, invocation,
-                    newest_result_time, paired_seed_test, run_in_parallel, run_script, seed_list, user_level_test,
-                    wall_to_best, write_report)
+                    machine_load, newest_result_time, paired_seed_test, run_in_parallel, run_script, seed_list,
+                    user_level_test, wall_to_best, write_report)
 
 SHOWN = ["train_rows", "loss_type", "train_batch_size", "learning_rate", "MAX_ITEM_LIST_LENGTH", "hidden_size",
          "stopping_step", "epochs", "semantic_suffix", "item_semantic_suffix", "hsuga_backbone", "gaa", "gaa_alpha",
@@ -124,9 +124,9 @@ def report(done: dict[str, list[dict]], variants: list[str], args, settings: lis
            comparisons: list[tuple[str, str]] = ()) -> str:
     lines = [f"# {args.name}: models at convergence on {args.dataset}", "",
              f"Produced by `{invocation('model_comparison.py')}` (newest run "
-             f"{newest_result_time(done)}; 2-core CPU, no GPU, one torch thread per run, {args.jobs} runs side by "
-             "side). Every run trains until validation NDCG@10 (full ranking) stops improving. Cells: mean over seeds, "
-             "test split, HR@10 / NDCG@10.", ""]
+             f"{newest_result_time(done)}; 2-core CPU, no GPU, one torch thread per run; "
+             f"{machine_load(done)}). Every run trains until validation NDCG@10 (full ranking) stops improving. "
+             "Cells: mean over seeds, test split, HR@10 / NDCG@10.", ""]
     present = [v for v in variants if done.get(v)]
     if not present:
         return "\n".join(lines + ["(no finished run yet)"]) + "\n"

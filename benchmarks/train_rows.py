@@ -25,8 +25,9 @@ from pathlib import Path
 
 import numpy as np
 
-from common import (RAW, REPO, InputError, best_epoch, finished_run, group_table, invocation, newest_result_time,
-                    paired_seed_test, run_in_parallel, run_script, user_level_test, wall_to_best, write_report)
+from common import (RAW, REPO, InputError, best_epoch, finished_run, group_table, invocation, machine_load,
+                    newest_result_time, paired_seed_test, run_in_parallel, run_script, user_level_test, wall_to_best,
+                    write_report)
 
 MODES = ("prefix", "sequence")
 SHOWN = ["loss_type", "train_batch_size", "learning_rate", "MAX_ITEM_LIST_LENGTH", "hidden_size", "epochs",
@@ -47,9 +48,9 @@ def parse_runs(specs: list[str]) -> list[tuple[str, int]]:
 def report(done: dict[tuple[str, str], list[dict]], args, settings: list[str]) -> str:
     lines = [f"# Prefix rows vs sequence rows on {args.dataset}", "",
              f"Produced by `{invocation('train_rows.py')}` (newest run "
-             f"{newest_result_time(done)}; 2-core CPU, no GPU, one torch thread per run, {args.jobs} runs side by "
-             "side). Each run trains until validation NDCG@10 (full ranking) stops improving. Cells: mean over seeds, "
-             "test split, HR@10 / NDCG@10.", ""]
+             f"{newest_result_time(done)}; 2-core CPU, no GPU, one torch thread per run; "
+             f"{machine_load(done)}). Each run trains until validation NDCG@10 (full ranking) stops improving. "
+             "Cells: mean over seeds, test split, HR@10 / NDCG@10.", ""]
     for model in dict.fromkeys(m for m, _ in parse_runs(args.runs)):
         by_mode = {mode: sorted(done.get((model, mode), []), key=lambda r: r["seed"]) for mode in MODES}
         if not any(by_mode.values()):

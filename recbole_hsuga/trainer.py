@@ -132,7 +132,7 @@ class HeadTailEvaluationMixin:
         self.training_history: TrainingHistory | None = None
         self._phase_contexts: dict[int, _PhaseContext] = {}
         self.epoch_seconds: list[float] = []
-        #: learning curve, one entry per epoch: ``{"epoch", "train_loss": [parts], "valid_score"?}``.
+        #: learning curve, one entry per epoch: ``{"epoch", "train_loss": [parts], "load_1min", "valid_score"?}``.
         #: A GAA run's loss has two parts, (ranking, alpha * SD), so their balance can be plotted.
         self.curve: list[dict] = []
         self.last_evaluation: dict[str, np.ndarray | str] | None = None
@@ -205,7 +205,10 @@ class HeadTailEvaluationMixin:
         loss = super()._train_epoch(train_data, epoch_idx, loss_func=loss_func, show_progress=show_progress)
         self.epoch_seconds.append(time.perf_counter() - start)
         parts = loss if isinstance(loss, tuple) else (loss,)
-        self.curve.append({"epoch": epoch_idx, "train_loss": [round(float(part), 6) for part in parts]})
+        # The machine's load when the epoch ended says how many processes shared the cores with
+        # this one, which its seconds per epoch depend on (benchmarks run side by side).
+        self.curve.append({"epoch": epoch_idx, "train_loss": [round(float(part), 6) for part in parts],
+                           "load_1min": round(os.getloadavg()[0], 2)})
         return loss
 
     def _sequence_rows_loss(self, interaction) -> torch.Tensor:

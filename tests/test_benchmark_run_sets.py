@@ -74,6 +74,16 @@ def test_selected_epoch_and_wall_clock_to_it(bench):
     assert common.wall_to_best(result) == pytest.approx(10 + 20 + 30 + 3 * 1.0)
 
 
+def test_report_states_the_measured_machine_load(bench):
+    common, _ = bench
+    loaded = {"curve": [{"epoch": 0, "load_1min": 1.0}, {"epoch": 1, "load_1min": 2.0},
+                        {"epoch": 2, "load_1min": 4.0}]}
+    older = {"curve": [{"epoch": 0, "valid_score": 0.1}]}
+    assert common.machine_load({"a": [loaded]}) == "1-minute load average at epoch ends: median 2.0, range 1.0-4.0"
+    assert common.machine_load({"a": [loaded], "b": [older]}).endswith("; not recorded by 1 older run(s)")
+    assert common.machine_load({"b": [older]}) == "machine load not recorded"
+
+
 def test_user_level_test_pairs_users_not_file_rows(bench, tmp_path):
     common, _ = bench
     users = np.array([3, 1, 2])

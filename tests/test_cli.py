@@ -45,6 +45,7 @@ def test_cli_runs_a_recbole_baseline_end_to_end(fast_settings, tmp_path):
     assert result["timings"]["epochs"] == 1 and result["timings"]["seconds_per_epoch"] > 0
     (epoch,) = result["curve"]  # one point per epoch, ready to plot
     assert epoch["train_loss"][0] > 0 and epoch["valid_score"] == result["best_valid_score"]
+    assert epoch["load_1min"] >= 0  # how busy the machine was, which the epoch's seconds depend on
     assert result["seed"] == 42 and result["checkpoint"].endswith(".pth")
     with (tmp_path / "results" / "summary.csv").open() as handle:
         rows = list(csv.DictReader(handle))
