@@ -80,7 +80,7 @@ def machine_load(runs_by_key: dict) -> str:
     loads = [point["load_1min"] for run in runs for point in run.get("curve", []) if "load_1min" in point]
     unrecorded = sum(1 for run in runs if not any("load_1min" in point for point in run.get("curve", [])))
     if not loads:
-        return "machine load not recorded"
+        return "machine load not recorded by these runs"
     text = (f"1-minute load average at epoch ends: median {float(np.median(loads)):.1f}, "
             f"range {min(loads):.1f}-{max(loads):.1f}")
     return text + (f"; not recorded by {unrecorded} older run(s)" if unrecorded else "")
@@ -137,15 +137,35 @@ def best_epoch(result: dict) -> int | None:
     return max(scored)[1] + 1 if scored else None
 
 
-def user_level_test(base_runs: list[dict], other_runs: list[dict], protocol: str) -> tuple[float, float]:
-    """Wilcoxon over users of NDCG@10 differences (other - base), runs paired by seed and user."""
+def group_mask(ranks, group: str) -> np.ndarray | None:
+    """Which users of a ranks file belong to ``group`` (one of GROUPS), or None when the file
+    carries no head/tail labels (files written before they were recorded)."""
+    if group == "all":
+        return np.ones(len(ranks["users"]), dtype=bool)
+    label = "head_users" if group.endswith("users") else "head_items"
+    if label not in ranks.files:
+        return None
+    head = ranks[label].astype(bool)
+    return head if group.startswith("head") else ~head
+
+
+def user_level_test(base_runs: list[dict], other_runs: list[dict], protocol: str,
+                    group: str = "all") -> tuple[float, float]:
+    """Wilcoxon over users of NDCG@10 differences (other - base), runs paired by seed and user,
+    over the users of ``group``; ``(nan, nan)`` when a ranks file has no group labels."""
     diffs = []
     for base, other in zip(base_runs, other_runs):
         a, b = np.load(base["_ranks"]), np.load(other["_ranks"])
         order_a, order_b = np.argsort(a["users"]), np.argsort(b["users"])
         if not (a["users"][order_a] == b["users"][order_b]).all():
             raise InputError(f"{base['_ranks']} and {other['_ranks']} rank different users")
-        diffs.append(ndcg_at_10(b[protocol][order_b]) - ndcg_at_10(a[protocol][order_a]))
+        mask_a, mask_b = group_mask(a, group), group_mask(b, group)
+        if mask_a is None or mask_b is None:
+            return float("nan"), float("nan")
+        if not (mask_a[order_a] == mask_b[order_b]).all():
+            raise InputError(f"{base['_ranks']} and {other['_ranks']} put users in different {group} groups")
+        keep = mask_a[order_a]
+        diffs.append(ndcg_at_10(b[protocol][order_b][keep]) - ndcg_at_10(a[protocol][order_a][keep]))
     diff = np.concatenate(diffs)
     nonzero = diff[diff != 0]
     p = float(stats.wilcoxon(nonzero).pvalue) if len(nonzero) else 1.0

@@ -27,8 +27,8 @@ trained twice by the two run sets.
 
 ``--pairs=OTHER:BASE,...`` adds paired comparisons between two variants besides those against
 the baseline (``SASRecHSUGA:SASRecLLMESR``): per protocol and group, the NDCG@10 difference
-over the seeds both have, with a paired t-test over seeds, and for all users a Wilcoxon test
-over users x seeds.
+over the seeds both have, with a paired t-test over seeds and a Wilcoxon test over users x
+seeds (within a head/tail group only for runs whose rank files carry the group labels).
 
 ``--report_only`` writes the report from the result files without training.
 """
@@ -101,12 +101,14 @@ def seed_pairs(done: dict[str, list[dict]], other: str, base: str) -> list[tuple
 
 def delta_cell(pairs: list[tuple[dict, dict]], protocol: str, group: str) -> str:
     """``+0.0012 (p = t-test over seeds[; Wilcoxon over users x seeds])``: other minus base in
-    NDCG@10; the Wilcoxon test only for ``all`` (the rank files carry no group labels)."""
+    NDCG@10; the Wilcoxon test within a head/tail group only when the rank files carry group
+    labels (files written before they were recorded do not)."""
     base_values = [b["metrics"]["test"][protocol][group]["ndcg@10"] for b, _ in pairs]
     other_values = [o["metrics"]["test"][protocol][group]["ndcg@10"] for _, o in pairs]
     cell = f"{np.mean(other_values) - np.mean(base_values):+.4f} (p = {paired_seed_test(base_values, other_values):.2g}"
-    if group == "all":
-        cell += f"; {user_level_test([b for b, _ in pairs], [o for _, o in pairs], protocol)[1]:.2g}"
+    _, p_users = user_level_test([b for b, _ in pairs], [o for _, o in pairs], protocol, group)
+    if not np.isnan(p_users):
+        cell += f"; {p_users:.2g}"
     return cell + ")"
 
 
@@ -149,7 +151,8 @@ def report(done: dict[str, list[dict]], variants: list[str], args, settings: lis
             for protocol in ("full", "sampled")}
     if any(rows.values()):
         lines += ["**Paired comparisons** (NDCG@10 difference, mean over the seeds both have; paired t-test over "
-                  "seeds p, and for all users also the Wilcoxon test over users x seeds)", ""]
+                  "seeds p, then the Wilcoxon test over users x seeds; within a head/tail group only where the runs' "
+                  "rank files carry group labels)", ""]
         for protocol, protocol_rows in rows.items():
             lines += [f"*{protocol} ranking*", "", "| comparison | seeds | " + " | ".join(GROUPS) + " |",
                       "|---|---|" + "---|" * len(GROUPS), *protocol_rows, ""]

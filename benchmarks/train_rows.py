@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from common import (RAW, REPO, InputError, best_epoch, finished_run, group_table, invocation, machine_load,
+from common import (GROUPS, RAW, REPO, InputError, best_epoch, finished_run, group_table, invocation, machine_load,
                     newest_result_time, paired_seed_test, run_in_parallel, run_script, user_level_test, wall_to_best,
                     write_report)
 
@@ -92,6 +92,11 @@ def report(done: dict[tuple[str, str], list[dict]], args, settings: list[str]) -
                 lines.append(f"\nNDCG@10 (all users) per seed {seeds}: prefix {base} vs sequence {other}; paired "
                              f"t-test over seeds p = {paired_seed_test(base, other):.3g}; Wilcoxon over users x seeds: "
                              f"mean difference {diff:+.4f}, p = {p_users:.3g}.\n")
+                within = {group: user_level_test([p for p, _ in pairs], [q for _, q in pairs], protocol, group)
+                          for group in GROUPS if group != "all"}
+                if not any(np.isnan(p_group) for _, p_group in within.values()):
+                    lines.append("Within groups (sequence minus prefix, Wilcoxon over users x seeds): " + ", ".join(
+                        f"{group} {d:+.4f} (p = {p_group:.3g})" for group, (d, p_group) in within.items()) + ".\n")
             else:
                 lines.append("")
     return "\n".join(lines) + "\n"

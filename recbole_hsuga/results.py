@@ -100,10 +100,13 @@ def write_result(result: dict, results_dir: str | Path) -> Path:
 
 
 def write_user_ranks(result_path: str | Path, test_dataset: Any, test_ranks: dict) -> Path:
-    """Write ``<result>.ranks.npz``: per-user test ranks keyed by original user id."""
+    """Write ``<result>.ranks.npz``: per-user test ranks keyed by original user id, and (when the
+    trainer knew the training history) boolean ``head_users`` / ``head_items`` labels per user."""
     path = Path(result_path).with_suffix(".ranks.npz")
     tokens = test_dataset.field2id_token[test_dataset.uid_field][test_ranks["users"]]
-    np.savez_compressed(path, users=tokens.astype(str), full=test_ranks["full"], sampled=test_ranks["sampled"])
+    labels = {key: test_ranks[key] for key in ("head_users", "head_items") if key in test_ranks}
+    np.savez_compressed(path, users=tokens.astype(str), full=test_ranks["full"], sampled=test_ranks["sampled"],
+                        **labels)
     return path
 
 

@@ -376,8 +376,11 @@ class HeadTailEvaluationMixin:
         users_arr = torch.cat(users).numpy()
         items_arr = torch.cat(items).numpy()
         rank_arrays = {p: torch.cat(r).numpy() for p, r in ranks.items()}
-        # Kept for per-user paired tests between models (runner: save_user_ranks).
-        self.last_evaluation = {"phase": context.phase, "users": users_arr, "targets": items_arr, **rank_arrays}
+        # Kept for per-user paired tests between models (runner: save_user_ranks), with each
+        # user's head/tail labels so that such tests can be run within a group.
+        labels = {g: m for g, m in self._groups(users_arr, items_arr).items() if g in ("head_users", "head_items")}
+        self.last_evaluation = {"phase": context.phase, "users": users_arr, "targets": items_arr, **rank_arrays,
+                                **labels}
         return self._summarise(users_arr, items_arr, rank_arrays, detailed)
 
     def _groups(self, users: np.ndarray, items: np.ndarray) -> dict[str, np.ndarray]:

@@ -81,7 +81,7 @@ def test_report_states_the_measured_machine_load(bench):
     older = {"curve": [{"epoch": 0, "valid_score": 0.1}]}
     assert common.machine_load({"a": [loaded]}) == "1-minute load average at epoch ends: median 2.0, range 1.0-4.0"
     assert common.machine_load({"a": [loaded], "b": [older]}).endswith("; not recorded by 1 older run(s)")
-    assert common.machine_load({"b": [older]}) == "machine load not recorded"
+    assert common.machine_load({"b": [older]}) == "machine load not recorded by these runs"
 
 
 def test_user_level_test_pairs_users_not_file_rows(bench, tmp_path):
@@ -96,6 +96,29 @@ def test_user_level_test_pairs_users_not_file_rows(bench, tmp_path):
     assert diff == pytest.approx(1.0 / 3)  # only user 2 changes, from NDCG 0 to 1
     assert 0.0 < p <= 1.0
     assert math.isnan(common.paired_seed_test([0.1], [0.2]))  # one seed: no test over seeds
+    # Without group labels in the files there is no test within a group.
+    assert all(map(math.isnan, common.user_level_test([{"_ranks": str(tmp_path / "base.npz")}],
+                                                      [{"_ranks": str(tmp_path / "other.npz")}], "full", "tail_users")))
+
+
+def test_user_level_test_within_a_group_uses_the_files_labels(bench, tmp_path):
+    common, _ = bench
+    users = np.array(["u1", "u2", "u3", "u4"])
+    head = np.array([True, False, False, True])
+    np.savez(tmp_path / "base.npz", users=users, full=np.array([20, 20, 0, 0]), head_users=head,
+             head_items=np.zeros(4, dtype=bool))
+    # Rows reversed; u1 (head) and u2 (tail) move into the top 10, u3 (tail) drops out.
+    np.savez(tmp_path / "other.npz", users=users[::-1], full=np.array([0, 20, 0, 0]), head_users=head[::-1],
+             head_items=np.zeros(4, dtype=bool))
+    runs = [{"_ranks": str(tmp_path / "base.npz")}], [{"_ranks": str(tmp_path / "other.npz")}]
+    head_diff, _ = common.user_level_test(*runs, "full", "head_users")
+    tail_diff, _ = common.user_level_test(*runs, "full", "tail_users")
+    assert head_diff == pytest.approx(0.5)  # u1 from 0 to 1, u4 stays at 1
+    assert tail_diff == pytest.approx(0.0)  # u2 from 0 to 1, u3 from 1 to 0
+    np.savez(tmp_path / "other.npz", users=users, full=np.array([0, 0, 20, 0]), head_users=~head,
+             head_items=np.zeros(4, dtype=bool))
+    with pytest.raises(InputError, match="different head_users groups"):
+        common.user_level_test(*runs, "full", "head_users")
 
 
 def test_plan_shares_the_baseline_and_runs_seed_major(bench, tmp_path):

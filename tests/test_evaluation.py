@@ -122,6 +122,11 @@ def test_negatives_are_identical_across_evaluations_and_models(toy_run):
     negatives = sasrec._phase_context(test).negatives.copy()
     second = sasrec.evaluate(test, load_best_model=False)
     assert first == second  # same model, same candidates, same numbers
+    # Each ranked user keeps its group labels, so paired tests can be run within a group.
+    labels = sasrec.last_evaluation
+    assert labels["head_users"].dtype == bool and len(labels["head_users"]) == len(labels["users"])
+    assert int(labels["head_users"].sum()) == first["full/head_users/n_users"]
+    assert int(labels["head_items"].sum()) == first["full/head_items/n_users"]
     np.testing.assert_array_equal(negatives, gru._phase_context(test).negatives)
     assert not np.array_equal(negatives, sasrec._phase_context(valid).negatives)
     # Every evaluated user's negatives avoid all of that user's items.
@@ -171,7 +176,8 @@ def test_results_nest_write_and_rank_files(tmp_path):
               "metrics": {"test": nested}}
     config = {"results_dir": str(tmp_path), "save_user_ranks": True}
     dataset = SimpleNamespace(uid_field="user_id", field2id_token={"user_id": np.array(["[PAD]", "a", "b"])})
-    ranks = {"users": np.array([2, 1]), "full": np.array([3, 1]), "sampled": np.array([1, 1])}
+    ranks = {"users": np.array([2, 1]), "full": np.array([3, 1]), "sampled": np.array([1, 1]),
+             "head_users": np.array([True, False]), "head_items": np.array([False, False])}
     path = results.write(result, config, dataset, ranks)
     assert result["result_file"] == str(path) and path.name == "M-D-seed1-20260102T030405.json"
     assert json.loads(path.read_text())["metrics"] == {"test": nested}
@@ -180,3 +186,4 @@ def test_results_nest_write_and_rank_files(tmp_path):
     assert len(rows) == 4 and {r["metric"] for r in rows} == {"ndcg@10", "n_users"}
     saved = np.load(path.with_suffix(".ranks.npz"))
     assert saved["users"].tolist() == ["b", "a"] and saved["full"].tolist() == [3, 1]
+    assert saved["head_users"].tolist() == [True, False] and saved["head_items"].tolist() == [False, False]
