@@ -83,7 +83,7 @@ from recbole_hsuga.data.dataset import SemanticTable
 from recbole_hsuga.data.sequence_loader import TRAIN_ROWS, SequenceTrainDataLoader, sequence_train_data
 from recbole_hsuga.data.training_history import TrainingHistory
 from recbole_hsuga.errors import InputError
-from recbole_hsuga.evaluation.groups import top_fraction_mask
+from recbole_hsuga.evaluation.groups import head_labels
 from recbole_hsuga.evaluation.negatives import sample_fixed_negatives
 from recbole_hsuga.evaluation.ranking import full_ranks, group_means, per_user_metrics, sampled_ranks
 from recbole_hsuga.gaa.loss import REDUCTIONS, NeighbourCSR, self_distillation_loss
@@ -387,14 +387,9 @@ class HeadTailEvaluationMixin:
         groups = {"all": np.ones(len(users), dtype=bool)}
         if self.training_history is None:
             return groups
-        user_counts = self.training_history.user_counts()
-        item_counts = self.training_history.item_counts()
-        valid_users = np.zeros(len(user_counts), dtype=bool)
-        valid_users[1:] = True
-        valid_items = np.zeros(len(item_counts), dtype=bool)
-        valid_items[1:] = True
-        head_users = top_fraction_mask(user_counts, self.head_fraction, valid_users)[users]
-        head_items = top_fraction_mask(item_counts, self.head_fraction, valid_items)[items]
+        labels = head_labels(self.training_history.user_counts(), self.training_history.item_counts(), users, items,
+                             self.head_fraction)
+        head_users, head_items = labels["head_users"], labels["head_items"]
         groups.update(head_users=head_users, tail_users=~head_users, head_items=head_items, tail_items=~head_items)
         return groups
 

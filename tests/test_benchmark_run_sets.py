@@ -208,3 +208,39 @@ def test_seed_list_names_a_malformed_value(bench):
     assert common.seed_list("42,43,44") == [42, 43, 44]
     with pytest.raises(InputError, match="--seeds takes integers joined by ',', got '42;43'"):
         common.seed_list("42;43")
+
+
+def test_label_rank_files_adds_the_labels_a_run_would_have_saved(fast_settings, tmp_path):
+    """An old-style ranks file (no labels) gets back exactly the labels the run saved, checked
+    against the run's reported group metrics; a label that disagrees with them is refused."""
+    settings = [f"--{key}={value}" for key, value in fast_settings.items()]
+    repo = BENCHMARKS.parent
+    run = subprocess.run([sys.executable, str(repo / "run_recbole_hsuga.py"), "--model=SASRec", "--dataset=toy-beauty",
+                          "--save_user_ranks=True", "--hidden_size=8", "--inner_size=16", *settings],
+                         capture_output=True, text=True, timeout=600, cwd=repo)
+    assert run.returncode == 0, run.stderr[-3000:]
+    (result,) = (tmp_path / "results").glob("SASRec-toy-beauty-seed42-*.json")
+    ranks_file = result.with_suffix(".ranks.npz")
+    saved = dict(np.load(ranks_file))
+    assert {"head_users", "head_items"} <= set(saved) and saved["head_users"].any() and saved["head_items"].any()
+    np.savez_compressed(ranks_file, users=saved["users"], full=saved["full"], sampled=saved["sampled"])
+
+    def label() -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, str(BENCHMARKS / "label_rank_files.py"), "--dataset=toy-beauty",
+                               f"--data_path={fast_settings['data_path']}", str(result)],
+                              capture_output=True, text=True, timeout=600, cwd=repo)
+
+    labelled = label()
+    assert labelled.returncode == 0, labelled.stderr[-3000:]
+    assert "1 rank files labelled" in labelled.stdout
+    restored = np.load(ranks_file)
+    for key in ("users", "full", "sampled", "head_users", "head_items"):
+        np.testing.assert_array_equal(restored[key], saved[key])
+
+    np.savez_compressed(ranks_file, **{**saved, "head_users": ~saved["head_users"]})
+    refused = label()
+    assert refused.returncode == 2
+    lines = refused.stderr.strip().splitlines()
+    assert len(lines) == 1, refused.stderr
+    line = lines[0]
+    assert str(ranks_file) in line and "head_users has" in line

@@ -39,3 +39,24 @@ def top_fraction_mask(counts: np.ndarray, fraction: float, valid: np.ndarray | N
     mask = np.zeros(len(counts), dtype=bool)
     mask[candidates[order[:n_head]]] = True
     return mask
+
+
+def head_labels(user_counts: np.ndarray, item_counts: np.ndarray, users: np.ndarray, targets: np.ndarray,
+                fraction: float) -> dict[str, np.ndarray]:
+    """Each evaluated user's head/tail labels, as the evaluator's groups define them.
+
+    Args:
+        user_counts: ``[n_users]`` training interactions per user id (id 0 is RecBole's padding).
+        item_counts: ``[n_items]`` training interactions per item id (id 0 is padding).
+        users: ``[n]`` evaluated user ids.
+        targets: ``[n]`` each evaluated user's target item id.
+        fraction: share of users (and of items) that are head.
+
+    Returns:
+        ``{"head_users": [n] bool, "head_items": [n] bool}``: whether the user is active, and
+        whether the user's target item is popular; the tail groups are the complements.
+    """
+    valid_users = np.arange(len(user_counts)) > 0
+    valid_items = np.arange(len(item_counts)) > 0
+    return {"head_users": top_fraction_mask(user_counts, fraction, valid_users)[users],
+            "head_items": top_fraction_mask(item_counts, fraction, valid_items)[targets]}
