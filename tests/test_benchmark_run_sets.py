@@ -190,6 +190,30 @@ def test_train_rows_reads_model_and_integer_seeds(monkeypatch):
         train_rows.parse_runs(["SASRec"])
 
 
+def test_train_rows_wall_clock_ratio_uses_the_seeds_both_modes_have(monkeypatch, tmp_path):
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    from argparse import Namespace
+
+    import common
+    import train_rows
+
+    def run(seed: int, mode: str, epoch_seconds: float) -> dict:
+        ranks = tmp_path / f"{mode}-{seed}.npz"
+        np.savez(ranks, users=np.array(["1", "2"]), full=np.array([0, 20]), sampled=np.array([0, 5]))
+        groups = {g: {"hit@10": 0.5, "ndcg@10": 0.5} for g in common.GROUPS}
+        return {"seed": seed, "config": {"train_rows": mode}, "_ranks": str(ranks),
+                "metrics": {"test": {"full": groups, "sampled": groups}},
+                "curve": [{"epoch": 0, "valid_score": 0.1}, {"epoch": 1, "valid_score": 0.2}],
+                "timings": {"epoch_seconds": [epoch_seconds] * 2, "seconds_per_epoch": epoch_seconds, "epochs": 2}}
+
+    # Seed 43 has finished on sequence rows only: it must not enter the ratio.
+    done = {("SASRec", "prefix"): [run(42, "prefix", 100.0)],
+            ("SASRec", "sequence"): [run(42, "sequence", 40.0), run(43, "sequence", 10.0)]}
+    args = Namespace(runs=["SASRec:42,43"], dataset="toy")
+    text = train_rows.report(done, args, [])
+    assert "sequence / prefix, seeds [42]: **0.40**" in text
+
+
 def test_bad_pairs_exit_with_status_2_and_one_line(tmp_path):
     """The script, run as a user runs it: the bad --pairs item is named before anything trains."""
     result = subprocess.run(
