@@ -377,8 +377,9 @@ class HeadTailEvaluationMixin:
         items_arr = torch.cat(items).numpy()
         rank_arrays = {p: torch.cat(r).numpy() for p, r in ranks.items()}
         # Kept for per-user paired tests between models (runner: save_user_ranks), with each
-        # user's head/tail labels so that such tests can be run within a group.
-        labels = {g: m for g, m in self._groups(users_arr, items_arr).items() if g in ("head_users", "head_items")}
+        # user's head/tail labels (detailed evaluations) so such tests can be run within a group.
+        groups = self._groups(users_arr, items_arr) if detailed else {}
+        labels = {g: m for g, m in groups.items() if g in ("head_users", "head_items")}
         self.last_evaluation = {"phase": context.phase, "users": users_arr, "targets": items_arr, **rank_arrays,
                                 **labels}
         return self._summarise(users_arr, items_arr, rank_arrays, detailed)
