@@ -53,9 +53,9 @@ class DatasetGroups:
                                   test.inter_feat[test.iid_field].numpy().tolist()))
 
     def labels(self, user_tokens: np.ndarray, fraction: float, where: str) -> dict[str, np.ndarray]:
-        missing = [t for t in user_tokens[:5] if t not in self.token_to_id]
+        missing = [t for t in user_tokens if t not in self.token_to_id]
         if missing:
-            raise InputError(f"{where}: users {missing} are not in the dataset")
+            raise InputError(f"{where}: {len(missing)} users are not in the dataset, e.g. {missing[:5]}")
         users = np.array([self.token_to_id[t] for t in user_tokens])
         targets = np.array([self.target_of[u] for u in users])
         return head_labels(self.user_counts, self.item_counts, users, targets, fraction)
