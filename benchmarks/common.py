@@ -138,12 +138,13 @@ def best_epoch(result: dict) -> int | None:
 
 
 def group_mask(ranks, group: str) -> np.ndarray | None:
-    """Which users of a ranks file belong to ``group`` (one of GROUPS), or None when the file
-    carries no head/tail labels (files written before they were recorded)."""
+    """Which users of a ranks file (an open ``.npz`` or a dict of its arrays) belong to ``group``
+    (one of GROUPS), or None when it carries no head/tail labels (files written before they
+    were recorded)."""
     if group == "all":
         return np.ones(len(ranks["users"]), dtype=bool)
     label = "head_users" if group.endswith("users") else "head_items"
-    if label not in ranks.files:
+    if label not in ranks:
         return None
     head = ranks[label].astype(bool)
     return head if group.startswith("head") else ~head

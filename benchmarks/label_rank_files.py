@@ -47,7 +47,6 @@ class DatasetGroups:
         history = TrainingHistory.from_dataloaders(train_data, valid_data)
         self.user_counts, self.item_counts = history.user_counts(), history.item_counts()
         test = test_data._dataset
-        self.uid_field = test.uid_field
         self.token_to_id = {token: i for i, token in enumerate(test.field2id_token[test.uid_field])}
         self.target_of = dict(zip(test.inter_feat[test.uid_field].numpy().tolist(),
                                   test.inter_feat[test.iid_field].numpy().tolist()))
@@ -78,14 +77,6 @@ def check_labels(result: dict, ranks: dict[str, np.ndarray]) -> None:
                                      f"reports {reported[metric]}")
 
 
-class NpzView(dict):
-    """A dict of arrays that :func:`group_mask` reads as it reads an open ``.npz``."""
-
-    @property
-    def files(self) -> list[str]:
-        return list(self)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("results", nargs="+", help="result JSON files (with their .ranks.npz)")
@@ -101,7 +92,7 @@ def main() -> None:
     # No bar when stderr is not a terminal (disable=None), so a log or an error stays one line per event.
     for result in tqdm(results, desc="rank files", ncols=100, disable=None):
         with np.load(result["_ranks"]) as stored:
-            ranks = NpzView({key: stored[key] for key in stored.files})
+            ranks = {key: stored[key] for key in stored.files}
         if all(label in ranks for label in LABELS):
             check_labels(result, ranks)
             continue

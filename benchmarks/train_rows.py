@@ -71,31 +71,32 @@ def report(done: dict[tuple[str, str], list[dict]], args, settings: list[str]) -
                          f"{np.mean([wall_to_best(r) for r in runs]):.0f} | "
                          f"{some_rows(runs)} |")
         lines.append("")
-        shared = sorted({r["seed"] for r in by_mode["prefix"]} & {r["seed"] for r in by_mode["sequence"]})
-        if shared:
-            # Over the seeds both modes have, so that a seed still training in one mode does not
-            # weigh on one side of the ratio only.
-            prefix_wall = np.mean([wall_to_best(r) for r in by_mode["prefix"] if r["seed"] in shared])
-            sequence_wall = np.mean([wall_to_best(r) for r in by_mode["sequence"] if r["seed"] in shared])
-            lines.append(f"Wall-clock to the best epoch, sequence / prefix, seeds {shared}: "
-                         f"**{sequence_wall / prefix_wall:.2f}** (target <= 0.25). Seconds as each run measured them, with whatever else shared the cores "
-                         "at the time; `benchmarks/training_step_cost.py` measures both modes' per-epoch cost in one "
-                         "process, and epochs to the best epoch do not depend on load.\n")
+        # Runs paired by seed, over the seeds both modes have, so that a seed still training in
+        # one mode weighs on neither side of a comparison.
+        by_seed = {mode: {r["seed"]: r for r in runs} for mode, runs in by_mode.items()}
+        seeds = sorted(by_seed["prefix"].keys() & by_seed["sequence"].keys())
+        prefix_runs = [by_seed["prefix"][s] for s in seeds]
+        sequence_runs = [by_seed["sequence"][s] for s in seeds]
+        if seeds:
+            prefix_wall = np.mean([wall_to_best(r) for r in prefix_runs])
+            sequence_wall = np.mean([wall_to_best(r) for r in sequence_runs])
+            lines.append(f"Wall-clock to the best epoch, sequence / prefix, seeds {seeds}: "
+                         f"**{sequence_wall / prefix_wall:.2f}** (target <= 0.25). Seconds as each run measured "
+                         "them, with whatever else shared the cores at the time; `benchmarks/training_step_cost.py` "
+                         "measures both modes' per-epoch cost in one process, and epochs to the best epoch do not "
+                         "depend on load.\n")
         present = {f"{model} {mode}": runs for mode, runs in by_mode.items() if runs}
         for protocol in ("full", "sampled"):
             lines.append(f"**{protocol} ranking**\n")
             lines += group_table(present, protocol)
-            seeds = sorted({r["seed"] for r in by_mode["prefix"]} & {r["seed"] for r in by_mode["sequence"]})
             if seeds:
-                pairs = [(next(r for r in by_mode["prefix"] if r["seed"] == s),
-                          next(r for r in by_mode["sequence"] if r["seed"] == s)) for s in seeds]
-                base = [p["metrics"]["test"][protocol]["all"]["ndcg@10"] for p, _ in pairs]
-                other = [q["metrics"]["test"][protocol]["all"]["ndcg@10"] for _, q in pairs]
-                diff, p_users = user_level_test([p for p, _ in pairs], [q for _, q in pairs], protocol)
+                base = [p["metrics"]["test"][protocol]["all"]["ndcg@10"] for p in prefix_runs]
+                other = [q["metrics"]["test"][protocol]["all"]["ndcg@10"] for q in sequence_runs]
+                diff, p_users = user_level_test(prefix_runs, sequence_runs, protocol)
                 lines.append(f"\nNDCG@10 (all users) per seed {seeds}: prefix {base} vs sequence {other}; paired "
                              f"t-test over seeds p = {paired_seed_test(base, other):.3g}; Wilcoxon over users x seeds: "
                              f"mean difference {diff:+.4f}, p = {p_users:.3g}.\n")
-                within = {group: user_level_test([p for p, _ in pairs], [q for _, q in pairs], protocol, group)
+                within = {group: user_level_test(prefix_runs, sequence_runs, protocol, group)
                           for group in GROUPS if group != "all"}
                 if not any(np.isnan(p_group) for _, p_group in within.values()):
                     lines.append("Within groups (sequence minus prefix, Wilcoxon over users x seeds): " + ", ".join(

@@ -378,11 +378,11 @@ class HeadTailEvaluationMixin:
         rank_arrays = {p: torch.cat(r).numpy() for p, r in ranks.items()}
         # Kept for per-user paired tests between models (runner: save_user_ranks), with each
         # user's head/tail labels (detailed evaluations) so such tests can be run within a group.
-        groups = self._groups(users_arr, items_arr) if detailed else {}
+        groups = self._groups(users_arr, items_arr) if detailed else {"all": np.ones(len(users_arr), dtype=bool)}
         labels = {g: m for g, m in groups.items() if g in ("head_users", "head_items")}
         self.last_evaluation = {"phase": context.phase, "users": users_arr, "targets": items_arr, **rank_arrays,
                                 **labels}
-        return self._summarise(users_arr, items_arr, rank_arrays, detailed)
+        return self._summarise(rank_arrays, groups)
 
     def _groups(self, users: np.ndarray, items: np.ndarray) -> dict[str, np.ndarray]:
         groups = {"all": np.ones(len(users), dtype=bool)}
@@ -394,8 +394,9 @@ class HeadTailEvaluationMixin:
         groups.update(head_users=head_users, tail_users=~head_users, head_items=head_items, tail_items=~head_items)
         return groups
 
-    def _summarise(self, users, items, rank_arrays, detailed: bool) -> OrderedDict:
-        groups = self._groups(users, items) if detailed else {"all": np.ones(len(users), dtype=bool)}
+    def _summarise(self, rank_arrays: dict[str, np.ndarray], groups: dict[str, np.ndarray]) -> OrderedDict:
+        """Metrics per protocol and group from ``rank_arrays[protocol]`` ``[n]`` and ``groups[name]``
+        ``[n]`` boolean masks over the same users."""
         decimals = self.config["metric_decimal_place"] or 4
         result: OrderedDict[str, float] = OrderedDict()
         tables = {}

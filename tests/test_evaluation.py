@@ -148,7 +148,7 @@ def test_trainer_reports_known_per_group_values(toy_run):
     users = np.array([1, 2, 3, 4, 5])
     targets = np.array([1, 1, 2, 3, 1])  # users 1, 2, 5 target the head item 1
     ranks = {"full": np.array([0, 30, 2, 9, 0]), "sampled": np.array([0, 1, 0, 0, 0])}
-    result = trainer._summarise(users, targets, ranks, detailed=True)
+    result = trainer._summarise(ranks, trainer._groups(users, targets))
     assert result["full/head_users/hit@5"] == 1.0 and result["full/head_users/n_users"] == 1
     assert result["full/tail_users/hit@5"] == 0.5  # ranks 0, 30, 2, 9
     assert result["full/head_items/hit@10"] == round(2 / 3, 4)  # ranks 0, 30, 0; values are rounded
