@@ -44,13 +44,17 @@ PAIRS_DIAGNOSTICS="$PAIRS,SASRecGRASP+grasp_attention=none:SASRecGRASP"
     $PY benchmarks/model_comparison.py --name=llm-enhanced --variants="$VARIANTS,$GRASP_DIAGNOSTICS" --seeds=42,43,44 \
         --jobs=1 --baseline_runs=$SEQUENCE_SASREC --notes=benchmarks/notes/compare-llm-enhanced-amazon-beauty.md \
         --train_rows=sequence --pairs="$PAIRS_DIAGNOSTICS" "${COMMON[@]}"
-    $PY benchmarks/train_rows.py --runs=GRU4Rec:42 --runs=BERT4Rec:42 --jobs=1 \
+    $PY benchmarks/train_rows.py --runs=GRU4Rec:42 --runs=BERT4Rec:42 --modes=prefix --jobs=1 \
         --notes=benchmarks/notes/train-rows-amazon-beauty.md "${COMMON[@]}"
 ) &
 LANE1=$!
-# Lane 2: SASRec on prefix rows against sequence rows, three seeds (issue 11).
+# Lane 2: SASRec on prefix rows against sequence rows, three seeds (issue 11); then the
+# sequence-row halves of GRU4Rec and BERT4Rec, so that BERT4Rec's two modes train side by side
+# (each mode is in one lane only: two processes must never resume the same training state).
 $PY benchmarks/train_rows.py --runs=SASRec:42,43,44 --jobs=1 --notes=benchmarks/notes/train-rows-amazon-beauty.md \
     "${COMMON[@]}"
+$PY benchmarks/train_rows.py --runs=GRU4Rec:42 --runs=BERT4Rec:42 --modes=sequence --jobs=1 \
+    --notes=benchmarks/notes/train-rows-amazon-beauty.md "${COMMON[@]}"
 wait $LANE1
 # Each lane's report covers its own runs; rewrite it from every result file.
 $PY benchmarks/train_rows.py --runs=SASRec:42,43,44 --runs=GRU4Rec:42 --runs=BERT4Rec:42 \
