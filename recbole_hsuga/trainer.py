@@ -147,6 +147,8 @@ class HeadTailEvaluationMixin:
         self.resumed_at_epochs: list[int] = []
         self._last_saved_epoch = -1
         self._training_loader = None
+        #: the open lock file of a resumable run (see :func:`training_state.hold_lock`).
+        self._state_lock = None
 
     # ----------------------------------------------------------------- training data
     def set_training_history(self, history: TrainingHistory) -> None:
@@ -157,18 +159,25 @@ class HeadTailEvaluationMixin:
         rows = self._training_loader = self.prepare_training(train_data, valid_data)
         if not self.resume_training:
             return super().fit(rows, valid_data, verbose, saved, show_progress, callback_fn)
-        if self._resume_training_state():
-            self.logger.info(f"{self.training_state_file}: this run had already stopped; testing its best checkpoint")
-            return self.best_valid_score, self.best_valid_result
+        # Held while this process trains the run; a killed process releases it with its files.
+        self._state_lock = training_state.hold_lock(self.training_state_file)
+        try:
+            if self._resume_training_state():
+                self.logger.info(f"{self.training_state_file}: this run had already stopped; testing its best "
+                                 "checkpoint")
+                return self.best_valid_score, self.best_valid_result
 
-        def after_validation(epoch_idx: int, valid_score: float) -> None:
-            self._save_training_state(epoch_idx, finished=False)
-            if callback_fn is not None:
-                callback_fn(epoch_idx, valid_score)
+            def after_validation(epoch_idx: int, valid_score: float) -> None:
+                self._save_training_state(epoch_idx, finished=False)
+                if callback_fn is not None:
+                    callback_fn(epoch_idx, valid_score)
 
-        outcome = super().fit(rows, valid_data, verbose, saved, show_progress, after_validation)
-        self._save_training_state(self._last_saved_epoch, finished=True)
-        return outcome
+            outcome = super().fit(rows, valid_data, verbose, saved, show_progress, after_validation)
+            self._save_training_state(self._last_saved_epoch, finished=True)
+            return outcome
+        finally:
+            self._state_lock.close()
+            self._state_lock = None
 
     def prepare_training(self, train_data, valid_data=None):
         """What :meth:`fit` does before its first epoch: the training history (recovered from
@@ -280,8 +289,9 @@ class HeadTailEvaluationMixin:
         return stopped
 
     def forget_training_state(self) -> None:
-        """Remove the saved training state (the run's result is written)."""
+        """Remove the saved training state and its lock file (the run's result is written)."""
         self.training_state_file.unlink(missing_ok=True)
+        training_state.lock_path(self.training_state_file).unlink(missing_ok=True)
 
     # ----------------------------------------------------------------- checkpoints
     def resume_checkpoint(self, resume_file):

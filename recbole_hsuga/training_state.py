@@ -15,14 +15,20 @@ Settings are compared before resuming: a state written with other settings is an
 (one line naming the file and the first differing key), never silently continued.
 ``epochs`` may differ (raising the cap of a stopped run is legitimate), as may the keys
 that only say where files go or how much is printed (:data:`NOT_SETTINGS`).
+
+One process at a time: a run holds an exclusive lock on ``<state file>.lock`` while
+``fit`` trains it, so a second process started on the same run (two
+queue lanes listing it, a queue restarted while the old one still runs) stops with one
+line instead of both writing the same state and checkpoint.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import random
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 import torch
@@ -72,6 +78,35 @@ def save(path: Path, state: dict[str, Any]) -> None:
     partial = path.with_name(path.name + ".partial")
     torch.save(state, partial, pickle_protocol=4)
     os.replace(partial, path)
+
+
+def lock_path(path: Path) -> Path:
+    """The lock file of the run whose training state is ``path``."""
+    return path.with_name(path.name + ".lock")
+
+
+def hold_lock(path: Path) -> IO[str]:
+    """Lock the run whose training state is ``path`` for this process; keep the returned file
+    open while the run trains (closing it, or the process ending, releases the lock).
+
+    Raises:
+        InputError: another process holds the lock.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock = open(lock_path(path), "a+")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.seek(0)
+        holder = lock.read().strip() or "unknown"
+        lock.close()
+        raise InputError(f"{lock_path(path)}: another process (pid {holder}) is training this run; wait for it or "
+                         "stop it, or use another checkpoint_dir") from None
+    lock.seek(0)
+    lock.truncate()
+    lock.write(str(os.getpid()))
+    lock.flush()
+    return lock
 
 
 def load(path: Path, config: Any, map_location: Any = None) -> dict[str, Any]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 import torch
 
@@ -91,6 +93,25 @@ def test_state_of_other_settings_is_refused(toy_data_path, tmp_path):
     with pytest.raises(InputError, match=r"training-state-SASRec-toy-beauty-seed5\.pth: .*learning_rate=0\.001.*"
                                          r"learning_rate=0\.01"):
         train(toy_data_path, {**settings, "learning_rate": 0.01}, "SASRec")
+
+
+def test_second_process_on_the_same_run_is_refused(toy_data_path, tmp_path):
+    settings = resumable_settings(tmp_path, "SASRec", "sequence")
+    config = build_run(toy_data_path, "toy-beauty", "SASRec", settings)[0]
+    # A lock held through another open file behaves as another process's lock.
+    other = training_state.hold_lock(training_state.state_path(config))
+    try:
+        with pytest.raises(InputError, match=r"training-state-SASRec-toy-beauty-seed5\.pth\.lock: another process "
+                                             rf"\(pid {os.getpid()}\) is training this run"):
+            train(toy_data_path, settings, "SASRec")
+        assert not training_state.state_path(config).exists()
+    finally:
+        other.close()
+    # Released (the other process ended), the run trains; a stopped fit releases it too.
+    with pytest.raises(Stop):
+        train(toy_data_path, settings, "SASRec", callback=stop_after(0))
+    resumed, _, _ = train(toy_data_path, settings, "SASRec")
+    assert resumed.resumed_at_epochs == [1]
 
 
 def test_run_without_the_switch_writes_no_state(toy_data_path, tmp_path):
