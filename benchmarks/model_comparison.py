@@ -25,6 +25,14 @@ A variant may end with ``@SEED/SEED...`` to run only those of ``--seeds``
 reused, and a missing one is trained into that folder, so the same converged run is never
 trained twice by the two run sets.
 
+A variant's own settings replace the shared ones of the same key
+(``--train_batch_size=256`` with ``GRU4Rec+train_batch_size=48``: that variant trains at 48).
+
+``--reuse_runs=FOLDER[,FOLDER...]`` also looks up every variant's finished runs in other run
+sets' raw folders (same model, seed and settings), without ever training into them: a
+diagnostic set compares new runs against runs another script already trained
+(``raw/train-rows-amazon-beauty/prefix``, ``.../sequence``).
+
 ``--pairs=OTHER:BASE,...`` adds paired comparisons between two variants besides those against
 the baseline (``SASRecHSUGA:SASRecLLMESR``): per protocol and group, the NDCG@10 difference
 over the seeds both have, with a paired t-test over seeds and a Wilcoxon test over users x
@@ -71,6 +79,12 @@ def parse_variant(spec: str) -> tuple[str, list[str]]:
         if "=" not in override:
             raise InputError(f"variant {spec!r}: settings after '+' are key=value, got {override!r}")
     return model, [f"--{override}" for override in overrides]
+
+
+def with_overrides(settings: list[str], own: list[str]) -> list[str]:
+    """The shared ``--key=value`` settings with a variant's own ones in place of the same keys."""
+    own_keys = {setting.split("=", 1)[0] for setting in own}
+    return [setting for setting in settings if setting.split("=", 1)[0] not in own_keys] + own
 
 
 def slug(spec: str) -> str:
@@ -179,12 +193,14 @@ def report(done: dict[str, list[dict]], variants: list[str], args, settings: lis
 
 
 def plan_runs(seeds_of: dict[str, list[int]], seeds: list[int], root: Path, shared_baseline: Path | None,
-              dataset: str, settings: list[str]) -> tuple[dict[str, list[dict]], list[tuple]]:
+              dataset: str, settings: list[str], reuse: tuple[Path, ...] = ()
+              ) -> tuple[dict[str, list[dict]], list[tuple]]:
     """Finished results per variant, and the runs still to train as ``run_in_parallel`` jobs.
 
     Seed-major: every variant of a seed comes before the next seed. The baseline (the first
     variant) is looked up in its own folder, then in ``shared_baseline``, where a missing
-    baseline run is also trained, so that two run sets share one converged run.
+    baseline run is also trained, so that two run sets share one converged run. Any variant
+    is then looked up in the ``reuse`` folders, which are only read.
     """
     variants = list(seeds_of)
     done: dict[str, list[dict]] = {}
@@ -194,12 +210,15 @@ def plan_runs(seeds_of: dict[str, list[int]], seeds: list[int], root: Path, shar
             if seed not in seeds_of[variant]:
                 continue
             model, own = parse_variant(variant)
-            run_settings = [*settings, *own]
+            run_settings = with_overrides(settings, own)
             folder = root / slug(variant)
             result = finished_run(folder, model, dataset, seed, run_settings)
             if result is None and variant == variants[0] and shared_baseline is not None:
                 folder = shared_baseline
                 result = finished_run(folder, model, dataset, seed, run_settings)
+            for other in reuse:
+                if result is None:
+                    result = finished_run(other, model, dataset, seed, run_settings)
             if result is not None:
                 done.setdefault(variant, []).append(result)
             else:
@@ -219,6 +238,8 @@ def main() -> None:
     parser.add_argument("--notes", default=None, help="markdown file appended to the report (reading notes)")
     parser.add_argument("--baseline_runs", default=None,
                         help="raw-result folder whose baseline runs are reused, and where missing ones are trained")
+    parser.add_argument("--reuse_runs", default="",
+                        help="FOLDER,... raw-result folders whose finished runs of any variant are reused (read only)")
     parser.add_argument("--pairs", default=None, help="OTHER:BASE,... extra paired comparisons between variants")
     parser.add_argument("--report_only", action="store_true")
     args, settings = parser.parse_known_args()
@@ -229,7 +250,8 @@ def main() -> None:
     root = RAW / f"compare-{args.name}-{args.dataset}"
     shared_baseline = Path(args.baseline_runs).resolve() if args.baseline_runs else None
     out = Path(args.out) if args.out else REPO / "benchmarks" / "results" / f"compare-{args.name}-{args.dataset}.md"
-    done, todo = plan_runs(seeds_of, seeds, root, shared_baseline, args.dataset, settings)
+    reuse = tuple(Path(folder).resolve() for folder in args.reuse_runs.split(",") if folder)
+    done, todo = plan_runs(seeds_of, seeds, root, shared_baseline, args.dataset, settings, reuse)
     if args.report_only:
         todo = []
     print(f"{sum(len(v) for v in done.values())} runs found, {len(todo)} to train", flush=True)

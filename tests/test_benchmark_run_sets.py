@@ -139,6 +139,24 @@ def test_plan_shares_the_baseline_and_runs_seed_major(bench, tmp_path):
     assert folders[("SASRecLLMESR", 43)] == root / "SASRecLLMESR"
 
 
+def test_variant_settings_replace_shared_ones_and_reused_folders_are_only_read(bench, tmp_path):
+    _, comparison = bench
+    root, prefix, sequence = tmp_path / "compare", tmp_path / "rows" / "prefix", tmp_path / "rows" / "sequence"
+    settings = ["--train_rows=sequence", "--train_batch_size=256"]
+    assert comparison.with_overrides(settings, ["--train_batch_size=48"]) == ["--train_rows=sequence",
+                                                                             "--train_batch_size=48"]
+    write_result(prefix, "GRU4Rec", 42, "20261101T000000", {"train_rows": "prefix", "train_batch_size": 256})
+    write_result(sequence, "GRU4Rec", 42, "20261101T000000", {"train_rows": "sequence", "train_batch_size": 256})
+    seeds_of = {"GRU4Rec+train_rows=prefix": [42], "GRU4Rec": [42], "GRU4Rec+train_batch_size=48": [42]}
+    done, todo = comparison.plan_runs(seeds_of, [42], root, None, "toy", settings, (prefix, sequence))
+    # Each reused run is the one whose settings the variant has, whichever folder it is in.
+    assert done["GRU4Rec+train_rows=prefix"][0]["config"]["train_rows"] == "prefix"
+    assert done["GRU4Rec"][0]["config"]["train_rows"] == "sequence"
+    (variant, model, folder, seed, run_settings), = todo
+    assert (variant, folder) == ("GRU4Rec+train_batch_size=48", root / "GRU4Rec__train_batch_size=48")
+    assert run_settings == ["--train_rows=sequence", "--train_batch_size=48"]
+
+
 def test_rewritten_report_names_the_training_command(bench, monkeypatch):
     common, _ = bench
     monkeypatch.setattr("sys.argv", ["model_comparison.py", "--name=x", "--report_only", "--seeds=42"])
