@@ -204,8 +204,11 @@ class HeadTailEvaluationMixin:
                              "fit(train_data, valid_data) or set_training_history() first")
         rows = sequence_train_data(self.config, train_data, self.training_history, self.model)
         self.n_train_rows = len(rows.rows)
+        n_targets, batch_rows = int((rows.rows.targets > 0).sum()), int(self.config["train_batch_size"])
+        # train_batch_size counts rows; the targets per step are what the optimiser averages over.
         self.logger.info(f"train_rows: sequence: {self.n_train_rows} rows ({len(train_data._dataset)} prefix rows), "
-                         f"{int((rows.rows.targets > 0).sum())} training targets")
+                         f"{n_targets} training targets, about {n_targets / self.n_train_rows * batch_rows:.0f} "
+                         f"per batch of {batch_rows} rows")
         return rows
 
     def _train_epoch(self, train_data, epoch_idx, loss_func=None, show_progress=False):

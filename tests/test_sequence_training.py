@@ -4,6 +4,7 @@ and weights, checkpoints across modes, and the CLI."""
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
 import sys
 from pathlib import Path
@@ -49,6 +50,21 @@ def test_each_model_trains_an_epoch_on_sequence_rows_and_reloads(toy_with_vector
     reloaded = get_trainer(config["MODEL_TYPE"], model, type(fresh))(config, fresh)
     reloaded.set_training_history(trainer.training_history)
     assert reloaded.evaluate(test_data, load_best_model=False) == scores
+
+
+def test_log_states_the_targets_per_batch(toy_with_vectors, tmp_path, caplog):
+    _, train_data, valid_data, _, _, trainer = build(toy_with_vectors, tmp_path, "SASRec", train_batch_size=16)
+    trainer.logger.addHandler(caplog.handler)  # RecBole's logger does not propagate to the root logger
+    caplog.set_level(logging.INFO, logger=trainer.logger.name)
+    try:
+        rows = trainer.prepare_training(train_data, valid_data)
+    finally:
+        trainer.logger.removeHandler(caplog.handler)
+    n_targets = int((rows.rows.targets > 0).sum())
+    # Every prefix row is one target, so the two counts agree for users that fit one window.
+    assert n_targets == len(train_data._dataset)
+    assert (f"{len(rows.rows)} rows ({len(train_data._dataset)} prefix rows), {n_targets} training targets, about "
+            f"{n_targets / len(rows.rows) * 16:.0f} per batch of 16 rows") in caplog.text
 
 
 def test_prefix_checkpoint_loads_into_a_sequence_run(toy_with_vectors, tmp_path):
