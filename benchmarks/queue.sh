@@ -55,13 +55,15 @@ $PY benchmarks/train_rows.py --runs=SASRec:42,43,44 --jobs=1 --notes=benchmarks/
     "${COMMON[@]}"
 $PY benchmarks/train_rows.py --runs=GRU4Rec:42 --runs=BERT4Rec:42 --modes=sequence --jobs=1 \
     --notes=benchmarks/notes/train-rows-amazon-beauty.md "${COMMON[@]}"
-# Issue 11's test of why GRU4Rec did worse on sequence rows: sequence rows at 48 users per
-# batch (about as many targets per step as prefix rows at 256, and as many steps per epoch),
-# against the two modes' runs above (reused, never retrained), seed 42.
+# Issue 11's test of why GRU4Rec did worse on sequence rows: sequence rows at 48 per batch
+# (about as many targets per step as prefix rows at 256, and as many steps per epoch),
+# against the two modes' runs above (reused, never retrained): GRU4Rec seed 42, SASRec seeds
+# 42/43/44 (after lane 2's prefix runs, so that no prefix run is trained twice).
 TRAIN_ROWS_RUNS=benchmarks/results/raw/train-rows-amazon-beauty
-for MODEL in GRU4Rec SASRec; do
+for MODEL_SEEDS in GRU4Rec:42 SASRec:42,43,44; do
+    MODEL=${MODEL_SEEDS%%:*}
     $PY benchmarks/model_comparison.py --name="sequence-batch-${MODEL,,}" \
-        --variants="$MODEL+train_rows=prefix,$MODEL,$MODEL+train_batch_size=48" --seeds=42 --jobs=1 \
+        --variants="$MODEL+train_rows=prefix,$MODEL,$MODEL+train_batch_size=48" --seeds="${MODEL_SEEDS#*:}" --jobs=1 \
         --reuse_runs=$TRAIN_ROWS_RUNS/prefix,$TRAIN_ROWS_RUNS/sequence --notes=benchmarks/notes/sequence-batch-amazon-beauty.md \
         --pairs="$MODEL+train_batch_size=48:$MODEL" --train_rows=sequence "${COMMON[@]}"
 done
