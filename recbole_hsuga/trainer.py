@@ -147,8 +147,6 @@ class HeadTailEvaluationMixin:
         self.resumed_at_epochs: list[int] = []
         self._last_saved_epoch = -1
         self._training_loader = None
-        #: the open lock file of a resumable run (see :func:`training_state.hold_lock`).
-        self._state_lock = None
 
     # ----------------------------------------------------------------- training data
     def set_training_history(self, history: TrainingHistory) -> None:
@@ -160,8 +158,7 @@ class HeadTailEvaluationMixin:
         if not self.resume_training:
             return super().fit(rows, valid_data, verbose, saved, show_progress, callback_fn)
         # Held while this process trains the run; a killed process releases it with its files.
-        self._state_lock = training_state.hold_lock(self.training_state_file)
-        try:
+        with training_state.hold_lock(self.training_state_file):
             if self._resume_training_state():
                 self.logger.info(f"{self.training_state_file}: this run had already stopped; testing its best "
                                  "checkpoint")
@@ -175,9 +172,6 @@ class HeadTailEvaluationMixin:
             outcome = super().fit(rows, valid_data, verbose, saved, show_progress, after_validation)
             self._save_training_state(self._last_saved_epoch, finished=True)
             return outcome
-        finally:
-            self._state_lock.close()
-            self._state_lock = None
 
     def prepare_training(self, train_data, valid_data=None):
         """What :meth:`fit` does before its first epoch: the training history (recovered from

@@ -87,7 +87,8 @@ def lock_path(path: Path) -> Path:
 
 def hold_lock(path: Path) -> IO[str]:
     """Lock the run whose training state is ``path`` for this process; keep the returned file
-    open while the run trains (closing it, or the process ending, releases the lock).
+    open while the run trains, e.g. as a ``with`` block (closing it, or the process ending,
+    releases the lock).
 
     Raises:
         InputError: another process holds the lock.
