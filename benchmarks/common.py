@@ -23,6 +23,7 @@ import torch
 from recbole_hsuga.cli import guarded
 from recbole_hsuga.errors import InputError
 from recbole_hsuga.evaluation.ranking import per_user_metrics
+from recbole_hsuga.training_state import VALUE_BEFORE_KEY_EXISTED
 
 REPO = Path(__file__).resolve().parent.parent
 RAW = REPO / "benchmarks" / "results" / "raw"
@@ -241,9 +242,14 @@ def timed_steps(model, optimizer, loss_of, batches: list) -> float:
 
 
 # ------------------------------------------------------------------ run sets that resume
+def run_config(result: dict) -> dict:
+    """A result file's config; a file written before a key existed has the value every run had then."""
+    return {**VALUE_BEFORE_KEY_EXISTED, **result.get("config", {})}
+
+
 def settings_match(result: dict, settings: list[str]) -> bool:
     """Whether a result file was made with ``settings`` (``--key=value``), compared as text."""
-    config = result.get("config", {})
+    config = run_config(result)
     for setting in settings:
         key, value = setting[2:].split("=", 1)
         if str(config.get(key)) != value and str(config.get(key)).lower() != value.lower():

@@ -49,12 +49,12 @@ from pathlib import Path
 
 import numpy as np
 from common import (GROUPS, METRICS, RAW, REPO, InputError, best_epoch, finished_run, full_sort_seconds, invocation,
-                    machine_load, newest_result_time, paired_seed_test, run_in_parallel, run_script, seed_list,
-                    user_level_test, wall_to_best, write_report)
+                    machine_load, newest_result_time, paired_seed_test, run_config, run_in_parallel, run_script,
+                    seed_list, user_level_test, wall_to_best, write_report)
 
-SHOWN = ["train_rows", "loss_type", "train_batch_size", "learning_rate", "MAX_ITEM_LIST_LENGTH", "hidden_size",
-         "stopping_step", "epochs", "semantic_suffix", "item_semantic_suffix", "hsuga_backbone", "gaa", "gaa_alpha",
-         "gaa_group_aware", "gaa_teacher_refresh_steps"]
+SHOWN = ["train_rows", "loss_type", "train_batch_size", "train_batch_unit", "learning_rate", "MAX_ITEM_LIST_LENGTH",
+         "hidden_size", "stopping_step", "epochs", "semantic_suffix", "item_semantic_suffix", "hsuga_backbone", "gaa",
+         "gaa_alpha", "gaa_group_aware", "gaa_teacher_refresh_steps"]
 
 
 def split_seeds(spec: str, seeds: list[int]) -> tuple[str, list[int]]:
@@ -147,7 +147,7 @@ def report(done: dict[str, list[dict]], variants: list[str], args, settings: lis
     if not present:
         return "\n".join(lines + ["(no finished run yet)"]) + "\n"
     for variant in present:
-        config = done[variant][0]["config"]
+        config = run_config(done[variant][0])
         lines.append(f"- `{variant}`: " + ", ".join(f"{k}={config[k]}" for k in SHOWN if k in config))
     lines.append("")
     baseline = variants[0]

@@ -26,12 +26,12 @@ from pathlib import Path
 import numpy as np
 
 from common import (GROUPS, RAW, REPO, InputError, best_epoch, finished_run, group_table, invocation, machine_load,
-                    newest_result_time, paired_seed_test, run_in_parallel, run_script, user_level_test, wall_to_best,
-                    write_report)
+                    newest_result_time, paired_seed_test, run_config, run_in_parallel, run_script, user_level_test,
+                    wall_to_best, write_report)
 
 MODES = ("prefix", "sequence")
-SHOWN = ["loss_type", "train_batch_size", "learning_rate", "MAX_ITEM_LIST_LENGTH", "hidden_size", "epochs",
-         "stopping_step", "train_window_stride", "torch_num_threads"]
+SHOWN = ["loss_type", "train_batch_size", "train_batch_unit", "learning_rate", "MAX_ITEM_LIST_LENGTH", "hidden_size",
+         "epochs", "stopping_step", "train_window_stride", "torch_num_threads"]
 
 
 def parse_runs(specs: list[str]) -> list[tuple[str, int]]:
@@ -57,7 +57,7 @@ def report(done: dict[tuple[str, str], list[dict]], args, settings: list[str]) -
             continue
         lines.append(f"## {model}\n")
         some = next(r for runs in by_mode.values() for r in runs)
-        lines.append("Settings: " + ", ".join(f"{k}={some['config'].get(k)}" for k in SHOWN) + ".\n")
+        lines.append("Settings: " + ", ".join(f"{k}={run_config(some).get(k)}" for k in SHOWN) + ".\n")
         lines += ["| mode | seeds | s / epoch | epochs run | best epoch | wall-clock to best (s) | rows / epoch |",
                   "|---|---|---|---|---|---|---|"]
         for mode, runs in by_mode.items():

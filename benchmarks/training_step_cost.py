@@ -69,7 +69,8 @@ def main() -> None:
                       int(config["train_window_stride"] or 0))
     sequence_loader = SequenceTrainDataLoader(config, train_data._dataset, rows)
     batch_size = int(config["train_batch_size"])
-    steps_per_epoch = {"prefix": -(-len(train_data._dataset) // batch_size), "sequence": -(-len(rows) // batch_size)}
+    steps_per_epoch = {"prefix": -(-len(train_data._dataset) // batch_size),
+                       "sequence": -(-len(rows) // sequence_loader.rows_per_batch)}
     prefix_batches = first_batches(train_data, args.steps)
     sequence_batches = first_batches(sequence_loader, args.steps)
     loss_type = config["loss_type"]

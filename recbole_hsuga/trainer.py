@@ -198,11 +198,13 @@ class HeadTailEvaluationMixin:
                              "fit(train_data, valid_data) or set_training_history() first")
         rows = sequence_train_data(self.config, train_data, self.training_history, self.model)
         self.n_train_rows = len(rows.rows)
-        n_targets, batch_rows = int((rows.rows.targets > 0).sum()), int(self.config["train_batch_size"])
-        # train_batch_size counts rows; the targets per step are what the optimiser averages over.
+        n_targets, batch_rows = int((rows.rows.targets > 0).sum()), rows.rows_per_batch
+        # The targets per step are what the optimiser averages over (cloze rows draw theirs by masking).
+        targets = f"{n_targets} training targets, about {n_targets / self.n_train_rows * batch_rows:.0f} per batch" \
+            if n_targets else "targets drawn by masking"
         self.logger.info(f"train_rows: sequence: {self.n_train_rows} rows ({len(train_data._dataset)} prefix rows), "
-                         f"{n_targets} training targets, about {n_targets / self.n_train_rows * batch_rows:.0f} "
-                         f"per batch of {batch_rows} rows")
+                         f"{batch_rows} rows per batch (train_batch_size={self.config['train_batch_size']}, "
+                         f"train_batch_unit={self.config['train_batch_unit']}), {targets}")
         return rows
 
     def _train_epoch(self, train_data, epoch_idx, loss_func=None, show_progress=False):

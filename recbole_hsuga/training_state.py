@@ -14,7 +14,8 @@ at most the epoch in progress when it is stopped.
 Settings are compared before resuming: a state written with other settings is an error
 (one line naming the file and the first differing key), never silently continued.
 ``epochs`` may differ (raising the cap of a stopped run is legitimate), as may the keys
-that only say where files go or how much is printed (:data:`NOT_SETTINGS`).
+that only say where files go or how much is printed (:data:`NOT_SETTINGS`). A state written
+before a key existed counts as having the value in :data:`VALUE_BEFORE_KEY_EXISTED`.
 
 One process at a time: a run holds an exclusive lock on ``<state file>.lock`` while
 ``fit`` trains it, so a second process started on the same run (two
@@ -43,6 +44,10 @@ NOT_SETTINGS = frozenset({
     "offset", "ip", "port", "log_wandb", "wandb_project", "save_dataset", "save_dataloaders", "dataset_save_path",
     "dataloaders_save_path", "config_files",
 })
+
+#: keys added after training states and result files were first written, with the value
+#: every run written before the key existed trained with: such a run matches this value.
+VALUE_BEFORE_KEY_EXISTED = {"train_batch_unit": "rows"}
 
 
 def state_path(config: Any) -> Path:
@@ -118,6 +123,7 @@ def load(path: Path, config: Any, map_location: Any = None) -> dict[str, Any]:
     """
     state = load_recbole_checkpoint(path, map_location)
     saved, current = state["settings"], settings_of(config)
+    saved = {**{key: repr(value) for key, value in VALUE_BEFORE_KEY_EXISTED.items()}, **saved}
     for key in sorted(set(saved) | set(current)):
         if saved.get(key) != current.get(key):
             raise InputError(f"{path}: training state was written with {key}={saved.get(key, '(unset)')}, this run has "

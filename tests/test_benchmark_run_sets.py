@@ -60,6 +60,10 @@ def test_finished_run_is_the_newest_with_the_same_settings(bench, tmp_path):
     # Booleans are written by YAML/JSON as true/false and given on the command line as True/False.
     write_result(tmp_path, "SASRecLLMESR", 42, "20261101T000000", {"gaa": False})
     assert common.finished_run(tmp_path, "SASRecLLMESR", "toy", 42, ["--gaa=False"]) is not None
+    # A file written before train_batch_unit existed was trained with its value of then (rows).
+    old_meaning = common.finished_run(tmp_path, "SASRec", "toy", 42, ["--loss_type=CE", "--train_batch_unit=rows"])
+    assert old_meaning["_path"] == str(newer)
+    assert common.finished_run(tmp_path, "SASRec", "toy", 42, ["--train_batch_unit=prefix_rows"]) is None
 
 
 def test_selected_epoch_and_wall_clock_to_it(bench):

@@ -9,6 +9,7 @@ prefix-row loss of the matching row.
 from __future__ import annotations
 
 from collections import Counter
+from contextlib import contextmanager
 
 import numpy as np
 import pytest
@@ -20,6 +21,7 @@ from recbole_hsuga.config import HSUGAConfig
 from recbole_hsuga.data.sequence_loader import LAST_WINDOW, TARGET_SEQ, SequenceTrainDataLoader
 from recbole_hsuga.data.sequence_rows import build_rows, window_starts
 from recbole_hsuga.data.training_history import TrainingHistory
+from recbole_hsuga.errors import InputError
 from recbole_hsuga.position_loss import position_outputs, position_ranking_loss, sample_negatives
 from recbole_hsuga.registry import get_model
 from recbole_hsuga.runner import prepare_data
@@ -48,6 +50,17 @@ def splits(tmp_path_factory, raw_sequences):
     dataset, train_data, valid_data, test_data = prepare_data(config)
     history = TrainingHistory.from_dataloaders(train_data, valid_data)
     return config, dataset, train_data, valid_data, test_data, history
+
+
+@contextmanager
+def config_value(config, key: str, value):
+    """``config[key] = value`` for the block (the module's splits share one config)."""
+    before = config[key]
+    config[key] = value
+    try:
+        yield
+    finally:
+        config[key] = before
 
 
 def _tokens(dataset, field, ids):
@@ -225,3 +238,25 @@ def test_loader_serves_rows_in_shuffled_batches(splits):
         assert "neg_item_id" not in batch.interaction
         seen.extend(zip(batch["user_id"].tolist(), batch[LAST_WINDOW].tolist(), batch["item_length"].tolist()))
     assert sorted(seen) == sorted(zip(rows.users.tolist(), rows.last_window.tolist(), rows.lengths.tolist()))
+
+
+@pytest.mark.parametrize("unit,expected", [("prefix_rows", lambda n_rows, n_prefix: round(16 * n_rows / n_prefix)),
+                                           ("rows", lambda n_rows, n_prefix: 16)])
+def test_train_batch_size_counts_prefix_rows_or_rows(splits, unit, expected):
+    config, _, train_data, _, _, history = splits
+    rows = build_rows(history, "causal", WINDOW, 3)
+    n_prefix = len(train_data._dataset)
+    per_batch = expected(len(rows), n_prefix)
+    assert per_batch < 16 or unit == "rows"  # a sequence row stands for several prefix rows
+    with config_value(config, "train_batch_unit", unit):
+        loader = SequenceTrainDataLoader(config, train_data._dataset, rows)
+    sizes = [len(batch) for batch in loader]
+    assert sizes[:-1] == [per_batch] * (len(sizes) - 1) and 0 < sizes[-1] <= per_batch
+    assert sum(sizes) == len(rows)
+
+
+def test_unknown_batch_unit_names_the_key(splits):
+    config, _, train_data, _, _, history = splits
+    with config_value(config, "train_batch_unit", "targets"), \
+            pytest.raises(InputError, match="train_batch_unit must be one of .*'targets'"):
+        SequenceTrainDataLoader(config, train_data._dataset, build_rows(history, "causal", WINDOW, 3))

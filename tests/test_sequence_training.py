@@ -52,19 +52,24 @@ def test_each_model_trains_an_epoch_on_sequence_rows_and_reloads(toy_with_vector
     assert reloaded.evaluate(test_data, load_best_model=False) == scores
 
 
-def test_log_states_the_targets_per_batch(toy_with_vectors, tmp_path, caplog):
-    _, train_data, valid_data, _, _, trainer = build(toy_with_vectors, tmp_path, "SASRec", train_batch_size=16)
+@pytest.mark.parametrize("unit", ["prefix_rows", "rows"])
+def test_log_states_the_rows_and_targets_per_batch(toy_with_vectors, tmp_path, caplog, unit):
+    _, train_data, valid_data, _, _, trainer = build(toy_with_vectors, tmp_path, "SASRec", train_batch_size=16,
+                                                     train_batch_unit=unit)
     trainer.logger.addHandler(caplog.handler)  # RecBole's logger does not propagate to the root logger
     caplog.set_level(logging.INFO, logger=trainer.logger.name)
     try:
         rows = trainer.prepare_training(train_data, valid_data)
     finally:
         trainer.logger.removeHandler(caplog.handler)
-    n_targets = int((rows.rows.targets > 0).sum())
+    n_targets, n_rows, n_prefix = int((rows.rows.targets > 0).sum()), len(rows.rows), len(train_data._dataset)
     # Every prefix row is one target, so the two counts agree for users that fit one window.
-    assert n_targets == len(train_data._dataset)
-    assert (f"{len(rows.rows)} rows ({len(train_data._dataset)} prefix rows), {n_targets} training targets, about "
-            f"{n_targets / len(rows.rows) * 16:.0f} per batch of 16 rows") in caplog.text
+    assert n_targets == n_prefix
+    per_batch = round(16 * n_rows / n_prefix) if unit == "prefix_rows" else 16
+    assert rows.rows_per_batch == per_batch
+    assert (f"{n_rows} rows ({n_prefix} prefix rows), {per_batch} rows per batch (train_batch_size=16, "
+            f"train_batch_unit={unit}), {n_targets} training targets, about {n_targets / n_rows * per_batch:.0f} "
+            "per batch") in caplog.text
 
 
 def test_prefix_checkpoint_loads_into_a_sequence_run(toy_with_vectors, tmp_path):

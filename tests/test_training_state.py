@@ -95,6 +95,20 @@ def test_state_of_other_settings_is_refused(toy_data_path, tmp_path):
         train(toy_data_path, {**settings, "learning_rate": 0.01}, "SASRec")
 
 
+def test_state_written_before_a_key_existed_has_the_value_runs_had_then(toy_data_path, tmp_path):
+    settings = {**resumable_settings(tmp_path, "SASRec", "sequence"), "train_batch_unit": "rows"}
+    with pytest.raises(Stop):
+        train(toy_data_path, settings, "SASRec", callback=stop_after(0))
+    path = training_state.state_path(build_run(toy_data_path, "toy-beauty", "SASRec", settings)[0])
+    state = torch.load(path, weights_only=False)
+    del state["settings"]["train_batch_unit"]  # as written before the key was added
+    torch.save(state, path)
+    with pytest.raises(InputError, match=r"train_batch_unit='rows', this run has train_batch_unit='prefix_rows'"):
+        train(toy_data_path, {**settings, "train_batch_unit": "prefix_rows"}, "SASRec")
+    resumed, _, _ = train(toy_data_path, settings, "SASRec")
+    assert resumed.resumed_at_epochs == [1]
+
+
 def test_second_process_on_the_same_run_is_refused(toy_data_path, tmp_path):
     settings = resumable_settings(tmp_path, "SASRec", "sequence")
     config = build_run(toy_data_path, "toy-beauty", "SASRec", settings)[0]
