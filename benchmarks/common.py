@@ -138,6 +138,19 @@ def best_epoch(result: dict) -> int | None:
     return max(scored)[1] + 1 if scored else None
 
 
+def epoch_reaching(result: dict, fraction: float) -> int | None:
+    """1-based first epoch whose validation score reached ``fraction`` of the run's best.
+
+    Unlike :func:`best_epoch` it does not depend on which of a plateau's noisy maxima came
+    last, so it compares how fast runs converge (and, unlike seconds, not on machine load).
+    """
+    scored = [(entry["epoch"], entry["valid_score"]) for entry in result.get("curve", []) if "valid_score" in entry]
+    if not scored:
+        return None
+    best = max(score for _, score in scored)
+    return next(epoch for epoch, score in scored if score >= fraction * best) + 1
+
+
 def group_mask(ranks, group: str) -> np.ndarray | None:
     """Which users of a ranks file (an open ``.npz`` or a dict of its arrays) belong to ``group``
     (one of GROUPS), or None when it carries no head/tail labels (files written before they

@@ -25,8 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
-from common import (GROUPS, RAW, REPO, InputError, best_epoch, finished_run, group_table, invocation, machine_load,
-                    newest_result_time, paired_seed_test, run_config, run_in_parallel, run_script, user_level_test,
+from common import (GROUPS, RAW, REPO, InputError, best_epoch, epoch_reaching, finished_run, group_table, invocation,
+                    machine_load, newest_result_time, paired_seed_test, run_config, run_in_parallel, run_script, user_level_test,
                     wall_to_best, write_report)
 
 MODES = ("prefix", "sequence")
@@ -58,16 +58,18 @@ def report(done: dict[tuple[str, str], list[dict]], args, settings: list[str]) -
         lines.append(f"## {model}\n")
         some = next(r for runs in by_mode.values() for r in runs)
         lines.append("Settings: " + ", ".join(f"{k}={run_config(some).get(k)}" for k in SHOWN) + ".\n")
-        lines += ["| mode | seeds | s / epoch | epochs run | best epoch | wall-clock to best (s) | rows / epoch |",
-                  "|---|---|---|---|---|---|---|"]
+        lines += ["| mode | seeds | s / epoch | epochs run | best epoch | epoch reaching 99% of best | "
+                  "wall-clock to best (s) | rows / epoch |",
+                  "|---|---|---|---|---|---|---|---|"]
         for mode, runs in by_mode.items():
             if not runs:
-                lines.append(f"| {mode} | (not run yet) | | | | | |")
+                lines.append(f"| {mode} | (not run yet) | | | | | | |")
                 continue
             best = [best_epoch(r) for r in runs]
             lines.append(f"| {mode} | {[r['seed'] for r in runs]} | "
                          f"{np.mean([r['timings']['seconds_per_epoch'] for r in runs]):.1f} | "
                          f"{[r['timings']['epochs'] for r in runs]} | {best} | "
+                         f"{[epoch_reaching(r, 0.99) for r in runs]} | "
                          f"{np.mean([wall_to_best(r) for r in runs]):.0f} | "
                          f"{some_rows(runs)} |")
         lines.append("")

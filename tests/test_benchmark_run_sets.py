@@ -76,6 +76,9 @@ def test_selected_epoch_and_wall_clock_to_it(bench):
     # A tie goes to the later epoch: RecBole's early stopping saves the model on >=.
     assert common.best_epoch(result) == 3
     assert common.wall_to_best(result) == pytest.approx(10 + 20 + 30 + 3 * 1.0)
+    # The plateau's first epoch within 99% of the best, and the first within a third of it.
+    assert common.epoch_reaching(result, 0.99) == 2 and common.epoch_reaching(result, 1 / 3) == 1
+    assert common.epoch_reaching({"curve": []}, 0.99) is None
 
 
 def test_report_states_the_measured_machine_load(bench):
