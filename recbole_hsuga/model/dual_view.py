@@ -101,7 +101,8 @@ class ViewCrossAttention(nn.Module):
             blocked = blocked | future
         scores = scores.masked_fill(blocked, -1e9)  # as released: a large negative, not -inf
         attention = torch.softmax(scores, dim=-1)
-        output = torch.matmul(attention, v).transpose(1, 2).reshape(batch, length, -1)
+        # Sized explicitly: a batch without rows (no last-window student in it) cannot infer -1.
+        output = torch.matmul(attention, v).transpose(1, 2).reshape(batch, length, self.n_heads * self.head_size)
         return self.linear_output(output)
 
 
