@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 from contextlib import contextmanager
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -260,3 +261,27 @@ def test_unknown_batch_unit_names_the_key(splits):
     with config_value(config, "train_batch_unit", "targets"), \
             pytest.raises(InputError, match="train_batch_unit must be one of .*'targets'"):
         SequenceTrainDataLoader(config, train_data._dataset, build_rows(history, "causal", WINDOW, 3))
+
+
+def test_every_cloze_batch_has_a_counted_target(splits):
+    """RecBole's masking does not count a mask at position 0; a batch whose masks all fell
+    there would make BERT4Rec's loss 0/0. One-row batches of two items, half of them masked:
+    RecBole's transform alone leaves about half the batches without a target."""
+    _, dataset, train_data, _, _, history = splits
+    root = Path(train_data.config["data_path"]).parent
+    config = HSUGAConfig(model="BERT4Rec", dataset=DATASET, config_dict={
+        "data_path": str(root), "checkpoint_dir": str(root / "saved"), "MAX_ITEM_LIST_LENGTH": 2, "hidden_size": 16,
+        "inner_size": 32, "n_layers": 1, "n_heads": 1, "loss_type": "CE", "train_batch_size": 1,
+        "train_batch_unit": "rows", "mask_ratio": 0.5, "ft_ratio": 0.0, "device": "cpu", "use_gpu": False, "seed": 5,
+        "state": "WARNING", "user_inter_num_interval": "[3,inf)"})
+    _, bert_train, _, _ = prepare_data(config)
+    rows = build_rows(history, "cloze", 2, 1)
+    two = rows.lengths == 2
+    rows = type(rows)(*(np.ascontiguousarray(field[two]) for field in
+                        (rows.users, rows.inputs, rows.lengths, rows.targets, rows.last_window)))
+    loader = SequenceTrainDataLoader(config, bert_train._dataset, rows)
+    drawn = [loader.transform(loader._dataset, loader._dataset[np.array([0])]) for _ in range(40)]
+    assert any(not (batch["MASK_INDEX"] > 0).any() for batch in drawn), "the transform alone leaves some without"
+    for _ in range(2):
+        for batch in loader:
+            assert len(batch) == 1 and (batch["MASK_INDEX"] > 0).any()

@@ -29,6 +29,10 @@ LAST_WINDOW = "last_window"
 TRAIN_ROWS = ("prefix", "sequence")
 #: What ``train_batch_size`` may count on sequence rows (``train_batch_unit``).
 BATCH_UNITS = ("prefix_rows", "rows")
+#: Field of RecBole's masking transform: each masked slot's position (0 = no target).
+MASK_INDEX = "MASK_INDEX"
+#: Masks drawn for a batch before one with a counted target is given up on.
+_MASK_DRAWS = 100
 _NO_SAMPLING = {"distribution": "none", "sample_num": "none", "alpha": "none", "dynamic": False,
                 "candidate_num": 0}
 
@@ -99,6 +103,19 @@ class SequenceTrainDataLoader(TrainDataLoader):
     def _init_batch_size_and_step(self):
         self.step = self.rows_per_batch
         self.set_batch_size(self.rows_per_batch)
+
+    def collate_fn(self, index):
+        batch = super().collate_fn(index)
+        # RecBole's masking never counts a mask at position 0 (its padding index) as a target,
+        # and BERT4Rec divides its loss by the targets it counts: a batch whose masks all fell
+        # at position 0 is 0/0, a NaN that ends the run. Only a batch of a few rows can draw
+        # that (measured: the 2-row last batch of an epoch at 46 rows per batch, after 13
+        # epochs); drawing its masks again keeps every batch's loss defined.
+        for _ in range(_MASK_DRAWS):
+            if MASK_INDEX not in batch.interaction or bool((batch[MASK_INDEX] > 0).any()):
+                break
+            batch = super().collate_fn(index)
+        return batch
 
 
 def sequence_train_data(config: Any, train_data: Any, history: TrainingHistory, model: Any) -> SequenceTrainDataLoader:
