@@ -25,8 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
-from common import (RAW, REPO, InputError, collect, group_table, run_cli, run_script, seed_list, user_level_test,
-                    write_report)
+from common import (RAW, REPO, InputError, collect, group_table, pinned_to_prefix_rows, run_cli, run_script, seed_list,
+                    user_level_test, write_report)
 
 SHOWN = ["epochs", "loss_type", "learning_rate", "semantic_suffix", "semantic_fusion", "gaa", "gaa_alpha", "gaa_sd_reduction",
          "gaa_k_active", "gaa_k_longtail", "gaa_pearson_percentile", "gaa_group_aware", "gaa_active_filter"]
@@ -105,6 +105,7 @@ def main() -> None:
     parser.add_argument("--collect_since", default=None,
                         help="report the newest raw results written at or after this stamp (YYYYmmddTHHMM)")
     args, settings = parser.parse_known_args()
+    settings = pinned_to_prefix_rows(settings)
     root = RAW / f"ablation-{args.dataset}-{args.model}"
     seeds = seed_list(args.seeds)
     started = time.time()

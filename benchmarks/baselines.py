@@ -17,7 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-from common import REPO, group_table
+from common import REPO, group_table, pinned_to_prefix_rows
 
 MODELS = ["SASRec", "GRU4Rec", "BERT4Rec"]
 
@@ -66,6 +66,7 @@ def main() -> None:
     parser.add_argument("--raw", default=str(REPO.parent / "shared" / "data" / "amazon-beauty"))
     parser.add_argument("--models", default=",".join(MODELS))
     args, settings = parser.parse_known_args()
+    settings = pinned_to_prefix_rows(settings)
     data_path = Path(args.data_path).resolve()
     ensure_prepared(args.dataset, data_path, Path(args.raw))
     results_dir = REPO / "benchmarks" / "results" / "raw"

@@ -255,6 +255,13 @@ def timed_steps(model, optimizer, loss_of, batches: list) -> float:
 
 
 # ------------------------------------------------------------------ run sets that resume
+def pinned_to_prefix_rows(settings: list[str]) -> list[str]:
+    """``settings`` with ``--train_rows=prefix`` unless they choose the rows: the run sets of
+    the scripts that call this were made on prefix rows, RecBole's, before the package's
+    default became sequence rows, and a rerun has to train the way their files were made."""
+    return settings if any(s.startswith("--train_rows=") for s in settings) else ["--train_rows=prefix", *settings]
+
+
 def run_config(result: dict) -> dict:
     """A result file's config; a file written before a key existed has the value every run had then."""
     return {**VALUE_BEFORE_KEY_EXISTED, **result.get("config", {})}

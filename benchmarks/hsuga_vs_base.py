@@ -24,8 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
-from common import (RAW, REPO, best_epoch, collect, group_table, paired_seed_test, run_cli, run_script, seed_list,
-                    user_level_test, write_report)
+from common import (RAW, REPO, best_epoch, collect, group_table, paired_seed_test, pinned_to_prefix_rows, run_cli,
+                    run_script, seed_list, user_level_test, write_report)
 
 SETTINGS_SHOWN = ["epochs", "loss_type", "train_batch_size", "learning_rate", "MAX_ITEM_LIST_LENGTH", "hidden_size",
                   "semantic_suffix", "semantic_fusion", "gaa", "gaa_alpha", "gaa_sd_reduction", "gaa_k_active", "gaa_k_longtail",
@@ -85,6 +85,7 @@ def main() -> None:
     parser.add_argument("--collect_since", default=None,
                         help="report the newest raw results written at or after this stamp (YYYYmmddTHHMM) instead of training")
     args, settings = parser.parse_known_args()
+    settings = pinned_to_prefix_rows(settings)
     started = time.time()
     pairs = {}
     seeds = seed_list(args.seeds)
