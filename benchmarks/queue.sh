@@ -69,6 +69,12 @@ for MODEL_SEEDS in GRU4Rec:42 SASRec:42,43,44; do
         --reuse_runs=$TRAIN_ROWS_RUNS/prefix,$TRAIN_ROWS_RUNS/sequence --notes=benchmarks/notes/sequence-batch-amazon-beauty.md \
         --pairs="$MODEL+train_batch_size=48:$MODEL" --train_rows=sequence "${COMMON[@]}"
 done
+# BERT4Rec (seed 42) with the batch counted in prefix rows, the default since these run sets
+# (46 sequence rows for 256 prefix rows), against its two modes' runs at 256 rows.
+$PY benchmarks/model_comparison.py --name=sequence-batch-bert4rec \
+    --variants="BERT4Rec+train_rows=prefix,BERT4Rec,BERT4Rec+train_batch_unit=prefix_rows" --seeds=42 --jobs=1 \
+    --reuse_runs=$TRAIN_ROWS_RUNS/prefix,$TRAIN_ROWS_RUNS/sequence --notes=benchmarks/notes/sequence-batch-amazon-beauty.md \
+    --pairs="BERT4Rec+train_batch_unit=prefix_rows:BERT4Rec" --train_rows=sequence "${COMMON[@]}"
 wait $LANE1
 # Each lane's report covers its own runs; rewrite it from every result file.
 $PY benchmarks/train_rows.py --runs=SASRec:42,43,44 --runs=GRU4Rec:42 --runs=BERT4Rec:42 \
