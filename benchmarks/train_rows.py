@@ -26,8 +26,8 @@ from pathlib import Path
 import numpy as np
 
 from common import (GROUPS, RAW, REPO, InputError, best_epoch, epoch_reaching, finished_run, group_table, invocation,
-                    machine_load, newest_result_time, paired_seed_test, run_config, run_in_parallel, run_script, user_level_test,
-                    wall_to_best, write_report)
+                    machine_load, newest_result_time, paired_seed_test, run_config, run_in_parallel, run_script,
+                    user_level_test, wall_to_best, write_report)
 
 MODES = ("prefix", "sequence")
 SHOWN = ["loss_type", "train_batch_size", "train_batch_unit", "learning_rate", "MAX_ITEM_LIST_LENGTH", "hidden_size",

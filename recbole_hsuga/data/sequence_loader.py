@@ -45,7 +45,7 @@ def rows_per_batch(config: Any, n_rows: int, n_prefix_rows: int) -> int:
     at least 1. A sequence row holds every target of its user window (about 5.4 on
     amazon-beauty), so counting rows instead (``rows``) makes each step average over that
     many times more targets and an epoch take that many times fewer steps; measured on
-    amazon-beauty, that cost GRU4Rec 0.003 test NDCG@10 and made SASRec converge later
+    amazon-beauty, that cost GRU4Rec 0.003 test NDCG@10, and SASRec and BERT4Rec nothing
     (benchmarks/notes/sequence-batch-amazon-beauty.md).
 
     Args:
