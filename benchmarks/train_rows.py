@@ -57,7 +57,8 @@ def report(done: dict[tuple[str, str], list[dict]], args, settings: list[str]) -
             continue
         lines.append(f"## {model}\n")
         some = next(r for runs in by_mode.values() for r in runs)
-        lines.append("Settings: " + ", ".join(f"{k}={run_config(some).get(k)}" for k in SHOWN) + ".\n")
+        config = run_config(some)
+        lines.append("Settings: " + ", ".join(f"{k}={config.get(k)}" for k in SHOWN) + ".\n")
         lines += ["| mode | seeds | s / epoch | epochs run | best epoch | epoch reaching 99% of best | "
                   "wall-clock to best (s) | rows / epoch |",
                   "|---|---|---|---|---|---|---|---|"]

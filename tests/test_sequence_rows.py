@@ -267,7 +267,7 @@ def test_every_cloze_batch_has_a_counted_target(splits):
     """RecBole's masking does not count a mask at position 0; a batch whose masks all fell
     there would make BERT4Rec's loss 0/0. One-row batches of two items, half of them masked:
     RecBole's transform alone leaves about half the batches without a target."""
-    _, dataset, train_data, _, _, history = splits
+    _, _, train_data, _, _, history = splits
     root = Path(train_data.config["data_path"]).parent
     config = HSUGAConfig(model="BERT4Rec", dataset=DATASET, config_dict={
         "data_path": str(root), "checkpoint_dir": str(root / "saved"), "MAX_ITEM_LIST_LENGTH": 2, "hidden_size": 16,
