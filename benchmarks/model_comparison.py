@@ -52,8 +52,9 @@ from common import (GROUPS, METRICS, RAW, REPO, InputError, best_epoch, finished
                     machine_load, newest_result_time, paired_seed_test, run_config, run_in_parallel, run_script,
                     seed_list, user_level_test, wall_to_best, write_report)
 
-SHOWN = ["train_rows", "loss_type", "train_batch_size", "train_batch_unit", "learning_rate", "MAX_ITEM_LIST_LENGTH",
-         "hidden_size", "stopping_step", "epochs", "semantic_suffix", "item_semantic_suffix", "hsuga_backbone", "gaa",
+SHOWN = ["train_rows", "loss_type", "softmax_negatives", "softmax_sampling", "train_batch_size", "train_batch_unit",
+         "learning_rate", "MAX_ITEM_LIST_LENGTH", "hidden_size", "n_layers", "n_heads", "hidden_dropout_prob",
+         "attn_dropout_prob", "weight_decay", "stopping_step", "epochs", "semantic_suffix", "item_semantic_suffix", "hsuga_backbone", "gaa",
          "gaa_alpha", "gaa_group_aware", "gaa_teacher_refresh_steps"]
 
 

@@ -16,10 +16,10 @@ from typing import Any, Iterator
 
 import torch
 from recbole.model.sequential_recommender import BERT4Rec, GRU4Rec, SASRec
-from torch.nn import functional as F
 
 from recbole_hsuga.data.sequence_loader import TARGET_SEQ
 from recbole_hsuga.errors import InputError
+from recbole_hsuga.sampled_softmax import NegativeSampler, sampler_of, softmax_loss
 
 #: Backbones whose ``forward`` ends with the last-position gather and whose attention is causal.
 CAUSAL_BACKBONES = (SASRec, GRU4Rec)
@@ -104,6 +104,7 @@ def position_ranking_loss(
     item_table: torch.Tensor,
     loss_type: str,
     row_items: torch.Tensor | None = None,
+    sampler: NegativeSampler | None = None,
 ) -> torch.Tensor:
     """Mean ranking loss over the positions that have a target.
 
@@ -111,9 +112,11 @@ def position_ranking_loss(
         outputs: ``[B, L, H]`` representations (after any fusion).
         targets: ``[B, L]`` target ids, 0 where a position has no loss.
         item_table: ``[n_items, H]`` item representations (:func:`item_table_of`).
-        loss_type: ``CE`` (softmax over all items) or ``BPR`` (one sampled negative per
-            position, see :func:`sample_negatives`); RecBole's two losses for these models.
+        loss_type: ``CE`` (softmax over all items, or over ``sampler``'s negatives) or
+            ``BPR`` (one sampled negative per position, see :func:`sample_negatives`);
+            RecBole's two losses for these models.
         row_items: ``[B, M]`` items excluded as negatives (BPR only); defaults to ``targets``.
+        sampler: CE's negatives (:mod:`recbole_hsuga.sampled_softmax`); None = all items.
 
     Returns:
         scalar loss; every position weighs the same, as every prefix row does in prefix mode.
@@ -124,7 +127,7 @@ def position_ranking_loss(
     chosen = outputs[active]  # [N, H]
     positives = targets[active]  # [N]
     if loss_type == "CE":
-        return F.cross_entropy(chosen @ item_table.t(), positives)
+        return softmax_loss(chosen, positives, item_table, sampler)
     if loss_type == "BPR":
         excluded = targets if row_items is None else row_items
         negatives = sample_negatives(targets, excluded, item_table.size(0))[active]
@@ -153,6 +156,64 @@ def sequence_rows_loss(model: Any, interaction: Any) -> torch.Tensor:
     if is_causal_backbone(model):
         outputs = position_outputs(model, interaction[model.ITEM_SEQ], interaction[model.ITEM_SEQ_LEN])
         return position_ranking_loss(outputs, interaction[TARGET_SEQ], item_table_of(model), model.loss_type,
-                                     row_items(interaction, model.ITEM_SEQ))
+                                     row_items(interaction, model.ITEM_SEQ), sampler_of(model))
     check_sequence_rows_support(model)
+    if isinstance(model, BERT4Rec) and sampler_of(model) is not None and softmax_sampler_support(model) != "own":
+        return masked_items_loss(model, interaction)
     return model.calculate_loss(interaction)
+
+
+#: ``softmax_sampler_support`` values: the model's own losses read the sampler (``own``),
+#: the loss is rebuilt from ``forward`` and the item table (``forward``), or unsupported (``none``).
+SAMPLER_SUPPORT = ("own", "forward", "none")
+
+
+def softmax_sampler_support(model: Any) -> str:
+    """How ``model`` trains with sampled softmax negatives (see :data:`SAMPLER_SUPPORT`).
+
+    A class states it with a ``softmax_sampler_support`` attribute; RecBole's SASRec, GRU4Rec and
+    BERT4Rec (and subclasses that keep their loss) are ``forward``; other RecBole models add
+    terms of their own to the loss (contrastive, normalised scores), so they are ``none``.
+    """
+    declared = getattr(model, "softmax_sampler_support", None)
+    if declared is not None:
+        return declared
+    return "forward" if isinstance(model, CAUSAL_BACKBONES + (BERT4Rec,)) else "none"
+
+
+def check_softmax_sampler_support(model: Any) -> None:
+    if softmax_sampler_support(model) == "none":
+        raise InputError(f"softmax_negatives > 0 (sampled softmax) is not supported by {type(model).__name__}: "
+                         "its loss is not a softmax over a plain item table; set softmax_negatives: 0")
+
+
+def prefix_rows_loss(model: Any, interaction: Any) -> torch.Tensor:
+    """Training loss of a batch of prefix rows when the softmax samples its negatives.
+
+    RecBole's ``calculate_loss`` always scores every item; this is the same loss on the
+    model's own ``forward`` and item table with :func:`~recbole_hsuga.sampled_softmax.softmax_loss`.
+    Models with their own ranking loss (the HSUGA, LLM-ESR and GRASP models) read the sampler
+    themselves and keep their ``calculate_loss``.
+    """
+    if softmax_sampler_support(model) == "own":
+        return model.calculate_loss(interaction)
+    if isinstance(model, BERT4Rec):
+        return masked_items_loss(model, interaction)
+    outputs = model.forward(interaction[model.ITEM_SEQ], interaction[model.ITEM_SEQ_LEN])  # [B, H]
+    return softmax_loss(outputs, interaction[model.POS_ITEM_ID], item_table_of(model), sampler_of(model))
+
+
+def masked_items_loss(model: Any, interaction: Any) -> torch.Tensor:
+    """RecBole BERT4Rec's masked-item loss with the run's softmax sampler.
+
+    The outputs at the masked slots (``MASK_INDEX``; a slot of index 0 is padding and has no
+    target) are scored against the item table without the mask token, plus ``output_bias``.
+    """
+    encoded = model.forward(interaction[model.MASK_ITEM_SEQ])  # [B, L, H]
+    masked_index = interaction[model.MASK_INDEX]  # [B, M]
+    active = masked_index > 0
+    index = masked_index.unsqueeze(-1).expand(-1, -1, encoded.size(-1))
+    outputs = torch.gather(encoded, 1, index)[active]  # [P, H]
+    item_table = model.item_embedding.weight[: model.n_items]
+    return softmax_loss(outputs, interaction[model.POS_ITEMS][active], item_table, sampler_of(model),
+                        model.output_bias)

@@ -88,7 +88,9 @@ from recbole_hsuga.evaluation.negatives import sample_fixed_negatives
 from recbole_hsuga.evaluation.ranking import full_ranks, group_means, per_user_metrics, sampled_ranks
 from recbole_hsuga.gaa.loss import REDUCTIONS, NeighbourCSR, self_distillation_loss
 from recbole_hsuga.gaa.neighbours import GAAParams, NeighbourSets, build_neighbour_sets
-from recbole_hsuga.position_loss import check_sequence_rows_support, sequence_rows_loss
+from recbole_hsuga.position_loss import (check_sequence_rows_support, check_softmax_sampler_support,
+                                         prefix_rows_loss, sequence_rows_loss)
+from recbole_hsuga.sampled_softmax import SAMPLER_ATTRIBUTE, sampler_from_config, sampler_of
 
 PROTOCOLS = ("full", "sampled")
 PHASE_ATTRIBUTE = "_hsuga_phase"
@@ -179,12 +181,29 @@ class HeadTailEvaluationMixin:
         which it returns. Benchmarks that time training steps call it too."""
         if self.training_history is None and valid_data is not None:
             self.training_history = TrainingHistory.from_dataloaders(train_data, valid_data)
+        self.attach_softmax_sampler()
         return self.training_rows(train_data)
+
+    def attach_softmax_sampler(self) -> None:
+        """Give the model the run's softmax negatives sampler (``softmax_negatives`` > 0), or
+        None (the softmax over all items); popularity sampling counts training interactions."""
+        counts = self.training_history.item_counts() if self.training_history is not None else None
+        sampler = sampler_from_config(self.config, counts, self.model.n_items)
+        if sampler is not None:
+            check_softmax_sampler_support(self.model)
+            self.logger.info(f"sampled softmax: {sampler.n_negatives} {self.config['softmax_sampling']} negatives "
+                             "per position")
+        setattr(self.model, SAMPLER_ATTRIBUTE, sampler)
 
     def training_loss(self):
         """The per-batch loss of training (``interaction -> loss or tuple of loss parts``);
         None means the model's own ``calculate_loss``."""
-        return self._sequence_rows_loss if self.train_rows == "sequence" else None
+        if self.train_rows == "sequence":
+            return self._sequence_rows_loss
+        return self._prefix_rows_loss if sampler_of(self.model) is not None else None
+
+    def _prefix_rows_loss(self, interaction) -> torch.Tensor:
+        return prefix_rows_loss(self.model, interaction)
 
     def training_rows(self, train_data):
         """The dataloader that training iterates: RecBole's prefix rows as given, or, with

@@ -36,6 +36,7 @@ from torch import nn
 from recbole_hsuga.data.dataset import SemanticSequentialDataset
 from recbole_hsuga.data.sequence_loader import LAST_WINDOW
 from recbole_hsuga.model.dual_view import DualViewMixin
+from recbole_hsuga.sampled_softmax import sampler_of, softmax_loss
 from recbole_hsuga.trainer import GAATrainer
 
 
@@ -101,11 +102,10 @@ class BERT4RecDualView(DualViewMixin, BERT4Rec):
             pos_score = torch.sum(fused * self.item_vectors(pos_items), dim=-1) + self.output_bias[pos_items]
             neg_score = torch.sum(fused * self.item_vectors(neg_items), dim=-1) + self.output_bias[neg_items]
             return -torch.sum(torch.log(1e-14 + torch.sigmoid(pos_score - neg_score)) * targets) / torch.sum(targets)
-        item_table = self.item_representations()  # [n_items, .]: no mask token row
-        logits = torch.matmul(fused, item_table.transpose(0, 1)) + self.output_bias  # [B, M, n_items]
-        per_slot = nn.functional.cross_entropy(logits.view(-1, item_table.size(0)), pos_items.view(-1),
-                                               reduction="none")
-        return torch.sum(per_slot * targets.view(-1)) / torch.sum(targets)
+        active = masked_index > 0
+        # [n_items, .]: no mask token row; over all items or the run's sampled negatives
+        return softmax_loss(fused[active], pos_items[active], self.item_representations(), sampler_of(self),
+                            self.output_bias)
 
     def ranking_loss_and_students(self, interaction: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Masked-item loss of all ``B`` rows, and ``f(u)`` ``[R, H]`` of student users ``[R]``.

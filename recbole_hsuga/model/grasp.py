@@ -244,6 +244,8 @@ class GRASPMixin:
     """
 
     dataset_class = GRASPSequentialDataset
+    #: Per-user gated item scores; sampled softmax negatives are not implemented for GRASP.
+    softmax_sampler_support = "none"
 
     def _init_grasp(self, config: Any, dataset: Any, width: int) -> None:
         """Call at the end of ``__init__`` (after RecBole's weight initialisation)."""

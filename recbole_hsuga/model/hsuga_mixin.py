@@ -32,6 +32,8 @@ class HSUGAMixin:
     """Semantic fusion + GAA hooks for a RecBole ``SequentialRecommender`` subclass."""
 
     semantic_fusion: UserSemanticFusion
+    #: The ranking losses here read the run's softmax sampler (recbole_hsuga.sampled_softmax).
+    softmax_sampler_support = "own"
 
     def _init_hsuga(self, config: Any, dataset: Any, representation_size: int) -> None:
         """Call at the end of the subclass ``__init__`` (after RecBole's weight init)."""

@@ -14,6 +14,7 @@ import torch
 from recbole_hsuga.data.sequence_loader import LAST_WINDOW, TARGET_SEQ
 from recbole_hsuga.model.hsuga_mixin import HSUGAMixin
 from recbole_hsuga.position_loss import item_table_of, position_outputs, position_ranking_loss, row_items
+from recbole_hsuga.sampled_softmax import sampler_of, softmax_loss
 
 
 class NextItemHSUGAMixin(HSUGAMixin):
@@ -38,15 +39,15 @@ class NextItemHSUGAMixin(HSUGAMixin):
         return self.forward(item_seq, item_seq_len)
 
     def _ranking_loss(self, fused: torch.Tensor, interaction: Any) -> torch.Tensor:
-        """BPR (one sampled negative per row) or CE over all items, on ``fused`` [B, H]."""
+        """BPR (one sampled negative per row) or CE (over all items, or the run's sampled
+        negatives), on ``fused`` [B, H]."""
         pos_items = interaction[self.POS_ITEM_ID]
         if self.loss_type == "BPR":
             neg_items = interaction[self.NEG_ITEM_ID]
             pos_score = torch.sum(fused * self.item_vectors(pos_items), dim=-1)  # [B]
             neg_score = torch.sum(fused * self.item_vectors(neg_items), dim=-1)  # [B]
             return self.loss_fct(pos_score, neg_score)
-        logits = torch.matmul(fused, self.item_representations().transpose(0, 1))  # [B, n_items]
-        return self.loss_fct(logits, pos_items)
+        return softmax_loss(fused, pos_items, self.item_representations(), sampler_of(self))
 
     def ranking_loss_and_students(self, interaction: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Ranking loss of the batch and the GAA students ``f(u)`` ``[R, H]`` of users ``[R]``.
@@ -64,7 +65,7 @@ class NextItemHSUGAMixin(HSUGAMixin):
         outputs = position_outputs(self, item_seq, item_seq_len)  # [B, L, H]
         fused = self.semantic_fusion(outputs, users)
         loss = position_ranking_loss(fused, interaction[TARGET_SEQ], item_table_of(self), self.loss_type,
-                                     row_items(interaction, self.ITEM_SEQ))
+                                     row_items(interaction, self.ITEM_SEQ), sampler_of(self))
         last = interaction[LAST_WINDOW]
         student = self.gather_indexes(outputs[last], item_seq_len[last] - 1)  # [R, H]
         return loss, student, users[last]
