@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Issue 24's run sets on amazon-beauty: the recipe that brings SASRec to the published frontier,
+# then every model on it. Resumable like queue.sh: finished runs are skipped, unfinished ones
+# continue from their training state, so stop it at any time and start it again.
+#
+#   bash benchmarks/frontier.sh            # two runs side by side (a 2-core machine)
+#
+# Stop it with `pkill -f benchmarks/frontier.sh; pkill -f run_recbole_hsuga.py`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-.venv/bin/python}
+# The same protocol as the LLM-enhanced comparison (256 sequence rows per batch, CE, patience 20,
+# cap 200), so its converged SASRec runs are the full-softmax baseline here.
+COMMON=(--train_rows=sequence --loss_type=CE --train_batch_size=256 --train_batch_unit=rows --stopping_step=20
+        --epochs=200)
+SEQUENCE_SASREC=benchmarks/results/raw/train-rows-amazon-beauty/sequence
+# Step 1 (seed 42): what the loss alone does on our SASRec, and eSASRec's Beauty recipe (RecTools
+# SASRec: sampled softmax over 256 uniform negatives, 1 block, 1 head, dropout 0.2, max length 50).
+ESASREC="SASRec+softmax_negatives=256+n_layers=1+n_heads=1+hidden_dropout_prob=0.2+attn_dropout_prob=0.2+MAX_ITEM_LIST_LENGTH=50"
+$PY benchmarks/model_comparison.py --name=frontier-recipe --variants="SASRec,SASRec+softmax_negatives=256@42,$ESASREC@42" \
+    --seeds=42 --jobs=2 --baseline_runs=$SEQUENCE_SASREC "${COMMON[@]}"
