@@ -14,8 +14,11 @@ PY=${PYTHON:-.venv/bin/python}
 COMMON=(--train_rows=sequence --loss_type=CE --train_batch_size=256 --train_batch_unit=rows --stopping_step=20
         --epochs=200)
 SEQUENCE_SASREC=benchmarks/results/raw/train-rows-amazon-beauty/sequence
-# Step 1 (seed 42): what the loss alone does on our SASRec, and eSASRec's Beauty recipe (RecTools
-# SASRec: sampled softmax over 256 uniform negatives, 1 block, 1 head, dropout 0.2, max length 50).
+# Step 1 (seed 42): eSASRec's Beauty recipe (RecTools SASRec: sampled softmax over 256 uniform
+# negatives drawn per position, 1 block, 1 head, dropout 0.2, max length 50), and the same with one
+# set of 256 negatives shared by the batch, which costs 0.32x a full-softmax step where per-position
+# negatives cost 1.0x (benchmarks/results/softmax-step-cost-amazon-beauty-SASRec.md).
 ESASREC="SASRec+softmax_negatives=256+n_layers=1+n_heads=1+hidden_dropout_prob=0.2+attn_dropout_prob=0.2+MAX_ITEM_LIST_LENGTH=50"
-$PY benchmarks/model_comparison.py --name=frontier-recipe --variants="SASRec,SASRec+softmax_negatives=256@42,$ESASREC@42" \
+$PY benchmarks/model_comparison.py --name=frontier-recipe \
+    --variants="SASRec,$ESASREC@42,$ESASREC+softmax_negatives_per=batch@42" \
     --seeds=42 --jobs=2 --baseline_runs=$SEQUENCE_SASREC "${COMMON[@]}"

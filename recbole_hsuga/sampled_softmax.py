@@ -7,9 +7,13 @@ position's target against ``softmax_negatives`` sampled items instead, the loss 
 strongest published SASRec on this data (eSASRec / RecTools: 256 uniform negatives per
 position). Settings (``properties/overall.yaml``):
 
-* ``softmax_negatives: 0`` -- full CE (RecBole's); ``N > 0`` -- sampled softmax, ``N``
-  negatives drawn independently for **every position** (RecTools draws ``[B, L, N]`` the same
-  way);
+* ``softmax_negatives: 0`` -- full CE (RecBole's); ``N > 0`` -- sampled softmax with ``N``
+  negatives;
+* ``softmax_negatives_per: position`` -- drawn independently for every position (RecTools
+  draws ``[B, L, N]`` the same way); ``batch`` -- one set of ``N`` shared by every position of
+  the batch (TensorFlow's ``sampled_softmax_loss``): the negatives' scores are then one
+  ``[P, H] x [H, N]`` product instead of a ``[P, N, H]`` gather and its scatter-add backward,
+  which on a CPU costs about as much as the full softmax it replaces;
 * ``softmax_sampling: uniform`` -- negatives uniform over the catalogue (padding excluded);
   ``popularity`` -- drawn with probability ``q_j ∝ count_j ** softmax_popularity_power``
   (training interactions) and every logit, the target's included, corrected by ``- log q_j``
@@ -34,6 +38,7 @@ from torch.nn import functional as F
 from recbole_hsuga.errors import InputError
 
 SAMPLINGS = ("uniform", "popularity")
+SCOPES = ("position", "batch")
 #: Model attribute the trainer sets to the run's sampler (None: full softmax).
 SAMPLER_ATTRIBUTE = "softmax_sampler"
 
@@ -45,21 +50,24 @@ class NegativeSampler:
     Attributes:
         n_negatives: negatives per position ``N``.
         n_items: item ids in the score table, padding id 0 included.
+        per: ``position`` (N draws for each position) or ``batch`` (N draws shared by the batch).
         cdf: ``[n_items]`` cumulative sampling distribution (popularity), None for uniform.
         log_q: ``[n_items]`` log sampling probability per draw (popularity), None for uniform.
     """
 
     n_negatives: int
     n_items: int
+    per: str = "position"
     cdf: torch.Tensor | None = None
     log_q: torch.Tensor | None = None
 
     @classmethod
-    def uniform(cls, n_negatives: int, n_items: int) -> "NegativeSampler":
-        return cls(n_negatives, n_items)
+    def uniform(cls, n_negatives: int, n_items: int, per: str = "position") -> "NegativeSampler":
+        return cls(n_negatives, n_items, per)
 
     @classmethod
-    def popularity(cls, n_negatives: int, item_counts: np.ndarray, power: float = 1.0) -> "NegativeSampler":
+    def popularity(cls, n_negatives: int, item_counts: np.ndarray, power: float = 1.0,
+                   per: str = "position") -> "NegativeSampler":
         """``q_j ∝ count_j ** power``; the padding id and never-seen items are never drawn.
 
         Args:
@@ -77,7 +85,7 @@ class NegativeSampler:
         # (every training target has interactions), and then its correction must not be -inf.
         floor = probabilities[probabilities > 0].min()
         log_q = torch.from_numpy(np.log(np.maximum(probabilities, floor))).float()
-        return cls(n_negatives, len(item_counts), cdf=cdf, log_q=log_q)
+        return cls(n_negatives, len(item_counts), per, cdf=cdf, log_q=log_q)
 
     def draw(self, n_positions: int, device: torch.device | str = "cpu") -> torch.Tensor:
         """``[n_positions, N]`` negative item ids."""
@@ -115,13 +123,16 @@ def sampler_from_config(config: Any, item_counts: np.ndarray | None, n_items: in
     sampling = str(config["softmax_sampling"] or "uniform").lower()
     if sampling not in SAMPLINGS:
         raise InputError(f"softmax_sampling must be one of {SAMPLINGS}, got {config['softmax_sampling']!r}")
+    per = str(config["softmax_negatives_per"] or "position").lower()
+    if per not in SCOPES:
+        raise InputError(f"softmax_negatives_per must be one of {SCOPES}, got {config['softmax_negatives_per']!r}")
     if sampling == "uniform":
-        return NegativeSampler.uniform(n_negatives, n_items)
+        return NegativeSampler.uniform(n_negatives, n_items, per)
     power = config["softmax_popularity_power"]
     power = 1.0 if power is None else float(power)
     if item_counts is None:
         raise ValueError("popularity sampling needs the training item counts")
-    return NegativeSampler.popularity(n_negatives, np.asarray(item_counts)[:n_items], power)
+    return NegativeSampler.popularity(n_negatives, np.asarray(item_counts)[:n_items], power, per)
 
 
 def softmax_losses(
@@ -148,9 +159,13 @@ def softmax_losses(
         if item_bias is not None:
             logits = logits + item_bias
         return F.cross_entropy(logits, positives, reduction="none")
-    negatives = sampler.draw(positives.size(0), device=outputs.device)  # [P, N]
     positive_logit = (outputs * item_table[positives]).sum(-1, keepdim=True)  # [P, 1]
-    negative_logits = torch.einsum("ph,pnh->pn", outputs, item_table[negatives])  # [P, N]
+    if sampler.per == "batch":
+        negatives = sampler.draw(1, device=outputs.device)  # [1, N], broadcast over positions
+        negative_logits = outputs @ item_table[negatives[0]].t()  # [P, N]
+    else:
+        negatives = sampler.draw(positives.size(0), device=outputs.device)  # [P, N]
+        negative_logits = torch.einsum("ph,pnh->pn", outputs, item_table[negatives])  # [P, N]
     if item_bias is not None:
         positive_logit = positive_logit + item_bias[positives].unsqueeze(-1)
         negative_logits = negative_logits + item_bias[negatives]

@@ -45,6 +45,21 @@ def test_sampled_loss_is_the_softmax_over_target_and_drawn_negatives():
         torch.testing.assert_close(losses[p], expected)
 
 
+def test_batch_negatives_are_shared_by_every_position():
+    torch.manual_seed(0)
+    outputs, table = torch.randn(4, 3), torch.randn(25, 3)
+    positives = torch.tensor([2, 9, 9, 24])
+    sampler = NegativeSampler.uniform(8, 25, per="batch")
+    torch.manual_seed(1)
+    losses = softmax_losses(outputs, positives, table, sampler)
+    torch.manual_seed(1)
+    shared = sampler.draw(1)[0]  # [N]
+    for p in range(4):
+        kept = shared[shared != positives[p]]
+        logits = torch.cat([(outputs[p] @ table[positives[p]]).view(1), table[kept] @ outputs[p]])
+        torch.testing.assert_close(losses[p], -torch.log_softmax(logits, 0)[0])
+
+
 def test_a_negative_equal_to_the_target_is_masked():
     outputs, table = torch.ones(1, 2), torch.eye(2).repeat(2, 1)  # 4 items
     sampler = NegativeSampler.uniform(3, 2)  # n_items 2: every draw is item 1, the target
@@ -101,9 +116,10 @@ def test_logq_correction_makes_popularity_sampling_unbiased():
     ({"softmax_negatives": -1}, "softmax_negatives must be an int >= 0"),
     ({"softmax_negatives": 8, "loss_type": "BPR"}, "needs loss_type: CE"),
     ({"softmax_negatives": 8, "softmax_sampling": "inbatch"}, "softmax_sampling must be one of"),
+    ({"softmax_negatives": 8, "softmax_negatives_per": "row"}, "softmax_negatives_per must be one of"),
 ])
 def test_bad_settings_name_the_key(settings, message):
-    config = {"softmax_negatives": 0, "loss_type": "CE", "softmax_sampling": "uniform",
+    config = {"softmax_negatives": 0, "loss_type": "CE", "softmax_sampling": "uniform", "softmax_negatives_per": None,
               "softmax_popularity_power": 1.0, **settings}
     with pytest.raises(InputError, match=message):
         sampler_from_config(config, np.ones(10), 10)
@@ -123,6 +139,7 @@ def test_models_train_with_sampled_softmax(toy_with_vectors, tmp_path, model, tr
     config, train_data, valid_data, test_data, net, trainer = build(
         toy_with_vectors, tmp_path, model, train_rows=train_rows, softmax_negatives=16,
         softmax_sampling="popularity" if model.startswith("GRU") else "uniform",
+        softmax_negatives_per="batch" if model.startswith("BERT") else "position",
         **({"semantic_suffix": "useremb"} if model.endswith("LLMESR") else {}))
     rows = trainer.prepare_training(train_data, valid_data)
     sampler = net.softmax_sampler
