@@ -111,6 +111,12 @@ def parse_tune_args(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]
     parser.add_argument("--search_seed", type=int, default=2020, help="seed of the search algorithm (not of training)")
     parser.add_argument("--resume", default=None, help="CSV table of an earlier search to continue")
     parser.add_argument("--keep_checkpoints", action="store_true", help="keep every trial's model file")
+    parser.add_argument("--scheduler", default=None,
+                        help="none | asha: stop weak trials by successive halving on validation (default none)")
+    parser.add_argument("--grace_period", default=None, help="asha: epochs before the first rung (default 5)")
+    parser.add_argument("--reduction_factor", default=None,
+                        help="asha: keep the top 1/N of trials at each rung (default 3)")
+    parser.add_argument("--max_t", default=None, help="asha: epochs of a trial that is never stopped (default: epochs)")
     _add_common(parser)
     args, rest = _split_settings(parser, argv)
     if args.max_evals is not None and args.max_evals < 1:
@@ -186,6 +192,10 @@ def tune(args: argparse.Namespace, settings: list[str]):
         seed=args.search_seed,
         resume_table=args.resume,
         keep_checkpoints=args.keep_checkpoints,
+        scheduler=args.scheduler,
+        grace_period=args.grace_period,
+        reduction_factor=args.reduction_factor,
+        max_t=args.max_t,
     )
     print(f"results table: {outcome.csv_path}\nmarkdown table: {outcome.markdown_path}")
     if outcome.best_row is None:

@@ -62,8 +62,14 @@ def run(
     cmd_args: Sequence[str] | None = None,
     saved: bool = True,
     write_results: bool = True,
+    callback_fn=None,
 ) -> dict:
     """Train ``model`` on ``dataset``, select on validation, test, and report.
+
+    Args:
+        callback_fn: ``callback_fn(epoch_idx, valid_score)`` after every validation, passed to
+            ``Trainer.fit`` (the tuner reports per-epoch scores and stops weak trials with it;
+            an exception it raises ends the run).
 
     Returns:
         The result dict that is also written to ``<results_dir>/<model>-<dataset>-seed<s>-<time>.json``:
@@ -86,7 +92,8 @@ def run(
     log.info(model_obj)
 
     train_start = time.perf_counter()
-    best_valid_score, _ = trainer.fit(train_data, valid_data, saved=saved, show_progress=config["show_progress"])
+    best_valid_score, _ = trainer.fit(train_data, valid_data, saved=saved, show_progress=config["show_progress"],
+                                       callback_fn=callback_fn)
     train_seconds = time.perf_counter() - train_start
 
     eval_start = time.perf_counter()

@@ -172,8 +172,9 @@ def test_table_appends_ranks_by_validation_and_finds_finished_trials(tmp_path):
     assert table.best()["trial"] == "t2"  # best valid, although its test value is worse
     assert set(table.completed()) == {'{"a": 1}', '{"a": 2}'}
     markdown = table.markdown_path.read_text().splitlines()
-    assert markdown[0] == "| trial | a | valid NDCG@10 | test NDCG@10 | seconds |"
-    assert markdown[2].startswith("| t2 | 2 | 0.3000 | 0.1000 |")
+    # Rows without a status or budget (tables written before those columns) were finished trials.
+    assert markdown[0] == "| trial | a | status | epochs | valid NDCG@10 | test NDCG@10 | seconds |"
+    assert markdown[2].startswith("| t2 | 2 | finished |  | 0.3000 | 0.1000 |")
 
 
 def test_searched_keys_may_not_be_fixed_and_grids_must_be_discrete(tmp_path):
@@ -233,7 +234,8 @@ def test_hyperopt_two_trials_select_on_validation_and_resume(hsuga_data, fast_se
         assert float(row["seconds"]) > 0
     best = max(rows, key=lambda r: float(r["valid_score"]))
     assert outcome.best_params == {"gaa_alpha": json.loads(best["gaa_alpha"]), "semantic_fusion": "gate"}
-    assert "| trial | gaa_alpha | semantic_fusion | valid NDCG@10 | test NDCG@10 | seconds |" in outcome.markdown_path.read_text()
+    assert all(r["status"] == "finished" for r in rows)
+    assert "| trial | gaa_alpha | semantic_fusion | status | epochs | valid NDCG@10 | test NDCG@10 | seconds |" in outcome.markdown_path.read_text()
     assert not any((tmp_path / "saved").rglob("*.pth"))  # trial checkpoints are removed
 
     # Resuming the finished table trains nothing again and keeps the same answer.
@@ -264,20 +266,56 @@ def local_ray():
     ray.shutdown()
 
 
-def test_ray_two_trials_select_on_validation(local_ray, toy_data_path, fast_settings, tmp_path, monkeypatch):
+@pytest.mark.slow
+def test_ray_two_trials_select_on_validation_under_asha(local_ray, toy_data_path, fast_settings, tmp_path, monkeypatch):
     # A plain RecBole model keeps the (slow to start) Ray test short; paths are relative on
-    # purpose: the tuner makes them absolute for the workers.
+    # purpose: the tuner makes them absolute for the workers. Two trials of 2 epochs run in
+    # parallel, reporting every epoch to ASHA (rung at epoch 1): which one reaches the rung
+    # first is up to the machine, so 1e-7 (an untrained model) may finish or be stopped there;
+    # 0.01 always finishes.
     monkeypatch.chdir(tmp_path)
     shutil.copytree(toy_data_path, tmp_path / "data")
-    write(tmp_path / "lr.hyper", "learning_rate choice [0.01, 0.001]\n")
-    settings = dict(fast_settings, data_path="data", checkpoint_dir="saved", results_dir="results")
+    write(tmp_path / "lr.hyper", "learning_rate choice [0.01, 1e-7]\n")
+    settings = dict(fast_settings, data_path="data", checkpoint_dir="saved", results_dir="results", epochs=2)
     outcome = tune_model(
         "SASRec", DATASET, "lr.hyper", tool="ray", algo="exhaustive", num_cpus=2,
-        settings=[f"--{k}={v}" for k, v in settings.items()],
+        settings=[f"--{k}={v}" for k, v in settings.items()] + ["--scheduler=asha", "--grace_period=1", "--reduction_factor=2"],
     )
     assert outcome.csv_path.parent == tmp_path / "results" and "-ray-" in outcome.csv_path.name
+    rows = {json.loads(r["learning_rate"]): r for r in read_rows(outcome.csv_path)}
+    assert sorted(rows) == [1e-7, 0.01]
+    good, bad = rows[0.01], rows[1e-7]
+    assert good["status"] == "finished" and good["epochs"] == "2" and good["test/full/ndcg@10"] != ""
+    assert bad["status"] in ("finished", "early-terminated")
+    if bad["status"] == "early-terminated":  # recorded by the driver with its best score so far
+        assert bad["epochs"] == "1" and bad["test/full/ndcg@10"] == ""
+        assert float(bad["valid_score"]) < json.loads(good["rung_scores"])["1"]
+    assert float(bad["valid_score"]) < float(good["valid_score"])
+    assert all(r["trial"].startswith("ray_trainable_") for r in rows.values())
+    assert json.loads(good["budget"])["scheduler"] == "asha" and good["budget"] == bad["budget"]
+    assert outcome.best_params == {"learning_rate": 0.01}
+    assert outcome.markdown_path.read_text().startswith("Budget: 2 trials (max_evals); scheduler asha (grace_period 1")
+
+
+@pytest.mark.slow
+def test_ray_asha_stops_the_weak_trial_one_at_a_time(local_ray, toy_data_path, fast_settings, tmp_path):
+    # One trial at a time: the grid runs 0.01 first, so 1e-7 meets it at rung 1 and ASHA stops it;
+    # the worker never returns, the driver's callback records the row.
+    write(tmp_path / "lr.hyper", "learning_rate choice [0.01, 1e-7]\n")
+    settings = dict(fast_settings, epochs=2)
+    outcome = tune_model(
+        "SASRec", DATASET, tmp_path / "lr.hyper", tool="ray", algo="exhaustive", num_cpus=1,
+        settings=[f"--{k}={v}" for k, v in settings.items()] + ["--scheduler=asha", "--grace_period=1", "--reduction_factor=2"],
+    )
     rows = read_rows(outcome.csv_path)
-    assert sorted(json.loads(r["learning_rate"]) for r in rows) == [0.001, 0.01]
-    assert all(r["test/full/ndcg@10"] != "" for r in rows)
-    best = max(rows, key=lambda r: float(r["valid_score"]))
-    assert outcome.best_params == {"learning_rate": json.loads(best["learning_rate"])}
+    assert [(json.loads(r["learning_rate"]), r["status"], r["epochs"]) for r in rows] == [
+        (0.01, "finished", "2"), (1e-7, "early-terminated", "1")]
+    assert float(rows[1]["valid_score"]) < json.loads(rows[0]["rung_scores"])["1"]
+    assert json.loads(rows[1]["rung_scores"]) == {"1": pytest.approx(float(rows[1]["valid_score"]))}
+
+    # Resumed, both rows are reused (the early-terminated one too) and no row is added.
+    again = tune_model(
+        "SASRec", DATASET, tmp_path / "lr.hyper", tool="ray", algo="exhaustive", num_cpus=1, resume_table=outcome.csv_path,
+        settings=[f"--{k}={v}" for k, v in settings.items()] + ["--scheduler=asha", "--grace_period=1", "--reduction_factor=2"],
+    )
+    assert read_rows(outcome.csv_path) == rows and again.best_params == {"learning_rate": 0.01}

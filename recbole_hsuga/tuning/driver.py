@@ -12,8 +12,9 @@ from typing import Sequence
 
 from recbole_hsuga.config import HSUGAConfig, parse_cmd_args, require_dataset_folder
 from recbole_hsuga.errors import InputError
+from recbole_hsuga.tuning.halving import SCHEDULERS, HalvingRule, check_halving_settings
 from recbole_hsuga.tuning.hyperopt_search import ValidationHyperTuning
-from recbole_hsuga.tuning.objective import TuningObjective
+from recbole_hsuga.tuning.objective import TuningObjective, milestones_for
 from recbole_hsuga.tuning.ray_search import run_ray
 from recbole_hsuga.tuning.space import read_hyper_file, space_size
 from recbole_hsuga.tuning.table import TuningTable
@@ -25,6 +26,11 @@ TOOLS = ("hyperopt", "ray")
 ALGOS = {"exhaustive": "exhaustive", "grid": "exhaustive", "random": "random", "bayes": "bayes", "tpe": "bayes"}
 #: settings the tuner places per trial itself (absolute paths, one folder per trial).
 PATH_SETTINGS = ("data_path", "checkpoint_dir", "results_dir")
+#: ``--key=value`` flags that configure the search itself, not the trials: taken out of the
+#: fixed settings (run_hyper_hsuga.py passes every unknown ``--key=value`` as a setting).
+SCHEDULER_FLAGS = ("scheduler", "grace_period", "reduction_factor", "max_t")
+#: defaults of the halving flags: rungs at 5, 15, 45, ... epochs.
+DEFAULT_GRACE_PERIOD, DEFAULT_REDUCTION_FACTOR = 5, 3
 
 
 @dataclass
@@ -37,8 +43,9 @@ class TuningOutcome:
     markdown_path: Path
 
 
-def _settings_paths(model: str, dataset: str, config_files: list[str], settings: dict[str, str]) -> tuple[dict[str, str], str, str, bool]:
-    """Resolve the absolute path settings, valid metric, its protocol and direction once.
+def _settings_paths(model: str, dataset: str, config_files: list[str], settings: dict[str, str]) -> tuple[dict[str, str], str, str, bool, int, int]:
+    """Resolve the absolute path settings, valid metric, its protocol and direction, the
+    epoch cap and the training seed once.
 
     Building the Config here also checks the fixed settings and the dataset folder before
     any trial starts.
@@ -53,7 +60,49 @@ def _settings_paths(model: str, dataset: str, config_files: list[str], settings:
         "results_dir": str(Path(config["results_dir"] or "results").resolve()),
     }
     bigger = bool(config["valid_metric_bigger"]) if config["valid_metric_bigger"] is not None else True
-    return paths, str(config["valid_metric"]), str(config["eval_protocol"] or "full"), bigger
+    return paths, str(config["valid_metric"]), str(config["eval_protocol"] or "full"), bigger, int(config["epochs"]), int(config["seed"])
+
+
+def _int_flag(name: str, value) -> int | None:
+    if value is None or isinstance(value, int) and not isinstance(value, bool):
+        return value
+    try:
+        return int(str(value))
+    except ValueError:
+        raise InputError(f"--{name} must be an integer, got {value!r}") from None
+
+
+def scheduler_options(fixed: dict[str, str], scheduler: str | None, grace_period, reduction_factor, max_t) -> dict:
+    """The search's scheduler flags: keyword arguments, else ``--key=value`` settings
+    (removed from ``fixed``), else the defaults. Raises :class:`InputError` on a bad value or
+    a flag given both ways with different values."""
+    given = {"scheduler": scheduler, "grace_period": grace_period, "reduction_factor": reduction_factor, "max_t": max_t}
+    for name in SCHEDULER_FLAGS:
+        if name in fixed:
+            value = fixed.pop(name)
+            if given[name] is not None and str(given[name]) != value:
+                raise InputError(f"--{name} is given twice: {given[name]!r} and {value!r}")
+            given[name] = value
+    name = str(given["scheduler"] or "none").lower()
+    if name not in SCHEDULERS:
+        raise InputError(f"unknown scheduler {given['scheduler']!r}; use one of {', '.join(SCHEDULERS)}")
+    options = {"scheduler": name}
+    for flag in ("grace_period", "reduction_factor", "max_t"):
+        options[flag] = _int_flag(flag, given[flag])
+    if name == "none":
+        halving_flags = [f"--{flag}" for flag in ("grace_period", "reduction_factor", "max_t") if options[flag] is not None]
+        if halving_flags:
+            raise InputError(f"{', '.join(halving_flags)} only apply with --scheduler=asha")
+    return options
+
+
+def effective_max_evals(tool: str, algo: str, max_evals: int | None, size: int | None) -> int:
+    """Trials the search runs at most: the budget's ``max_evals``."""
+    if algo == "exhaustive":
+        if tool == "ray":  # a Ray grid runs every combination
+            return int(size)
+        return min(int(size), max_evals or int(size))
+    return max_evals or 10
 
 
 def tune_model(
@@ -70,6 +119,10 @@ def tune_model(
     seed: int = 2020,
     resume_table: str | os.PathLike | None = None,
     keep_checkpoints: bool = False,
+    scheduler: str | None = None,
+    grace_period: int | None = None,
+    reduction_factor: int | None = None,
+    max_t: int | None = None,
 ) -> TuningOutcome:
     """Search ``params_file`` for ``model`` on ``dataset``, selecting on validation.
 
@@ -78,9 +131,18 @@ def tune_model(
         algo: exhaustive (grid) | random | bayes (alias tpe).
         max_evals: trials to run (random/bayes; caps an exhaustive hyperopt grid).
         settings: ``--key=value`` strings fixed for every trial; may not name a searched key.
+            ``--scheduler``, ``--grace_period``, ``--reduction_factor`` and ``--max_t`` among
+            them are the scheduler flags below (the command line passes them so).
         early_stop: hyperopt stops after this many trials without improvement (0: never).
         resume_table: CSV of an earlier search of the same file to continue (its finished
-            parameter sets are not trained again; new rows go to the same file).
+            and early-terminated parameter sets are not trained again; new rows go to the
+            same file). Its budget must be this search's.
+        scheduler: none (every trial trains to its end or early stopping) | asha (successive
+            halving: Ray's ASHAScheduler, or :class:`HalvingRule` in-process for hyperopt).
+        grace_period, reduction_factor: rungs at ``grace_period * reduction_factor**k``
+            epochs (defaults 5 and 3); a trial outside the top ``1/reduction_factor`` of the
+            earlier trials' scores at a rung stops.
+        max_t: epochs after which the scheduler stops a trial (default and maximum: ``epochs``).
     Returns:
         a :class:`TuningOutcome`; the CSV and markdown tables are already written.
     """
@@ -89,12 +151,13 @@ def tune_model(
     if algo not in ALGOS:
         raise InputError(f"unknown algo {algo!r}; use one of {', '.join(ALGOS)}")
     algo = ALGOS[algo]
+    fixed = parse_cmd_args(settings)
+    options = scheduler_options(fixed, scheduler, grace_period, reduction_factor, max_t)
     parameters = read_hyper_file(params_file)
     names = [p.name for p in parameters]
     if algo == "exhaustive" and space_size(parameters) is None:
         continuous = [p.name for p in parameters if p.kind != "choice"]
         raise InputError(f"{params_file}: exhaustive search needs choice parameters only; {continuous} are continuous (use --algo=random or bayes)")
-    fixed = parse_cmd_args(settings)
     clash = sorted(set(fixed) & set(names))
     if clash:
         raise InputError(f"setting(s) {clash} are both fixed on the command line and searched in {params_file}")
@@ -102,9 +165,24 @@ def tune_model(
     for path in config_files:
         if not Path(path).is_file():
             raise FileNotFoundError(f"config file not found: {path}")
-    paths, valid_metric, protocol, bigger = _settings_paths(model, dataset, config_files, fixed)
+    paths, valid_metric, protocol, bigger, epochs, training_seed = _settings_paths(model, dataset, config_files, fixed)
+    if options["scheduler"] == "asha":
+        options["grace_period"] = options["grace_period"] or DEFAULT_GRACE_PERIOD
+        options["reduction_factor"] = options["reduction_factor"] or DEFAULT_REDUCTION_FACTOR
+        options["max_t"] = options["max_t"] or epochs
+        check_halving_settings(options["grace_period"], options["reduction_factor"], options["max_t"], epochs)
     # Trials place these per trial in config_dict, which --key=value would override.
     trial_settings = [f"--{k}={v}" for k, v in fixed.items() if k not in PATH_SETTINGS]
+    budget = {
+        "tool": tool,
+        "algo": algo,
+        "max_evals": effective_max_evals(tool, algo, max_evals, space_size(parameters)),
+        "early_stop": (early_stop if early_stop > 0 else 0) if tool == "hyperopt" else None,
+        **options,
+        "epochs": epochs,
+        "search_seed": seed,
+        "seed": training_seed,
+    }
 
     if resume_table:
         csv_path = Path(resume_table).resolve()
@@ -113,13 +191,26 @@ def tune_model(
     else:
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         csv_path = Path(paths["results_dir"]) / f"tuning-{model}-{dataset}-{tool}-{stamp}.csv"
-    table = TuningTable(csv_path, names, valid_metric, protocol, bigger)
-    reuse = table.completed() if resume_table else {}
+    table = TuningTable(csv_path, names, valid_metric, protocol, bigger, budget=budget)
+    reuse = {}
+    if resume_table:
+        if table.stored_budget() is None and table.read():
+            logger.warning("%s states no budget (written before budgets were recorded); resuming it under %s", csv_path, budget)
+        table.check_budget(budget)
+        reuse = table.completed()
     if reuse:
-        logger.info("resuming %s: %d finished trial(s) will be reused", csv_path, len(reuse))
-    objective = TuningObjective(model, dataset, config_files, trial_settings, paths, table, bigger, reuse, keep_checkpoints)
+        logger.info("resuming %s: %d ended trial(s) will be reused", csv_path, len(reuse))
+    milestones = milestones_for(options["scheduler"], options["grace_period"], options["reduction_factor"], options["max_t"])
+    halving = None
+    if options["scheduler"] == "asha" and tool == "hyperopt":
+        halving = HalvingRule(options["grace_period"], options["reduction_factor"], options["max_t"], bigger)
+        for row in table.read():  # a resumed search continues the rung records
+            halving.load(row["trial"], json.loads(row.get("rung_scores") or "{}"))
+    objective = TuningObjective(model, dataset, config_files, trial_settings, paths, table, bigger, reuse, keep_checkpoints,
+                                budget=budget, epoch_cap=epochs, milestones=milestones, halving=halving)
     objective.trials_started = len(table.read())
-    logger.info("tuning %s on %s with %s/%s over %s; selecting on valid %s", model, dataset, tool, algo, names, valid_metric)
+    logger.info("tuning %s on %s with %s/%s over %s; selecting on valid %s; budget %s", model, dataset, tool, algo, names,
+                valid_metric, budget)
 
     if tool == "hyperopt":
         tuner = ValidationHyperTuning(
@@ -132,9 +223,10 @@ def tune_model(
         )
         tuner.run()
     else:
-        run_ray(objective, parameters, algo, max_evals or 10, num_cpus, seed)
+        run_ray(objective, parameters, algo, max_evals or 10, num_cpus, seed, scheduler=options["scheduler"],
+                grace_period=options["grace_period"], reduction_factor=options["reduction_factor"], max_t=options["max_t"])
 
     best_row = table.best()
     best_params = {name: json.loads(best_row[name]) for name in names} if best_row else None
-    markdown = table.write_markdown() if best_row else table.markdown_path
+    markdown = table.write_markdown() if table.read() else table.markdown_path
     return TuningOutcome(best_params, best_row, csv_path, markdown)

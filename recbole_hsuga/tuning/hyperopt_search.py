@@ -46,7 +46,7 @@ def grid_search(new_ids, domain, trials, seed, sizes: dict[str, int], order_seed
 
 
 class ValidationHyperTuning(HyperTuning):
-    """RecBole's HyperTuning with four fixes.
+    """RecBole's HyperTuning with five fixes.
 
     * A best score of exactly 0 counts as a score (RecBole tests ``if not best_score``, so a
       first trial scoring 0 was replaced by any later trial, even a worse one under
@@ -54,6 +54,9 @@ class ValidationHyperTuning(HyperTuning):
     * Exhaustive search uses :func:`grid_search` (RecBole's crashes on hyperopt >= 0.2.7)
       and ``max_evals`` caps it (RecBole always runs the whole grid).
     * The search is seeded (``seed``), so trials are drawn in a reproducible order.
+    * A failed trial (the objective returns ``best_valid_score`` None) is a failed hyperopt
+      trial and counts as one without improvement; the search goes on, and raises only if
+      every trial failed. An early-terminated trial's score (its best so far) is its loss.
     * Results are logged, not printed.
     """
 
@@ -70,7 +73,10 @@ class ValidationHyperTuning(HyperTuning):
         else:
             super().__init__(objective_function, space=space, algo=algo, max_evals=max_evals or 10, early_stop=early_stop)
         self.seed = seed
+        self.early_stop = early_stop
         self.best_result: dict | None = None
+        self.trials_without_improvement = 0
+        self.errors: list[str] = []
 
     def trial(self, params: dict) -> dict:
         import hyperopt
@@ -82,11 +88,22 @@ class ValidationHyperTuning(HyperTuning):
         self.model = result["model"]
         score, bigger = result["best_valid_score"], result["valid_score_bigger"]
         self.score_list.append(score)
+        if score is None:
+            self.errors.append(str(result.get("error", "no score")))
+            self.trials_without_improvement += 1
+            return {"status": hyperopt.STATUS_FAIL}
         improved = self.best_score is None or (score > self.best_score if bigger else score < self.best_score)
         if improved:
             self.best_score, self.best_params, self.best_result = score, dict(params), result
+            self.trials_without_improvement = 0
             logger.info("new best valid score %.4f with %s", score, params_str)
+        else:
+            self.trials_without_improvement += 1
         return {"loss": -score if bigger else score, "status": hyperopt.STATUS_OK}
+
+    def _stop_early(self, trials, *state):
+        """hyperopt's ``early_stop_fn``: ``early_stop`` trials in a row without improvement."""
+        return self.trials_without_improvement >= self.early_stop, list(state)
 
     def run(self) -> None:
         import numpy as np
@@ -97,8 +114,10 @@ class ValidationHyperTuning(HyperTuning):
             self.space,
             algo=self.algo,
             max_evals=int(self.max_evals),
-            early_stop_fn=self.early_stop_fn,
+            early_stop_fn=self._stop_early,
             rstate=np.random.default_rng(self.seed),
             show_progressbar=True,
+            return_argmin=False,
         )
-
+        if self.errors and self.best_score is None:
+            raise RuntimeError(f"every trial failed; first error: {self.errors[0]}")

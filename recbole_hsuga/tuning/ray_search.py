@@ -1,4 +1,11 @@
-"""The Ray Tune 2.6.3 back-end: one CPU per trial, trials in parallel worker processes."""
+"""The Ray Tune 2.6.3 back-end: one CPU per trial, trials in parallel worker processes.
+
+Each trial reports its best validation score so far after every epoch (``epoch`` is the
+time attribute), so ``--scheduler=asha`` (Ray's ``ASHAScheduler``) can stop weak trials.
+A stopped trial's worker never returns, so the driver records it: the callback of
+:func:`make_table_callback` writes an early-terminated row (or a failed one) for every trial
+that ended without a row.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +13,9 @@ import logging
 from pathlib import Path
 from typing import Callable, Sequence
 
-from recbole_hsuga.tuning.objective import TuningObjective
+from recbole_hsuga.tuning.objective import EPOCH_KEY, TuningObjective
 from recbole_hsuga.tuning.space import SearchParameter, space_size, to_hyperopt_space, to_ray_space
-from recbole_hsuga.tuning.table import SCORE_COLUMN
+from recbole_hsuga.tuning.table import EARLY_TERMINATED, FAILED, SCORE_COLUMN, STATUS_COLUMN
 
 logger = logging.getLogger(__name__)
 
@@ -55,11 +62,73 @@ def init_ray(num_cpus: int = 2) -> None:
 
 
 def ray_trainable(config: dict, objective: TuningObjective) -> None:
-    """Ray function trainable: one :meth:`TuningObjective.evaluate`, reported once."""
+    """Ray function trainable: one :meth:`TuningObjective.evaluate`, reporting every epoch.
+
+    Per-epoch reports carry ``valid_score`` (the best so far: what ASHA compares at a rung),
+    ``epoch`` and the rung scores so far (JSON, for the driver's row if ASHA stops the
+    trial). The last report, after testing, carries the trial's row: its status and metrics.
+    """
+    import json
+
     from ray.air import session
 
-    row = objective.evaluate(config, trial_name=session.get_trial_name())
-    session.report({SCORE_COLUMN: row[SCORE_COLUMN], **{k: v for k, v in row.items() if "/" in k and isinstance(v, float)}})
+    def report_epoch(epoch: int, best: float, rung_scores: dict) -> None:
+        # Does not return if the scheduler stops the trial here (Ray ends the thread).
+        session.report({SCORE_COLUMN: best, EPOCH_KEY: epoch, STATUS_COLUMN: "running",
+                        "rung_scores": json.dumps({str(m): s for m, s in sorted(rung_scores.items())})})
+
+    row = objective.evaluate(config, trial_name=session.get_trial_name(), report=report_epoch)
+    epochs = row.get("epochs")
+    final = {SCORE_COLUMN: row[SCORE_COLUMN], EPOCH_KEY: int(epochs) if str(epochs).isdigit() else 0,
+             STATUS_COLUMN: row.get(STATUS_COLUMN)}
+    final.update({k: v for k, v in row.items() if "/" in k and isinstance(v, float)})
+    session.report(final)
+
+
+def make_table_callback(objective: TuningObjective):
+    """A Ray Tune ``Callback`` (in the driver) that records trials that ended without a row.
+
+    A trial ASHA stopped never reaches the end of :meth:`TuningObjective.evaluate`; its last
+    report holds the best score so far, the epochs and the rung scores, and it is written as
+    early-terminated. A trial whose worker died before recording its failure is written as
+    failed. Trials that wrote their own row (finished, or failed in Python) are skipped.
+    """
+    import json
+
+    from ray.tune import Callback
+
+    class _TableCallback(Callback):
+        def _record(self, trial, status: str, error: str = "") -> None:
+            name = str(trial)
+            if objective.table.has_trial(name):
+                return
+            result = trial.last_result or {}
+            score = result.get(SCORE_COLUMN)
+            epochs = result.get(EPOCH_KEY)
+            rungs = json.loads(result.get("rung_scores") or "{}") if isinstance(result.get("rung_scores"), str) else {}
+            params = {name_: trial.config[name_] for name_ in objective.table.parameter_names if name_ in trial.config}
+            objective.record_ended(name, params, status, None if score is None else float(score),
+                                   epochs=int(epochs) if epochs is not None else None, rung_scores=rungs,
+                                   seconds=result.get("time_total_s"), error=error)
+            logger.info("trial %s: %s after %s epoch(s), best valid score so far %s", name, status, epochs, score)
+
+        def on_trial_complete(self, iteration, trials, trial, **info):
+            # A trial whose last report is its row's (finished, or reused on resume) has its row.
+            if (trial.last_result or {}).get(STATUS_COLUMN) in (None, "running"):
+                self._record(trial, EARLY_TERMINATED)
+
+        def on_trial_error(self, iteration, trials, trial, **info):
+            error = ""
+            if trial.error_file:
+                try:
+                    with open(trial.error_file, encoding="utf-8") as handle:
+                        lines = [line.strip() for line in handle if line.strip()]
+                    error = lines[-1][:300] if lines else ""
+                except OSError:
+                    pass
+            self._record(trial, FAILED, error)
+
+    return _TableCallback()
 
 
 def run_ray(
@@ -69,12 +138,17 @@ def run_ray(
     max_evals: int,
     num_cpus: int,
     seed: int,
+    scheduler: str = "none",
+    grace_period: int = 5,
+    reduction_factor: int = 3,
+    max_t: int | None = None,
 ) -> dict | None:
     """Search with ``tune.Tuner``: one CPU per trial, ``num_cpus`` trials at once.
 
     ``exhaustive`` runs every grid combination (``max_evals`` does not cap a Ray grid);
     ``random`` samples ``max_evals`` trials; ``bayes`` uses Ray's HyperOptSearch (TPE) on
-    the hyperopt space of the same file.
+    the hyperopt space of the same file. ``scheduler="asha"`` stops weak trials with Ray's
+    ``ASHAScheduler`` (time attribute: epochs trained; ``max_t`` defaults to the epoch cap).
     """
     from ray import air, tune
 
@@ -94,6 +168,12 @@ def run_ray(
 
         search_alg = HyperOptSearch(space=to_hyperopt_space(parameters), metric=SCORE_COLUMN, mode=mode, random_state_seed=seed)
         param_space, num_samples = {}, max_evals
+    trial_scheduler = None
+    if scheduler == "asha":
+        from ray.tune.schedulers import ASHAScheduler
+
+        trial_scheduler = ASHAScheduler(time_attr=EPOCH_KEY, max_t=max_t or objective.epoch_cap or 100,
+                                        grace_period=grace_period, reduction_factor=reduction_factor, brackets=1)
     tuner = tune.Tuner(
         trainable,
         param_space=param_space,
@@ -101,6 +181,7 @@ def run_ray(
             metric=SCORE_COLUMN,
             mode=mode,
             search_alg=search_alg,
+            scheduler=trial_scheduler,
             num_samples=num_samples,
             max_concurrent_trials=num_cpus,
             chdir_to_trial_dir=False,
@@ -109,6 +190,7 @@ def run_ray(
             name=objective.table.csv_path.stem,
             storage_path=str(Path(objective.paths["results_dir"]) / "ray"),
             verbose=1,
+            callbacks=[make_table_callback(objective)],
         ),
     )
     grid = tuner.fit()
