@@ -88,6 +88,12 @@ def with_overrides(settings: list[str], own: list[str]) -> list[str]:
     return [setting for setting in settings if setting.split("=", 1)[0] not in own_keys] + own
 
 
+#: Protocol tables in report order; a run written before a protocol existed is left out of its table.
+REPORTED_PROTOCOLS = ("full", "unseen", "sampled")
+PROTOCOL_NOTES = {"unseen": " (items the user interacted with before the target masked, as S3-Rec, FMLP-Rec, "
+                            "BSARec and RecTools evaluate)"}
+
+
 def slug(spec: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.=-]+", "_", spec.replace("+", "__"))
 
@@ -130,7 +136,8 @@ def delta_cell(pairs: list[tuple[dict, dict]], protocol: str, group: str) -> str
 def paired_rows(done: dict[str, list[dict]], other: str, base: str, protocol: str) -> str | None:
     """One markdown row: ``other`` minus ``base`` in NDCG@10 per group, paired by seed (``None``
     until they share a seed)."""
-    pairs = seed_pairs(done, other, base)
+    pairs = [(b, o) for b, o in seed_pairs(done, other, base)
+             if protocol in b["metrics"]["test"] and protocol in o["metrics"]["test"]]
     if not pairs:
         return None
     cells = [delta_cell(pairs, protocol, group) for group in GROUPS]
@@ -152,18 +159,22 @@ def report(done: dict[str, list[dict]], variants: list[str], args, settings: lis
         lines.append(f"- `{variant}`: " + ", ".join(f"{k}={config[k]}" for k in SHOWN if k in config))
     lines.append("")
     baseline = variants[0]
-    for protocol in ("full", "sampled"):
-        lines += [f"**{protocol} ranking**", "", "| variant | seeds | " + " | ".join(GROUPS) + f" | Δ NDCG@10 vs {baseline} "
+    for protocol in REPORTED_PROTOCOLS:
+        measured = [v for v in present if all(protocol in r["metrics"]["test"] for r in done[v])]
+        if not measured:
+            continue
+        lines += [f"**{protocol} ranking**{PROTOCOL_NOTES.get(protocol, '')}", "",
+                  "| variant | seeds | " + " | ".join(GROUPS) + f" | Δ NDCG@10 vs {baseline} "
                   "(t-test over seeds p; Wilcoxon p) |", "|---|---|" + "---|" * (len(GROUPS) + 1)]
-        for variant in present:
+        for variant in measured:
             runs = sorted(done[variant], key=lambda r: r["seed"])
             cells = [" / ".join(f"{mean_metric(runs, protocol, g, m):.4f}" for m in METRICS) for g in GROUPS]
-            pairs = seed_pairs(done, variant, baseline) if variant != baseline else []
+            pairs = seed_pairs(done, variant, baseline) if variant != baseline and baseline in measured else []
             delta = delta_cell(pairs, protocol, "all") if pairs else ""
             lines.append(f"| {variant} | {[r['seed'] for r in runs]} | " + " | ".join(cells) + f" | {delta} |")
         lines.append("")
     rows = {protocol: [row for other, base in comparisons if (row := paired_rows(done, other, base, protocol))]
-            for protocol in ("full", "sampled")}
+            for protocol in REPORTED_PROTOCOLS}
     if any(rows.values()):
         lines += ["**Paired comparisons** (NDCG@10 difference, mean over the seeds both have; paired t-test over "
                   "seeds p, then the Wilcoxon test over users x seeds; within a head/tail group only where the runs' "

@@ -1,7 +1,7 @@
 """Every trainer of recbole-hsuga (RecBole trainers with this package's evaluation).
 
 - :class:`HeadTailEvaluationMixin` / :class:`HeadTailTrainer` /
-  :func:`with_head_tail_evaluation`: RecBole's training, with the two-protocol, head/tail
+  :func:`with_head_tail_evaluation`: RecBole's training, with the three-protocol, head/tail
   evaluation below; every model runs under it (RecBole's own models too).
 - :class:`GAATrainer`: adds GAA's self-distillation term; the HSUGA models name it as their
   ``trainer_class``.
@@ -9,9 +9,14 @@
 Evaluation
 ----------
 Training is RecBole's own. Evaluation is replaced by one full-sort pass per batch, from
-which the leave-one-out target's rank is read under two protocols:
+which the leave-one-out target's rank is read under three protocols:
 
-* ``full``: among all items;
+* ``full``: among all items (RecBole's convention for sequential models: nothing masked);
+* ``unseen``: among all items except those the user interacted with before the target
+  (training items, plus the validation item at test time; the target itself stays
+  rankable if it is a repeat). This is the convention of the S3-Rec / FMLP-Rec / BSARec
+  code bases and of RecTools' ``filter_viewed``, so it is the protocol to read when
+  numbers are put beside those papers';
 * ``sampled``: among the target and ``eval_sampled_negatives`` (default 100) negatives
   drawn once per seed and phase (:mod:`recbole_hsuga.evaluation.negatives`).
 
@@ -92,7 +97,7 @@ from recbole_hsuga.position_loss import (check_sequence_rows_support, check_soft
                                          prefix_rows_loss, sequence_rows_loss)
 from recbole_hsuga.sampled_softmax import SAMPLER_ATTRIBUTE, sampler_from_config, sampler_of
 
-PROTOCOLS = ("full", "sampled")
+PROTOCOLS = ("full", "sampled", "unseen")
 PHASE_ATTRIBUTE = "_hsuga_phase"
 GROUPS = ("all", "head_users", "tail_users", "head_items", "tail_items")
 
@@ -114,10 +119,22 @@ class _PhaseContext:
 
     phase: str
     negatives: np.ndarray  # [n_users, n_neg] internal item ids, row = internal user id
+    #: CSR over internal user ids: ``seen_items[seen_start[u]:seen_start[u + 1]]`` are the items
+    #: the ``unseen`` protocol masks for user ``u`` (earlier interactions, never the target).
+    seen_start: np.ndarray  # [n_users + 1] int64
+    seen_items: np.ndarray  # [n_seen] int64
+
+    def seen_mask_indices(self, users: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(rows, items)`` to mask in a ``[len(users), n_items]`` score matrix."""
+        starts, ends = self.seen_start[users], self.seen_start[users + 1]
+        lengths = ends - starts
+        rows = np.repeat(np.arange(len(users)), lengths)
+        offsets = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+        return rows, self.seen_items[np.repeat(starts, lengths) + offsets]
 
 
 class HeadTailEvaluationMixin:
-    """Replaces ``Trainer.evaluate`` with the two-protocol, head/tail evaluation.
+    """Replaces ``Trainer.evaluate`` with the three-protocol, head/tail evaluation.
 
     Mixed in front of RecBole's ``Trainer`` (or any subclass that keeps its evaluate).
     """
@@ -346,11 +363,14 @@ class HeadTailEvaluationMixin:
         excluded = []
         item_lists = inter[list_field].numpy()
         targets = inter[iid_field].numpy()
+        seen_by_user: dict[int, np.ndarray] = {}
         for row, user in enumerate(users):
-            own = [item_lists[row], targets[row : row + 1]]
+            earlier = [item_lists[row]]
             if history is not None:
-                own.append(history.items_of(user))
-            excluded.append(np.concatenate(own))
+                earlier.append(history.items_of(user))
+            seen = np.unique(np.concatenate(earlier))
+            seen_by_user[int(user)] = seen[(seen != 0) & (seen != targets[row])]
+            excluded.append(np.concatenate([*earlier, targets[row : row + 1]]))
         user_tokens = dataset.field2id_token[uid_field][users]
         item_tokens = dataset.field2id_token[iid_field]
         negatives_by_row = sample_fixed_negatives(
@@ -358,7 +378,13 @@ class HeadTailEvaluationMixin:
         )
         negatives = np.zeros((dataset.user_num, self.n_sampled_negatives), dtype=np.int64)
         negatives[users] = negatives_by_row
-        context = _PhaseContext(phase=phase, negatives=negatives)
+        seen_lengths = np.zeros(dataset.user_num, dtype=np.int64)
+        for user, seen in seen_by_user.items():
+            seen_lengths[user] = len(seen)
+        seen_start = np.concatenate([[0], np.cumsum(seen_lengths)]).astype(np.int64)
+        seen_items = (np.concatenate([seen_by_user[u] for u in sorted(seen_by_user)]).astype(np.int64)
+                      if seen_by_user else np.zeros(0, dtype=np.int64))
+        context = _PhaseContext(phase=phase, negatives=negatives, seen_start=seen_start, seen_items=seen_items)
         self._phase_contexts[key] = context
         return context
 
@@ -399,6 +425,10 @@ class HeadTailEvaluationMixin:
             targets = positive_i.to(self.device)
             ranks["full"].append(full_ranks(scores, targets).cpu())
             ranks["sampled"].append(sampled_ranks(scores, targets, negatives[batch_users]).cpu())
+            rows, seen = context.seen_mask_indices(batch_users.cpu().numpy())
+            unseen_scores = scores.clone()
+            unseen_scores[torch.from_numpy(rows).to(self.device), torch.from_numpy(seen).to(self.device)] = -torch.inf
+            ranks["unseen"].append(full_ranks(unseen_scores, targets).cpu())
             users.append(batch_users.cpu())
             items.append(targets.cpu())
         users_arr = torch.cat(users).numpy()
@@ -442,7 +472,7 @@ class HeadTailEvaluationMixin:
 
 
 class HeadTailTrainer(HeadTailEvaluationMixin, Trainer):
-    """RecBole's ``Trainer`` with the two-protocol head/tail evaluation."""
+    """RecBole's ``Trainer`` with the three-protocol head/tail evaluation."""
 
     def __init__(self, config, model):
         super().__init__(config, model)

@@ -49,7 +49,7 @@ def test_cli_runs_a_recbole_baseline_end_to_end(fast_settings, tmp_path):
     assert result["seed"] == 42 and result["checkpoint"].endswith(".pth")
     with (tmp_path / "results" / "summary.csv").open() as handle:
         rows = list(csv.DictReader(handle))
-    assert len(rows) == 2 * 2 * 5 * 7  # splits x protocols x groups x (6 metrics + n_users)
+    assert len(rows) == 2 * 3 * 5 * 7  # splits x protocols x groups x (6 metrics + n_users)
 
 
 def test_cli_rejects_settings_without_a_value():

@@ -139,6 +139,44 @@ def test_negatives_are_identical_across_evaluations_and_models(toy_run):
         assert not own & set(negatives[user])
 
 
+def test_unseen_protocol_masks_exactly_the_users_earlier_items(toy_run):
+    config, train, valid, test = toy_run
+    trainer = _trainer(config, train)
+    trainer.set_training_history(TrainingHistory.from_dataloaders(train, valid))
+    result = trainer.evaluate(test, load_best_model=False)
+    evaluation = trainer.last_evaluation
+    users, targets = evaluation["users"], evaluation["targets"]
+    # The masked items are the user's training items and input list, never the target.
+    dataset = test._dataset
+    row_of = {int(u): r for r, u in enumerate(dataset.inter_feat["user_id"].numpy())}
+    lists = dataset.inter_feat["item_id_list"].numpy()
+    context = trainer._phase_context(test)
+    for position, user in enumerate(users[:40]):
+        earlier = set(lists[row_of[int(user)]]) | set(trainer.training_history.items_of(user))
+        earlier -= {0, int(targets[position])}
+        start, end = context.seen_start[user], context.seen_start[user + 1]
+        assert set(context.seen_items[start:end]) == earlier  # validation item included at test time
+    # The unseen rank is the full rank minus the earlier items that outscore (or tie) the target.
+    with torch.no_grad():
+        interaction, scores, _, positive_i = trainer._full_sort_batch_eval(next(iter(test)))
+    rank_of = {int(u): r for r, u in enumerate(users)}
+    for row, user in enumerate(interaction["user_id"].numpy()[:40]):
+        target_score = scores[row, positive_i[row]]
+        seen = context.seen_items[context.seen_start[user]:context.seen_start[user + 1]]
+        above = int((scores[row, torch.from_numpy(seen)] >= target_score).sum())
+        assert evaluation["unseen"][rank_of[int(user)]] == evaluation["full"][rank_of[int(user)]] - above
+    # Masking only removes competitors: never a worse rank, and better for some user.
+    assert (evaluation["unseen"] <= evaluation["full"]).all()
+    assert (evaluation["unseen"] < evaluation["full"]).any()
+    assert result["unseen/all/ndcg@10"] >= result["full/all/ndcg@10"]
+    # Rows and items to mask come out of the CSR in the users' order.
+    rows, items = context.seen_mask_indices(np.asarray(users[:3]))
+    for row in range(3):
+        user = users[row]
+        assert sorted(items[rows == row]) == sorted(context.seen_items[context.seen_start[user]:
+                                                                       context.seen_start[user + 1]])
+
+
 def test_trainer_reports_known_per_group_values(toy_run):
     config, train, _, _ = toy_run
     trainer = _trainer(config, train)
