@@ -3,9 +3,10 @@
 # then every model on it. Resumable like queue.sh: finished runs are skipped, unfinished ones
 # continue from their training state, so stop it at any time and start it again.
 #
-#   bash benchmarks/frontier.sh            # two runs side by side (a 2-core machine)
+#   bash benchmarks/frontier.sh                  # two runs side by side (a 2-core machine)
+#   bash benchmarks/frontier.sh --from-step=2    # skip the run sets before step 2
 #
-# Stop it with `pkill -f benchmarks/frontier.sh; pkill -f run_recbole_hsuga.py`.
+# Stop it by killing its process group (kill -- -PGID), not with pkill -f, which also hits other runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-.venv/bin/python}
@@ -19,6 +20,12 @@ SEQUENCE_SASREC=benchmarks/results/raw/train-rows-amazon-beauty/sequence
 # set of 256 negatives shared by the batch, which costs 0.32x a full-softmax step where per-position
 # negatives cost 1.0x (benchmarks/results/softmax-step-cost-amazon-beauty-SASRec.md).
 ESASREC="SASRec+softmax_negatives=256+n_layers=1+n_heads=1+hidden_dropout_prob=0.2+attn_dropout_prob=0.2+MAX_ITEM_LIST_LENGTH=50"
-$PY benchmarks/model_comparison.py --name=frontier-recipe \
+[ "${1:-}" = "--from-step=2" ] || $PY benchmarks/model_comparison.py --name=frontier-recipe \
     --variants="SASRec,$ESASREC@42,$ESASREC+softmax_negatives_per=batch@42" \
-    --seeds=42 --jobs=2 --baseline_runs=$SEQUENCE_SASREC "${COMMON[@]}"
+    --seeds=42 --jobs=2 --baseline_runs=$SEQUENCE_SASREC --notes=benchmarks/notes/frontier-amazon-beauty.md "${COMMON[@]}"
+# Step 2 (seed 42): the same recipes read under the `unseen` protocol too (history items masked, as
+# S3-Rec, FMLP-Rec, BSARec and RecTools evaluate), which the runs of step 1 did not record, so the
+# baseline is trained again here; plus sampled softmax alone on the default SASRec architecture.
+$PY benchmarks/model_comparison.py --name=frontier-unseen \
+    --variants="SASRec@42,$ESASREC@42,SASRec+softmax_negatives=256@42,$ESASREC+softmax_negatives_per=batch@42" \
+    --seeds=42 --jobs=2 --notes=benchmarks/notes/frontier-amazon-beauty.md "${COMMON[@]}"
