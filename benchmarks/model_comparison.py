@@ -54,7 +54,7 @@ from common import (GROUPS, METRICS, RAW, REPO, InputError, best_epoch, finished
 
 SHOWN = ["train_rows", "loss_type", "softmax_negatives", "softmax_sampling", "train_batch_size", "train_batch_unit",
          "learning_rate", "MAX_ITEM_LIST_LENGTH", "hidden_size", "n_layers", "n_heads", "hidden_dropout_prob",
-         "attn_dropout_prob", "weight_decay", "stopping_step", "epochs", "semantic_suffix", "item_semantic_suffix", "hsuga_backbone", "gaa",
+         "attn_dropout_prob", "weight_decay", "stopping_step", "epochs", "eval_protocol", "semantic_suffix", "item_semantic_suffix", "hsuga_backbone", "gaa",
          "gaa_alpha", "gaa_group_aware", "gaa_teacher_refresh_steps"]
 
 
@@ -92,6 +92,12 @@ def with_overrides(settings: list[str], own: list[str]) -> list[str]:
 REPORTED_PROTOCOLS = ("full", "unseen", "sampled")
 PROTOCOL_NOTES = {"unseen": " (items the user interacted with before the target masked, as S3-Rec, FMLP-Rec, "
                             "BSARec and RecTools evaluate)"}
+
+
+def selection_protocols(done: dict[str, list[dict]]) -> str:
+    """The protocol(s) the runs selected their epoch on (``eval_protocol``), e.g. ``"full"``."""
+    found = sorted({str(run_config(run).get("eval_protocol") or "full") for runs in done.values() for run in runs})
+    return " / ".join(found) or "full"
 
 
 def slug(spec: str) -> str:
@@ -149,7 +155,8 @@ def report(done: dict[str, list[dict]], variants: list[str], args, settings: lis
     lines = [f"# {args.name}: models at convergence on {args.dataset}", "",
              f"Produced by `{invocation('model_comparison.py')}` (newest run "
              f"{newest_result_time(done)}; 2-core CPU, no GPU, one torch thread per run; "
-             f"{machine_load(done)}). Every run trains until validation NDCG@10 (full ranking) stops improving. "
+             f"{machine_load(done)}). Every run trains until validation NDCG@10 ({selection_protocols(done)} "
+             "ranking) stops improving. "
              "Cells: mean over seeds, test split, HR@10 / NDCG@10.", ""]
     present = [v for v in variants if done.get(v)]
     if not present:
