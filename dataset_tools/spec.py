@@ -19,6 +19,8 @@ from typing import Any
 import yaml
 
 from dataset_tools import DatasetToolsError
+from dataset_tools.spec_preprocess import PREPROCESS_KEYS, PreprocessSpec, parse_preprocess
+from dataset_tools.spec_source import SOURCE_KEYS, SourceSpec, parse_source
 
 logger = logging.getLogger(__name__)
 
@@ -29,14 +31,8 @@ SPEC_DIR = Path(__file__).resolve().parent / "datasets"
 FIELD_KINDS = ("text", "token", "list", "float")
 
 _FIELD_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_PREPARE_KEYS = {
-    "interactions_file",
-    "items_file",
-    "item_id_key",
-    "min_user_interactions",
-    "item_fields",
-}
-_FIELD_KEYS = {"kind", "required", "missing_values", "item_text"}
+_PREPARE_KEYS = SOURCE_KEYS | PREPROCESS_KEYS | {"item_fields"}
+_FIELD_KEYS = {"kind", "required", "missing_values", "item_text", "source"}
 
 
 class SpecError(DatasetToolsError):
@@ -57,6 +53,8 @@ class ItemFieldSpec:
             addition to absent keys, ``null`` and empty strings. For lists they drop
             single elements.
         item_text: whether the field goes into ``<ds>.item_text.jsonl`` for the LLM.
+        source: the key of the raw item record to read (default: ``name``), e.g.
+            ``title: {kind: text, source: app_name}`` for Steam's games file.
     """
 
     name: str
@@ -64,32 +62,62 @@ class ItemFieldSpec:
     required: bool = False
     missing_values: tuple[str, ...] = ()
     item_text: bool = True
+    source: str | None = None
+
+    @property
+    def source_key(self) -> str:
+        """The raw record's key this field is read from."""
+        return self.source if self.source is not None else self.name
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "kind": self.kind,
             "required": self.required,
             "missing_values": list(self.missing_values),
             "item_text": self.item_text,
         }
+        if self.source is not None:
+            out["source"] = self.source
+        return out
 
 
 @dataclass(frozen=True)
 class PrepareSpec:
-    """The validated ``prepare:`` section (defaults filled in)."""
+    """The validated ``prepare:`` section (defaults filled in).
 
-    interactions_file: str = "interactions.txt"
-    items_file: str | None = "items.jsonl"
-    item_id_key: str = "item_id"
-    min_user_interactions: int = 3
+    Attributes:
+        source: raw format, files and record keys (:mod:`dataset_tools.spec_source`).
+        preprocess: filtering, ordering and id settings, and the expected statistics
+            (:mod:`dataset_tools.spec_preprocess`).
+        item_fields: the item fields to keep, in column order.
+    """
+
+    source: SourceSpec = field(default_factory=SourceSpec)
+    preprocess: PreprocessSpec = field(default_factory=PreprocessSpec)
     item_fields: tuple[ItemFieldSpec, ...] = ()
+
+    @property
+    def interactions_file(self) -> str:
+        return self.source.interactions_file
+
+    @property
+    def items_file(self) -> str | None:
+        return self.source.items_file
+
+    @property
+    def item_id_key(self) -> str:
+        return self.source.item_id_key
+
+    @property
+    def min_user_interactions(self) -> int:
+        """The older name of ``preprocess.min_user_length``."""
+        return self.preprocess.min_user_length
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "interactions_file": self.interactions_file,
-            "items_file": self.items_file,
-            "item_id_key": self.item_id_key,
-            "min_user_interactions": self.min_user_interactions,
+            **self.source.to_dict(),
+            **self.preprocess.to_dict(),
+            "min_user_interactions": self.preprocess.min_user_length,
             "item_fields": {f.name: f.to_dict() for f in self.item_fields},
         }
 
@@ -208,41 +236,18 @@ def parse_prepare_section(section: Any, path: Path | None) -> PrepareSpec:
     unknown = sorted(set(map(str, section)) - _PREPARE_KEYS)
     if unknown:
         raise fail(f"prepare.{unknown[0]}", f"unknown key (known: {', '.join(sorted(_PREPARE_KEYS))})")
-    defaults = PrepareSpec()
-
-    interactions_file = section.get("interactions_file", defaults.interactions_file)
-    if not isinstance(interactions_file, str) or not interactions_file.strip():
-        raise fail("prepare.interactions_file", f"must be a non-empty string, got {interactions_file!r}")
-
-    items_file = section.get("items_file", defaults.items_file)
-    if items_file is not None and (not isinstance(items_file, str) or not items_file.strip()):
-        raise fail("prepare.items_file", f"must be a file name or null, got {items_file!r}")
-
-    item_id_key = section.get("item_id_key", defaults.item_id_key)
-    if not isinstance(item_id_key, str) or not item_id_key:
-        raise fail("prepare.item_id_key", f"must be a non-empty string, got {item_id_key!r}")
-
-    min_inter = section.get("min_user_interactions", defaults.min_user_interactions)
-    if isinstance(min_inter, bool) or not isinstance(min_inter, int) or min_inter < 1:
-        raise fail("prepare.min_user_interactions", f"must be an integer >= 1, got {min_inter!r}")
-
     fields_raw = section.get("item_fields", {})
     if fields_raw is None:
         fields_raw = {}
     if not isinstance(fields_raw, Mapping):
         raise fail("prepare.item_fields", f"must be a mapping field -> settings, got {type(fields_raw).__name__}")
-    if fields_raw and items_file is None:
+    source_spec = parse_source(section, fail, default_spec=path is None, has_item_fields=bool(fields_raw))
+    if fields_raw and source_spec.items_file is None:
         raise fail("prepare.item_fields", "item fields are listed but items_file is null (interactions only)")
     item_fields = tuple(
-        _parse_field(str(name), settings, item_id_key, fail) for name, settings in fields_raw.items()
+        _parse_field(str(name), settings, source_spec.item_id_key, fail) for name, settings in fields_raw.items()
     )
-    return PrepareSpec(
-        interactions_file=interactions_file,
-        items_file=items_file,
-        item_id_key=item_id_key,
-        min_user_interactions=min_inter,
-        item_fields=item_fields,
-    )
+    return PrepareSpec(source=source_spec, preprocess=parse_preprocess(section, fail), item_fields=item_fields)
 
 
 def _parse_field(name: str, settings: Any, item_id_key: str, fail) -> ItemFieldSpec:
@@ -276,10 +281,14 @@ def _parse_field(name: str, settings: Any, item_id_key: str, fail) -> ItemFieldS
         isinstance(v, (str, int, float)) and not isinstance(v, bool) for v in missing
     ):
         raise fail(f"{key}.missing_values", f"must be a list of strings, got {missing!r}")
+    source = settings.get("source")
+    if source is not None and (not isinstance(source, str) or not source):
+        raise fail(f"{key}.source", f"must be the raw record's key to read, got {source!r}")
     return ItemFieldSpec(
         name=name,
         kind=kind,
         required=required,
         missing_values=tuple(str(v).strip() for v in missing),
         item_text=item_text,
+        source=source,
     )

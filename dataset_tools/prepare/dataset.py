@@ -8,15 +8,19 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from dataset_tools.prepare.convert import ConvertedItems, convert_items
-from dataset_tools.prepare.filter import ItemCoverage, KeptInteractions, check_item_coverage, drop_short_users
+from dataset_tools.prepare.filter import ItemCoverage, KeptInteractions, check_item_coverage
+from dataset_tools.prepare.preprocess import Preprocessed, preprocess
 from dataset_tools.prepare.problems import RawDataError, WarningLog
-from dataset_tools.prepare.read import Interactions, ItemRecords, items_path, read_raw_interactions, read_raw_items
+from dataset_tools.prepare.read import Interactions, ItemRecords
+from dataset_tools.prepare.sources.registry import read_source
+from dataset_tools.prepare.stats_check import check_statistics
 from dataset_tools.prepare.write import FORMAT_VERSION, output_paths, write_dataset_files, write_sidecar
 from dataset_tools.spec import DatasetSpec
 
@@ -25,7 +29,11 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class PrepareResult:
-    """What ``prepare_dataset`` wrote and counted (also stored in ``<name>.prepare.json``)."""
+    """What ``prepare_dataset`` wrote and counted (also stored in ``<name>.prepare.json``).
+
+    ``steps`` is the preprocessing report (what each step removed, k-core round by
+    round); ``check`` the comparison with the spec's expected statistics (or None).
+    """
 
     out_dir: Path
     files: dict[str, str | None]
@@ -33,32 +41,39 @@ class PrepareResult:
     warnings: dict[str, dict[str, Any]]
     has_item_text: bool
     elapsed_s: float
+    steps: list[dict[str, Any]] = field(default_factory=list)
+    check: dict[str, Any] | None = None
 
 
-def prepare_dataset(spec: DatasetSpec, raw_dir: Path, out_root: Path) -> PrepareResult:
+def prepare_dataset(
+    spec: DatasetSpec, raw_dir: Path, out_root: Path, stats_check: str | None = None
+) -> PrepareResult:
     """Convert ``raw_dir`` into ``out_root/<spec.name>/`` following ``spec.prepare``.
+
+    Args:
+        stats_check: ``warn`` or ``fail`` overrides ``prepare.expected.on_mismatch``.
 
     Raises:
         RawDataError: missing inputs or unusable raw data (nothing is written then).
+        StatisticsMismatch: the counts differ from ``prepare.expected`` under ``fail``
+            (nothing is written then).
     """
     started = time.perf_counter()
     name = spec.name
     pspec = spec.prepare
     warnings = WarningLog()
 
-    # ---- read and filter
+    # ---- read, preprocess, check
     if not raw_dir.is_dir():
         raise RawDataError(f"{raw_dir}: raw data folder not found")
-    inter_path = raw_dir / pspec.interactions_file
-    if not inter_path.is_file():
-        raise RawDataError(f"{inter_path}: interactions file not found")
-    item_file = items_path(spec, raw_dir)
-    inter = read_raw_interactions(inter_path, warnings)
-    kept = drop_short_users(inter, pspec.min_user_interactions, warnings, spec.source)
-    items: ItemRecords | None = None
+    source = read_source(spec, raw_dir, warnings)
+    inter, items = source.interactions, source.items
+    prep = preprocess(inter, pspec.preprocess, warnings, spec.source)
+    kept = prep.kept
+    final = {"users": len(set(prep.users)), "items": len(kept.items), "interactions": len(kept.rows)}
+    check = check_statistics(pspec.preprocess.expected, final, prep.steps, name, spec.source, stats_check)
     coverage = ItemCoverage([], 0, [])
-    if item_file is not None:
-        items = read_raw_items(item_file, pspec.item_id_key, pspec.item_fields, warnings)
+    if items is not None:
         coverage = check_item_coverage(inter, kept, items, warnings)
     else:
         _warn_no_item_text(name, raw_dir, pspec.items_file, warnings)
@@ -67,6 +82,8 @@ def prepare_dataset(spec: DatasetSpec, raw_dir: Path, out_root: Path) -> Prepare
     fields = pspec.item_fields
     text_fields = [f for f in fields if f.item_text]
     converted = convert_items(items, set(kept.items), fields, warnings) if items is not None else None
+    if converted is not None and pspec.preprocess.id_mapping != "keep":
+        converted = _renumbered(converted, prep.item_ids)
     write_item_text = items is not None and bool(text_fields)
     if items is not None and not text_fields:
         logger.warning("%s: no item field has item_text: true in %s; %s.item_text.jsonl not written",
@@ -75,8 +92,9 @@ def prepare_dataset(spec: DatasetSpec, raw_dir: Path, out_root: Path) -> Prepare
     # ---- write
     out_dir = out_root / name
     paths = output_paths(out_dir, name)
-    write_dataset_files(name, paths, inter, kept.rows, fields, converted, write_item_text)
-    counts = _counts(inter, kept, items, converted, coverage, spec)
+    write_dataset_files(name, paths, zip(prep.users, prep.items, prep.timestamps), fields, converted,
+                        write_item_text)
+    counts = _counts(inter, prep, items, converted, coverage, spec)
     files = {
         "inter": paths["inter"].name,
         "item": paths["item"].name if items is not None else None,
@@ -89,7 +107,9 @@ def prepare_dataset(spec: DatasetSpec, raw_dir: Path, out_root: Path) -> Prepare
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "sources": {
             "raw_dir": str(raw_dir.resolve()),
-            "interactions": {"path": str(inter_path.resolve()), "sha256": inter.sha256},
+            "format": pspec.source.format,
+            "time_unit": pspec.source.time_unit,
+            "interactions": {"path": str(inter.path.resolve()), "sha256": inter.sha256},
             "items": {"path": str(items.path.resolve()), "sha256": items.sha256} if items is not None else None,
         },
         "spec": {
@@ -100,6 +120,8 @@ def prepare_dataset(spec: DatasetSpec, raw_dir: Path, out_root: Path) -> Prepare
         "has_item_text": write_item_text,
         "files": files,
         "counts": counts,
+        "steps": prep.steps,
+        "check": check,
         "warnings": warnings.to_dict(),
         "elapsed_s": round(elapsed, 3),
     }
@@ -117,7 +139,13 @@ def prepare_dataset(spec: DatasetSpec, raw_dir: Path, out_root: Path) -> Prepare
         "" if write_item_text else ", NO item text",
         elapsed,
     )
-    return PrepareResult(out_dir, files, counts, warnings.to_dict(), write_item_text, elapsed)
+    return PrepareResult(out_dir, files, counts, warnings.to_dict(), write_item_text, elapsed, prep.steps, check)
+
+
+def _renumbered(converted: ConvertedItems, item_ids: dict[str, str]) -> ConvertedItems:
+    """Item rows under their written ids, in id order (``id_mapping: first_appearance``)."""
+    rows = sorted(((item_ids[i], values) for i, values in converted.rows), key=lambda row: int(row[0]))
+    return ConvertedItems(rows, converted.present, converted.missing)
 
 
 def _warn_no_item_text(name: str, raw_dir: Path, items_file: str | None, warnings: WarningLog) -> None:
@@ -137,14 +165,15 @@ def _warn_no_item_text(name: str, raw_dir: Path, items_file: str | None, warning
 
 def _counts(
     inter: Interactions,
-    kept: KeptInteractions,
+    prep: Preprocessed,
     items: ItemRecords | None,
     converted: ConvertedItems | None,
     coverage: ItemCoverage,
     spec: DatasetSpec,
 ) -> dict[str, Any]:
     """The ``counts`` of the sidecar."""
-    lengths = {u: n for u, n in kept.raw_user_lengths.items() if u not in kept.dropped_users}
+    kept: KeptInteractions = prep.kept
+    lengths = Counter(prep.users)
     n_kept = len(kept.rows)
     fields = spec.prepare.item_fields
     return {

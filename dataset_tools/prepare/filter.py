@@ -1,10 +1,10 @@
-"""Filter step: which interactions and items are written, with counted warnings.
+"""Which interactions and items are written, and how they match the items file.
 
-Users with fewer than ``min_user_interactions`` interactions are dropped (RecBole's
-leave-one-out split needs a training, a validation and a test item). Items are kept
-when a kept interaction uses them; an interacted item without metadata keeps its
-interactions and gets no text, an item of the items file without any kept interaction
-is not written.
+:class:`KeptInteractions` holds the rows the preprocessing steps
+(:mod:`dataset_tools.prepare.preprocess`) keep. Items are kept when a kept interaction
+uses them; an interacted item without metadata keeps its interactions and gets no text
+(counted), an item of the items file without any kept interaction is not written
+(counted).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
-from dataset_tools.prepare.problems import MAX_EXAMPLES, RawDataError, WarningLog
+from dataset_tools.prepare.problems import MAX_EXAMPLES, WarningLog
 from dataset_tools.prepare.read import Interactions, ItemRecords
 
 
@@ -31,38 +31,6 @@ class KeptInteractions:
     items: list[str]
     raw_user_lengths: Counter
     dropped_users: set[str]
-
-
-def drop_short_users(
-    inter: Interactions, min_user_interactions: int, warnings: WarningLog, spec_source: str
-) -> KeptInteractions:
-    """Keep the users with at least ``min_user_interactions`` interactions.
-
-    Raises:
-        RawDataError: no user is left.
-    """
-    raw_user_lengths = Counter(inter.users)
-    short_users = {u for u, n in raw_user_lengths.items() if n < min_user_interactions}
-    kept = [k for k, u in enumerate(inter.users) if u not in short_users]
-    if short_users:
-        first_line: dict[str, int] = {}
-        for u, ln in zip(inter.users, inter.line_numbers):
-            if u in short_users and u not in first_line:
-                first_line[u] = ln
-        warnings.add_many(
-            "short_users_dropped",
-            f"user has fewer than min_user_interactions={min_user_interactions} interactions; dropped",
-            len(short_users),
-            [f"{inter.path}:{first_line[u]}: user {u} has {raw_user_lengths[u]}"
-             for u in sorted(short_users, key=first_line.__getitem__)[:MAX_EXAMPLES]],
-        )
-    if not kept:
-        raise RawDataError(
-            f"{inter.path}: no user has at least min_user_interactions={min_user_interactions} "
-            f"interactions (set in {spec_source})"
-        )
-    items = list(dict.fromkeys(inter.items[k] for k in kept))
-    return KeptInteractions(kept, items, raw_user_lengths, short_users)
 
 
 @dataclass

@@ -22,9 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tqdm import tqdm
-
 from dataset_tools.prepare.problems import RawDataError, WarningLog
+from dataset_tools.prepare.sources.lines import numbered_lines, show
 from dataset_tools.spec import DatasetSpec, ItemFieldSpec
 
 _ID_RE = re.compile(rb"^[0-9]+$")
@@ -33,35 +32,25 @@ _ID_RE = re.compile(rb"^[0-9]+$")
 def _numbered_lines(path: Path, hasher: Any, desc: str) -> Iterator[tuple[int, bytes]]:
     """Yield ``(1-based line number, raw line without line ending)``; hash every byte read.
 
-    A tqdm bar (on a terminal only) shows progress in bytes.
+    Plain or gzipped (detected by the magic bytes); a tqdm bar (on a terminal only) shows
+    progress in bytes.
     """
-    total = path.stat().st_size
-    pending = 0
-    with open(path, "rb") as handle, tqdm(
-        total=total, desc=desc, unit="B", unit_scale=True, disable=None, leave=False
-    ) as bar:
-        for line_no, line in enumerate(handle, start=1):
-            hasher.update(line)
-            pending += len(line)
-            if pending >= 1 << 20:
-                bar.update(pending)
-                pending = 0
-            yield line_no, line.rstrip(b"\r\n")
-        bar.update(pending)
+    return numbered_lines(path, hasher, desc)
 
 
 def _show(raw: bytes, limit: int = 80) -> str:
     """The offending text of a raw line, shortened, for error messages."""
-    text = raw.decode("utf-8", errors="replace")
-    return repr(text if len(text) <= limit else text[:limit] + "...")
+    return show(raw, limit)
 
 
 @dataclass
 class Interactions:
-    """Interactions in file order (users contiguous, chronological).
+    """Interactions in file order, as a reader found them.
 
     ``users``, ``items`` and ``line_numbers`` are parallel lists of length n_interactions;
-    ids are the original id strings, line numbers are 1-based in ``path``.
+    ids are the original id strings, line numbers are 1-based in ``path``. ``timestamps``
+    (the time or order value of each interaction; for the raw layout its line number) and
+    ``ratings`` are parallel lists too, or None when the source has none.
     """
 
     path: Path
@@ -70,6 +59,13 @@ class Interactions:
     users: list[str]
     items: list[str]
     line_numbers: list[int]
+    timestamps: list[float] | None = None
+    ratings: list[float] | None = None
+
+    def __post_init__(self) -> None:
+        if self.timestamps is None:
+            # The file order is the time axis: the line number is the time.
+            self.timestamps = list(self.line_numbers)
 
 
 def read_raw_interactions(path: Path, warnings: WarningLog) -> Interactions:
@@ -149,7 +145,7 @@ def read_raw_items(path: Path, id_key: str, fields: tuple[ItemFieldSpec, ...], w
             a duplicate id (naming both lines).
     """
     hasher = hashlib.sha256()
-    wanted = [f.name for f in fields]
+    wanted = [(f.name, f.source_key) for f in fields]
     records: dict[str, tuple[int, dict[str, Any]]] = {}
     for line_no, raw in _numbered_lines(path, hasher, f"reading {path.name}"):
         if not raw.strip():
@@ -176,7 +172,7 @@ def read_raw_items(path: Path, id_key: str, fields: tuple[ItemFieldSpec, ...], w
             raise RawDataError(
                 f"{path}:{line_no}: duplicate {id_key} {item_id}, first defined at line {records[item_id][0]}"
             )
-        records[item_id] = (line_no, {name: obj.get(name) for name in wanted})
+        records[item_id] = (line_no, {name: obj.get(key) for name, key in wanted})
     return ItemRecords(path, hasher.hexdigest(), records)
 
 

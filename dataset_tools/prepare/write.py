@@ -9,6 +9,7 @@ is written last. Files an earlier run wrote that this run does not (``.item``,
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,6 @@ from dataset_tools.formats.files import write_json_atomic, write_jsonl_atomic
 from dataset_tools.formats.inter import write_inter_rows
 from dataset_tools.formats.item import write_item_file
 from dataset_tools.prepare.convert import ConvertedItems
-from dataset_tools.prepare.read import Interactions
 from dataset_tools.spec import ItemFieldSpec
 
 logger = logging.getLogger(__name__)
@@ -38,21 +38,20 @@ def output_paths(out_dir: Path, name: str) -> dict[str, Path]:
 def write_dataset_files(
     name: str,
     paths: dict[str, Path],
-    inter: Interactions,
-    kept_rows: list[int],
+    rows: Iterable[tuple[str, str, int | float]],
     fields: tuple[ItemFieldSpec, ...],
     converted: ConvertedItems | None,
     write_item_text: bool,
 ) -> None:
     """Write ``.inter`` and, when there are items, ``.item`` and ``.item_text.jsonl``.
 
-    The timestamp of each interaction is its line number in the raw interactions file.
-    Drops the old sidecar first and stale files of an earlier run last.
+    ``rows`` are the ``(user, item, timestamp)`` rows in written order (the preprocessing
+    step's order and timestamps). Drops the old sidecar first and stale files of an
+    earlier run last.
     """
     paths["inter"].parent.mkdir(parents=True, exist_ok=True)
     paths["sidecar"].unlink(missing_ok=True)
-    users, item_ids, lines = inter.users, inter.items, inter.line_numbers
-    write_inter_rows(paths["inter"], ((users[k], item_ids[k], lines[k]) for k in kept_rows))
+    write_inter_rows(paths["inter"], rows)
     if converted is not None:
         write_item_file(
             paths["item"],
