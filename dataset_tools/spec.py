@@ -4,7 +4,9 @@ A spec YAML is a mapping of sections. This module validates the ``prepare:`` sec
 (read by ``dataset_tools.prepare``) and keeps every other top-level section untouched in
 ``DatasetSpec.raw`` so that other subcommands (``hsu:``, ...) can read and validate their
 own section, reporting problems through ``DatasetSpec.error`` so that every message names
-the YAML file and the key.
+the YAML file and the key. The ``prepare:`` keys of the raw format (format, files, record
+keys) are parsed by :mod:`dataset_tools.spec_source`, the preprocessing keys and the
+expected statistics by :mod:`dataset_tools.spec_preprocess`.
 """
 
 from __future__ import annotations
