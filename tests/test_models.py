@@ -302,7 +302,8 @@ def test_model_yaml_keys_are_written_once_with_typed_comments():
             assert tag, f"{path.name}: {line}"
             key = match.group(1)
             assert types.setdefault(key, tag.group(1)) == tag.group(1), f"{key}: two types"
-            if key != "loss_type" and key not in overrides.get(path.name, ()):  # each model picks its loss
+            # Each model picks its loss and its training rows (BERT4Rec and BSARec: prefix).
+            if key not in ("loss_type", "train_rows") and key not in overrides.get(path.name, ()):
                 assert key not in seen, f"{key} in {seen.get(key)} and {path.name}"
                 seen[key] = path.name
     assert set(HSUGA_DEFAULTS) - {"loss_type"} <= set(seen)
