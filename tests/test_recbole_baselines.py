@@ -34,13 +34,13 @@ def test_recbole_model_trains_one_epoch_and_evaluates(tiny_root, tmp_path, model
     settings = {
         **TINY_RUN, "data_path": str(tiny_root), "checkpoint_dir": str(tmp_path / "saved"),
         "results_dir": str(tmp_path / "results"), "MAX_ITEM_LIST_LENGTH": 8,
-        # These models are not causal SASRec/GRU4Rec/BERT4Rec: prefix rows only (overall.yaml
-        # defaults to sequence rows, which the trainer refuses for them).
-        "train_rows": "prefix",
+        # No train_rows: their properties/model/<model>.yaml sets prefix rows (overall.yaml's
+        # sequence rows are refused for models that are not built on SASRec/GRU4Rec/BERT4Rec).
         # FEARec's hybrid attention divides by n_layers - 1 (slide_step): it needs >= 2 layers.
         "n_layers": 2,
     }
     result = run(model, DATASET, config_dict=settings)
+    assert result["config"]["train_rows"] == "prefix"
     for split in ("valid", "test"):
         for metric, value in result["metrics"][split]["full"]["all"].items():
             assert math.isfinite(value), (model, split, metric)
