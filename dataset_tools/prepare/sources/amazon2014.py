@@ -13,7 +13,7 @@ Metadata lines repeating an ``asin`` are counted and the first one kept.
 from __future__ import annotations
 
 from dataset_tools.prepare.sources.lines import parse_json_or_literal
-from dataset_tools.prepare.sources.records import read_interaction_records, read_item_records, seconds
+from dataset_tools.prepare.sources.records import read_review_source, seconds
 from dataset_tools.prepare.sources.registry import SourceContext, SourceData
 
 
@@ -23,14 +23,4 @@ def read(context: SourceContext) -> SourceData:
     Review lines are JSON; Python-literal review lines (some mirrors re-serialise them)
     are accepted too, by the same safe literal parser.
     """
-    inter = read_interaction_records(
-        context.interactions_path, parse_json_or_literal, context.source.keys, seconds,
-        context.need_ratings, context.warnings,
-    )
-    items = None
-    if context.items_path is not None:
-        items = read_item_records(
-            context.items_path, parse_json_or_literal, context.source.item_id_key, context.item_fields,
-            context.warnings, duplicates_are_errors=False,
-        )
-    return SourceData(inter, items)
+    return read_review_source(context, parse_json_or_literal, parse_json_or_literal, seconds, duplicates_are_errors=False)

@@ -15,7 +15,7 @@ interactions like any other; ``duplicates: keep_first`` removes them.
 from __future__ import annotations
 
 from dataset_tools.prepare.sources.lines import parse_json_object, parse_json_or_literal
-from dataset_tools.prepare.sources.records import read_interaction_records, read_item_records, seconds
+from dataset_tools.prepare.sources.records import read_review_source, seconds
 from dataset_tools.prepare.sources.registry import SourceContext, SourceData
 
 
@@ -25,14 +25,4 @@ def read(context: SourceContext) -> SourceData:
     Metadata lines that are Python literals rather than JSON are accepted (some copies of
     the 2018 metadata were written that way).
     """
-    inter = read_interaction_records(
-        context.interactions_path, parse_json_object, context.source.keys, seconds,
-        context.need_ratings, context.warnings,
-    )
-    items = None
-    if context.items_path is not None:
-        items = read_item_records(
-            context.items_path, parse_json_or_literal, context.source.item_id_key, context.item_fields,
-            context.warnings, duplicates_are_errors=False,
-        )
-    return SourceData(inter, items)
+    return read_review_source(context, parse_json_object, parse_json_or_literal, seconds, duplicates_are_errors=False)

@@ -15,20 +15,10 @@ every Amazon reader reports seconds.
 from __future__ import annotations
 
 from dataset_tools.prepare.sources.lines import parse_json_object
-from dataset_tools.prepare.sources.records import milliseconds, read_interaction_records, read_item_records
+from dataset_tools.prepare.sources.records import milliseconds, read_review_source
 from dataset_tools.prepare.sources.registry import SourceContext, SourceData
 
 
 def read(context: SourceContext) -> SourceData:
     """Read a Reviews'23 reviews file and, when given, its metadata file."""
-    inter = read_interaction_records(
-        context.interactions_path, parse_json_object, context.source.keys, milliseconds,
-        context.need_ratings, context.warnings,
-    )
-    items = None
-    if context.items_path is not None:
-        items = read_item_records(
-            context.items_path, parse_json_object, context.source.item_id_key, context.item_fields,
-            context.warnings, duplicates_are_errors=False,
-        )
-    return SourceData(inter, items)
+    return read_review_source(context, parse_json_object, parse_json_object, milliseconds, duplicates_are_errors=False)

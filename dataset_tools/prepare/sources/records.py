@@ -16,6 +16,7 @@ from typing import Any
 from dataset_tools.prepare.problems import RawDataError, WarningLog
 from dataset_tools.prepare.read import Interactions, ItemRecords
 from dataset_tools.prepare.sources.lines import id_value, line_error, number_value, numbered_lines, require
+from dataset_tools.prepare.sources.registry import SourceContext, SourceData
 from dataset_tools.spec import ItemFieldSpec
 
 #: ``(path, line number, raw line) -> record``; raises RawDataError.
@@ -143,3 +144,21 @@ def read_item_records(
             record = transform(record)
         records[item_id] = (line_no, {name: record.get(key) for name, key in wanted})
     return ItemRecords(path, hasher.hexdigest(), records)
+
+
+def read_review_source(context: SourceContext, review_parser: LineParser, item_parser: LineParser,
+                       time_value: Callable[..., float], **item_options: Any) -> SourceData:
+    """The reader of a dump made of a one-record-per-line review file and, when given, a
+    one-record-per-line item file: each format only names its line parsers, how its times
+    read, and the :func:`read_item_records` options its item file needs."""
+    inter = read_interaction_records(
+        context.interactions_path, review_parser, context.source.keys, time_value,
+        context.need_ratings, context.warnings,
+    )
+    items = None
+    if context.items_path is not None:
+        items = read_item_records(
+            context.items_path, item_parser, context.source.item_id_key, context.item_fields,
+            context.warnings, **item_options,
+        )
+    return SourceData(inter, items)

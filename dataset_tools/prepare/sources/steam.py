@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from dataset_tools.prepare.sources.lines import date_value, parse_json_or_literal
-from dataset_tools.prepare.sources.records import read_interaction_records, read_item_records
+from dataset_tools.prepare.sources.records import read_review_source
 from dataset_tools.prepare.sources.registry import SourceContext, SourceData
 
 DATE_FORMAT = "%Y-%m-%d"
@@ -37,14 +37,5 @@ def review_day(value: Any, path: Path, line_no: int, field: str) -> float:
 
 def read(context: SourceContext) -> SourceData:
     """Read the Steam reviews file and, when present, the games file."""
-    inter = read_interaction_records(
-        context.interactions_path, parse_json_or_literal, context.source.keys, review_day,
-        context.need_ratings, context.warnings,
-    )
-    items = None
-    if context.items_path is not None:
-        items = read_item_records(
-            context.items_path, parse_json_or_literal, context.source.item_id_key, context.item_fields,
-            context.warnings, duplicates_are_errors=False, missing_id_is_error=False,
-        )
-    return SourceData(inter, items)
+    return read_review_source(context, parse_json_or_literal, parse_json_or_literal, review_day,
+                              duplicates_are_errors=False, missing_id_is_error=False)

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from dataset_tools.prepare.sources.lines import date_value, parse_json_object
-from dataset_tools.prepare.sources.records import read_interaction_records, read_item_records
+from dataset_tools.prepare.sources.records import read_review_source
 from dataset_tools.prepare.sources.registry import SourceContext, SourceData
 
 DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
@@ -38,14 +38,4 @@ def split_categories(record: dict[str, Any]) -> dict[str, Any]:
 
 def read(context: SourceContext) -> SourceData:
     """Read the Yelp review file and, when present, the business file."""
-    inter = read_interaction_records(
-        context.interactions_path, parse_json_object, context.source.keys, review_time,
-        context.need_ratings, context.warnings,
-    )
-    items = None
-    if context.items_path is not None:
-        items = read_item_records(
-            context.items_path, parse_json_object, context.source.item_id_key, context.item_fields,
-            context.warnings, transform=split_categories,
-        )
-    return SourceData(inter, items)
+    return read_review_source(context, parse_json_object, parse_json_object, review_time, transform=split_categories)
