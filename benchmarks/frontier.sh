@@ -36,12 +36,13 @@ for step in $STEPS; do
     3)  # seed 42: selected on validation NDCG@10 under `unseen` (the published code bases select
         # on the masked protocol they report; step 2 showed that `full` picks a sampled-softmax
         # model by how little it ranks already-seen items). eSASRec's config file says 256 factors
-        # where its README says 64: both (RecTools' feed-forward is n_factors wide). Then GAA
-        # (ID-only HSUGA, history-text user vectors) on the recipe: does it help a strong SASRec?
-        # Last, the full-softmax SASRec of the earlier reports under the same selection.
+        # where its README says 64: both (RecTools' feed-forward is n_factors wide; 4x the cost
+        # of an epoch at 64, so it runs last). GAA (ID-only HSUGA, history-text user vectors) on
+        # the recipe: does it help a strong SASRec? And the full-softmax SASRec of the earlier
+        # reports under the same selection.
         GAA_ESASREC="${ESASREC/SASRec/SASRecHSUGA+hsuga_backbone=id_only+semantic_suffix=useremb_text}"
         $PY benchmarks/model_comparison.py --name=frontier-select-unseen \
-            --variants="$ESASREC@42,$ESASREC+hidden_size=256+inner_size=256@42,$GAA_ESASREC@42,SASRec@42" \
+            --variants="$ESASREC@42,$GAA_ESASREC@42,SASRec@42,$ESASREC+hidden_size=256+inner_size=256@42" \
             --seeds=42 --jobs=2 --notes=$NOTES "${COMMON[@]}" --eval_protocol=unseen ;;
     *)  echo "frontier.sh: unknown step '$step' (steps: 1 2 3)" >&2; exit 2 ;;
     esac
