@@ -72,6 +72,8 @@ setup(
         # ray 2.6.3 imports pkg_resources, removed in setuptools 81.
         "setuptools<81",
         "scipy>=1.10",
+        # The PNG figures of python -m recbole_hsuga.report (Agg canvas, no display).
+        "matplotlib>=3.8",
         "pyyaml>=6",
         "tqdm>=4.60",
         "faiss-cpu>=1.8",
