@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm.auto import tqdm
+from dataset_tools.progress import progress_bar
 
 from dataset_tools.formats.features import ITEM_FIELDS, USER_FIELDS, write_feature_file
 from dataset_tools.embed.encoders import Encoder
@@ -86,7 +86,7 @@ def encode_texts(
         partial_dir.mkdir(parents=True, exist_ok=True)
         manifest.write_text(json.dumps({"fingerprint": fingerprint, "chunk_size": CHUNK_SIZE}))
 
-    bar = tqdm(total=len(texts), unit="text", desc=f"embed ({encoder.name})", disable=not progress, smoothing=0.1)
+    bar = progress_bar(len(texts), f"embed ({encoder.name})", unit="text", enabled=progress, smoothing=0.1)
     try:
         for chunk_start in range(0, len(texts), CHUNK_SIZE):
             chunk_end = min(chunk_start + CHUNK_SIZE, len(texts))

@@ -57,7 +57,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                         help="llm-hidden: context placed before each text; not pooled (default %(default)r)")
     parser.add_argument("--max-length", type=int, default=512, help="llm-hidden: max tokens per row (default 512)")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
-    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    parser.add_argument("--no-progress", action="store_true",
+                        help="hide the progress (a bar on a terminal, a log line every 10%% or minute otherwise)")
     return parser
 
 

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tqdm import tqdm
+from dataset_tools.progress import progress_bar
 
 from dataset_tools.formats.files import dataset_dir, write_json_atomic, write_jsonl_atomic
 from dataset_tools.formats.item_text import as_text
@@ -98,7 +98,7 @@ def generate_item_texts(data: str | Path, dataset: str, engine: Engine, run: str
         todo = [item for item in items if not (store.get(keys[item]) or {}).get("text")]
         log.info("%s: %d items, %d stored, %d to generate with %s/%s", dataset, len(items), len(items) - len(todo),
                  len(todo), engine.name, engine.model_id)
-        bar = tqdm(total=len(todo), desc="generate items", disable=not progress or not todo)
+        bar = progress_bar(len(todo), "generate items", unit="item", enabled=progress and bool(todo))
         for start in range(0, len(todo), batch_size):
             batch = todo[start: start + batch_size]
             requests = [GenerationRequest(messages=[{"role": "system", "content": SYSTEM_PROMPT},

@@ -28,7 +28,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from tqdm import tqdm
+from dataset_tools.progress import progress_bar
 
 from dataset_tools import DatasetToolsError
 from dataset_tools.hsu import prompts
@@ -186,7 +186,7 @@ class HsuPipeline:
         store: the run's stage store.
         settings: run settings.
         item_text: ``{item token: text fields}`` (from ``<ds>.item_text.jsonl``).
-        progress: show a tqdm progress bar.
+        progress: show progress (a bar on a terminal, plain log lines otherwise).
     """
 
     def __init__(
@@ -260,7 +260,7 @@ class HsuPipeline:
             len(works), self.stats.stages_total, self.stats.stages_reused,
             self.stats.stages_total - self.stats.stages_reused, len(todo),
         )
-        bar = tqdm(total=len(todo), unit="user", disable=not self.progress, dynamic_ncols=True, desc="hsu")
+        bar = progress_bar(len(todo), "hsu", unit="user", enabled=self.progress, dynamic_ncols=True)
         try:
             for begin in range(0, len(todo), self.settings.batch_size):
                 batch = todo[begin : begin + self.settings.batch_size]

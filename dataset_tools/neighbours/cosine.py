@@ -34,7 +34,7 @@ def cosine_top_k(x: np.ndarray, ids: np.ndarray, k_row: np.ndarray) -> tuple[np.
         import faiss
     except ImportError as error:  # pragma: no cover - faiss-cpu is a hard requirement
         raise ImportError("neighbour retrieval needs faiss (pip install faiss-cpu)") from error
-    from tqdm.auto import tqdm
+    from dataset_tools.progress import progress_bar
 
     x = np.array(x, dtype=np.float32, order="C", copy=True)
     faiss.normalize_L2(x)
@@ -42,8 +42,10 @@ def cosine_top_k(x: np.ndarray, ids: np.ndarray, k_row: np.ndarray) -> tuple[np.
     index.add(x)
     n_search = int(min(int(k_row.max()) + 1, m))
     positions = np.empty((m, n_search), dtype=np.int64)
-    for start in tqdm(range(0, m, SEARCH_CHUNK), desc="cosine top-K", disable=m <= SEARCH_CHUNK):
-        _, positions[start:start + SEARCH_CHUNK] = index.search(x[start:start + SEARCH_CHUNK], n_search)
+    with progress_bar(m, "cosine top-K", unit="row", enabled=m > SEARCH_CHUNK) as bar:
+        for start in range(0, m, SEARCH_CHUNK):
+            _, positions[start:start + SEARCH_CHUNK] = index.search(x[start:start + SEARCH_CHUNK], n_search)
+            bar.update(min(SEARCH_CHUNK, m - start))
     candidates = np.where(positions >= 0, ids[np.clip(positions, 0, None)], -1)
     usable = (candidates >= 0) & (candidates != ids[:, None])
     rank = np.cumsum(usable, axis=1)

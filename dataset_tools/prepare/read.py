@@ -32,8 +32,8 @@ _ID_RE = re.compile(rb"^[0-9]+$")
 def _numbered_lines(path: Path, hasher: Any, desc: str) -> Iterator[tuple[int, bytes]]:
     """Yield ``(1-based line number, raw line without line ending)``; hash every byte read.
 
-    Plain or gzipped (detected by the magic bytes); a tqdm bar (on a terminal only) shows
-    progress in bytes.
+    Plain or gzipped (detected by the magic bytes); progress in bytes shows as a bar on a
+    terminal and as plain log lines otherwise (:mod:`dataset_tools.progress`).
     """
     return numbered_lines(path, hasher, desc)
 

@@ -2,7 +2,8 @@
 
 Every reader goes through :func:`numbered_lines`: it detects gzip by the file's first two
 bytes (``1f 8b``, whatever the name says), hashes every byte of the file as stored (the
-sha256 recorded in ``<name>.prepare.json``) and shows a progress bar on a terminal.
+sha256 recorded in ``<name>.prepare.json``) and shows progress: a bar on a terminal, plain
+log lines in a log file (:mod:`dataset_tools.progress`).
 Parsing helpers raise :class:`RawDataError` with one line naming the file, the line
 number (1-based, of the decompressed text) and, when one is to blame, the field::
 
@@ -20,7 +21,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, Any
 
-from tqdm import tqdm
+from dataset_tools.progress import progress_bar
 
 from dataset_tools.prepare.problems import RawDataError
 
@@ -63,8 +64,8 @@ def numbered_lines(path: Path, hasher: Any, desc: str | None = None) -> Iterator
     total = path.stat().st_size
     compressed = is_gzip(path)
     line_no = 0
-    with open(path, "rb") as raw, tqdm(
-        total=total, desc=desc or f"reading {path.name}", unit="B", unit_scale=True, disable=None, leave=False
+    with open(path, "rb") as raw, progress_bar(
+        total, desc or f"reading {path.name}", unit="B", unit_scale=True, leave=False
     ) as bar:
         counted = _HashingReader(raw, hasher)
         stream: IO[bytes] = gzip.GzipFile(fileobj=counted, mode="rb") if compressed else counted  # type: ignore[assignment]

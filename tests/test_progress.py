@@ -1,0 +1,97 @@
+"""dataset_tools.progress: a tqdm bar only on a terminal; plain log lines every N % or minute otherwise."""
+
+from __future__ import annotations
+
+import io
+import logging
+
+import numpy as np
+from tqdm import tqdm
+
+from dataset_tools.progress import LineProgress, progress_bar
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_bar_only_on_a_terminal(caplog) -> None:
+    terminal = Terminal()
+    bar = progress_bar(10, "work", stream=terminal)
+    assert isinstance(bar, tqdm)
+    bar.update(10)
+    bar.close()
+    assert "\r" in terminal.getvalue()
+    log_file = io.StringIO()
+    with caplog.at_level(logging.INFO, logger="dataset_tools.progress"):
+        with progress_bar(10, "work", stream=log_file) as lines:
+            assert isinstance(lines, LineProgress)
+            lines.update(10)
+    assert log_file.getvalue() == ""  # nothing written to the stream itself
+    assert [r.getMessage().split(",")[0] for r in caplog.records] == ["work: 10/10 it (100%)"]
+
+
+def test_disabled_shows_nothing(caplog) -> None:
+    stream = io.StringIO()
+    with caplog.at_level(logging.INFO, logger="dataset_tools.progress"):
+        bar = progress_bar(10, "work", enabled=False, stream=stream)
+        bar.update(10)
+        bar.close()
+    assert stream.getvalue() == "" and not caplog.records
+
+
+def test_a_line_every_ten_percent_no_carriage_returns(caplog) -> None:
+    clock = Clock()
+    with caplog.at_level(logging.INFO, logger="dataset_tools.progress"):
+        bar = LineProgress(1000, "embed (toy)", unit="text", clock=clock)
+        for _ in range(250):  # 4 texts a step, 1 s a step
+            clock.now += 1
+            bar.update(4)
+        bar.set_postfix(batches=250)
+        bar.close()
+    messages = [r.getMessage() for r in caplog.records]
+    assert len(messages) == 10  # 10 %, 20 %, ... 100 %: one line each, no extra line at close
+    assert messages[0] == "embed (toy): 100/1000 text (10%), 00:25, 4.0 text/s, ~03:45 left"
+    assert messages[-1].startswith("embed (toy): 1000/1000 text (100%), 04:10, 4.0 text/s")
+    assert not any("\r" in m for m in messages)
+
+
+def test_a_line_every_minute_when_slow_or_without_total(caplog) -> None:
+    clock = Clock()
+    with caplog.at_level(logging.INFO, logger="dataset_tools.progress"):
+        bar = LineProgress(None, "hsu", unit="user", clock=clock)
+        for _ in range(5):
+            clock.now += 30
+            bar.update(1)
+        bar.close()
+    messages = [r.getMessage() for r in caplog.records]
+    # at 60 s and 120 s, then the final state at close
+    assert [m.split(",")[0] for m in messages] == ["hsu: 2 user", "hsu: 4 user", "hsu: 5 user"]
+
+
+def test_embed_encode_logs_lines_in_a_log_file(caplog, monkeypatch) -> None:
+    """embed, not on a terminal: plain progress lines, no bar."""
+    from dataset_tools.embed import batch_encode
+
+    class Encoder:
+        name = "toy"
+        dimension = 2
+
+        def encode_batch(self, texts):
+            return np.ones((len(texts), 2), dtype=np.float32)
+
+    monkeypatch.setattr("sys.stderr", io.StringIO())
+    with caplog.at_level(logging.INFO, logger="dataset_tools.progress"):
+        vectors, _ = batch_encode.encode_texts(Encoder(), [f"text {i}" for i in range(20)], 2, None, True)
+    assert vectors.shape == (20, 2)
+    messages = [r.getMessage() for r in caplog.records if r.name == "dataset_tools.progress"]
+    assert messages and messages[-1].startswith("embed (toy): 20/20 text (100%)")
