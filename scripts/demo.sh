@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job end to end on the embedded default, the synthetic toy-beauty dataset:
 #   toy raw data -> prepare -> HSU staged LLM pipeline (packaged SmolLM2, in-process llama.cpp)
-#   -> user and item semantic vectors -> SASRec vs SASRecHSUGA under one protocol -> results/.
+#   -> user and item semantic vectors -> SASRec vs SASRecHSUGA under one protocol -> results/demo/,
+#   ending with one side-by-side table of the two.
 # Knobs (environment): DATA (default dataset), HSU_USERS (users sent to the LLM, default 12),
 # EPOCHS (default 5).
 set -euo pipefail
@@ -23,6 +24,11 @@ $PY -m dataset_tools embed toy-beauty --data "$DATA" --extractor text --suffix u
 $PY -m dataset_tools embed toy-beauty --data "$DATA" --extractor items
 # Same loss (CE: HSUGA models take their RecBole backbone's) and the same training rows.
 for model in SASRec SASRecHSUGA; do
-    $PY run_recbole_hsuga.py --model=$model --dataset=toy-beauty --data_path="$DATA/" --epochs="${EPOCHS:-5}"
+    $PY run_recbole_hsuga.py --model=$model --dataset=toy-beauty --data_path="$DATA/" --epochs="${EPOCHS:-5}" \
+        --results_dir=results/demo
 done
-echo "Result files: results/*.json, one row per metric in results/summary.csv"
+# One side-by-side table (and two figures) of the models it trained.
+$PY -m recbole_hsuga.report --runs results/demo --baseline SASRec --name demo-toy-beauty --out results/demo
+grep '^|' results/demo/demo-toy-beauty.md
+echo "Result files: results/demo/*.json, one row per metric in results/demo/summary.csv;" \
+     "the comparison: results/demo/demo-toy-beauty.md"
