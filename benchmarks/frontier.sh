@@ -10,7 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-.venv/bin/python}
-STEPS=${1:-1 2 3}
+STEPS=${1:-1 2 3 4}
 NOTES=benchmarks/notes/frontier-amazon-beauty.md
 # The same protocol as the LLM-enhanced comparison (256 sequence rows per batch, CE, patience 20,
 # cap 200), so its converged SASRec runs are the full-softmax baseline of step 1.
@@ -44,6 +44,16 @@ for step in $STEPS; do
         $PY benchmarks/model_comparison.py --name=frontier-select-unseen \
             --variants="$ESASREC@42,$GAA_ESASREC@42,SASRec@42,$ESASREC+hidden_size=256+inner_size=256@42" \
             --seeds=42 --jobs=2 --notes=$NOTES "${COMMON[@]}" --eval_protocol=unseen ;;
-    *)  echo "frontier.sh: unknown step '$step' (steps: 1 2 3)" >&2; exit 2 ;;
+    4)  # seeds 43 and 44 of step 3's recipe and GAA on it (paired tests over three seeds), then
+        # every other model on the recipe, selected the same way: BSARec and FEARec train on
+        # prefix rows with full CE (BSARec's official loss; its window 50 and learning rate
+        # 5e-4), LLMInit / LLM-ESR / HSUGA on the dual view take the recipe's keys, GRASP keeps
+        # full CE (its gated scores do not take sampled softmax).
+        GAA_ESASREC="${ESASREC/SASRec/SASRecHSUGA+hsuga_backbone=id_only+semantic_suffix=useremb_text}"
+        RECIPE_KEYS="${ESASREC#SASRec}"
+        $PY benchmarks/model_comparison.py --name=frontier-select-unseen \
+            --variants="$ESASREC,$GAA_ESASREC,SASRecLLMInit$RECIPE_KEYS,SASRecLLMESR$RECIPE_KEYS,SASRecHSUGA+semantic_suffix=useremb_text$RECIPE_KEYS,BSARec+train_rows=prefix+softmax_negatives=0+MAX_ITEM_LIST_LENGTH=50+learning_rate=0.0005,FEARec+train_rows=prefix+softmax_negatives=0+MAX_ITEM_LIST_LENGTH=50,SASRecGRASP+MAX_ITEM_LIST_LENGTH=50" \
+            --seeds=42,43,44 --jobs=2 --notes=$NOTES "${COMMON[@]}" --eval_protocol=unseen ;;
+    *)  echo "frontier.sh: unknown step '$step' (steps: 1 2 3 4)" >&2; exit 2 ;;
     esac
 done
