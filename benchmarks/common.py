@@ -167,7 +167,8 @@ def group_mask(ranks, group: str) -> np.ndarray | None:
 def user_level_test(base_runs: list[dict], other_runs: list[dict], protocol: str,
                     group: str = "all") -> tuple[float, float]:
     """Wilcoxon over users of NDCG@10 differences (other - base), runs paired by seed and user,
-    over the users of ``group``; ``(nan, nan)`` when a ranks file has no group labels."""
+    over the users of ``group``; ``(nan, nan)`` when a ranks file has no group labels or no
+    ranks under ``protocol``."""
     diffs = []
     for base, other in zip(base_runs, other_runs):
         a, b = np.load(base["_ranks"]), np.load(other["_ranks"])
@@ -175,8 +176,8 @@ def user_level_test(base_runs: list[dict], other_runs: list[dict], protocol: str
         if not (a["users"][order_a] == b["users"][order_b]).all():
             raise InputError(f"{base['_ranks']} and {other['_ranks']} rank different users")
         mask_a, mask_b = group_mask(a, group), group_mask(b, group)
-        if mask_a is None or mask_b is None:
-            return float("nan"), float("nan")
+        if mask_a is None or mask_b is None or protocol not in a or protocol not in b:
+            return float("nan"), float("nan")  # files written before the labels / the protocol existed
         if not (mask_a[order_a] == mask_b[order_b]).all():
             raise InputError(f"{base['_ranks']} and {other['_ranks']} put users in different {group} groups")
         keep = mask_a[order_a]

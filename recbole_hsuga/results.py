@@ -6,8 +6,8 @@
   the learning curve, the trainer's report, peak memory, versions and the full config;
 - ``<results_dir>/<model>-<dataset>-seed<seed>-<time>.json`` and one row per number appended
   to ``<results_dir>/summary.csv`` (:func:`write_result`), ready for ``pandas.read_csv``;
-- with ``save_user_ranks``, ``<result>.ranks.npz``: each test user's target rank under both
-  protocols, keyed by original user id, for paired tests across models (:func:`write_user_ranks`);
+- with ``save_user_ranks``, ``<result>.ranks.npz``: each test user's target rank under every
+  protocol, keyed by original user id, for paired tests across models (:func:`write_user_ranks`);
 - the fixed-width table the run logs (:func:`format_table`).
 """
 
@@ -105,8 +105,8 @@ def write_user_ranks(result_path: str | Path, test_dataset: Any, test_ranks: dic
     path = Path(result_path).with_suffix(".ranks.npz")
     tokens = test_dataset.field2id_token[test_dataset.uid_field][test_ranks["users"]]
     labels = {key: test_ranks[key] for key in ("head_users", "head_items") if key in test_ranks}
-    np.savez_compressed(path, users=tokens.astype(str), full=test_ranks["full"], sampled=test_ranks["sampled"],
-                        **labels)
+    ranks = {protocol: test_ranks[protocol] for protocol in PROTOCOLS if protocol in test_ranks}
+    np.savez_compressed(path, users=tokens.astype(str), **ranks, **labels)
     return path
 
 

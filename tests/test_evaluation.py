@@ -215,7 +215,7 @@ def test_results_nest_write_and_rank_files(tmp_path):
     config = {"results_dir": str(tmp_path), "save_user_ranks": True}
     dataset = SimpleNamespace(uid_field="user_id", field2id_token={"user_id": np.array(["[PAD]", "a", "b"])})
     ranks = {"users": np.array([2, 1]), "full": np.array([3, 1]), "sampled": np.array([1, 1]),
-             "head_users": np.array([True, False]), "head_items": np.array([False, False])}
+             "unseen": np.array([2, 0]), "head_users": np.array([True, False]), "head_items": np.array([False, False])}
     path = results.write(result, config, dataset, ranks)
     assert result["result_file"] == str(path) and path.name == "M-D-seed1-20260102T030405.json"
     assert json.loads(path.read_text())["metrics"] == {"test": nested}
@@ -224,4 +224,5 @@ def test_results_nest_write_and_rank_files(tmp_path):
     assert len(rows) == 4 and {r["metric"] for r in rows} == {"ndcg@10", "n_users"}
     saved = np.load(path.with_suffix(".ranks.npz"))
     assert saved["users"].tolist() == ["b", "a"] and saved["full"].tolist() == [3, 1]
+    assert saved["unseen"].tolist() == [2, 0]  # every protocol's ranks, for paired tests under each
     assert saved["head_users"].tolist() == [True, False] and saved["head_items"].tolist() == [False, False]
