@@ -113,6 +113,26 @@ def fast_settings(toy_data_path, tmp_path) -> dict:
 
 
 #: Settings of a seconds-long run of a tiny model on a tiny dataset (tests override what they need).
+#: Dataset name of :func:`tiny_root`.
+TINY_DATASET = "tiny"
+
+
+@pytest.fixture(scope="module")
+def tiny_root(tmp_path_factory) -> Path:
+    """``<root>/tiny/tiny.inter``: 40 users with 5-14 interactions over 30 items (seeded)."""
+    import numpy as np
+
+    from dataset_tools.formats.inter import write_sequences
+
+    root = tmp_path_factory.mktemp("tiny")
+    rng = np.random.default_rng(0)
+    (root / TINY_DATASET).mkdir()
+    sequences = {f"u{u}": [f"i{int(rng.integers(0, 30))}" for _ in range(int(rng.integers(5, 15)))]
+                 for u in range(40)}
+    write_sequences(root / TINY_DATASET / f"{TINY_DATASET}.inter", sequences)
+    return root
+
+
 TINY_RUN = {
     "epochs": 1, "train_batch_size": 32, "eval_batch_size": 64, "MAX_ITEM_LIST_LENGTH": 6, "hidden_size": 8,
     "inner_size": 16, "embedding_size": 8, "n_layers": 1, "n_heads": 1, "show_progress": False, "device": "cpu",

@@ -5,32 +5,18 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import pytest
 import torch
-from conftest import TINY_RUN, build_run
+from conftest import TINY_DATASET, TINY_RUN, build_run
 
 import recbole_hsuga  # noqa: F401  (compat shims before RecBole)
-from dataset_tools.formats.inter import write_sequences
 from recbole_hsuga.config import HSUGAConfig
 from recbole_hsuga.errors import InputError
 from recbole_hsuga.model.bsarec import BSARec, BSARecBlock, FrequencyLayer, left_pad
 from recbole_hsuga.registry import get_model
 
-DATASET = "tiny"
+DATASET = TINY_DATASET
 WINDOW = 8  # MAX_ITEM_LIST_LENGTH of these runs
-
-
-@pytest.fixture(scope="module")
-def tiny_root(tmp_path_factory):
-    """``<root>/tiny/tiny.inter``: 40 users with 5-14 interactions over 30 items."""
-    root = tmp_path_factory.mktemp("bsarec")
-    rng = np.random.default_rng(0)
-    (root / DATASET).mkdir()
-    sequences = {f"u{u}": [f"i{int(rng.integers(0, 30))}" for _ in range(int(rng.integers(5, 15)))]
-                 for u in range(40)}
-    write_sequences(root / DATASET / f"{DATASET}.inter", sequences)
-    return root
 
 
 def settings(root, tmp_path, **overrides) -> dict:

@@ -5,26 +5,12 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import pytest
-from conftest import TINY_RUN
+from conftest import TINY_DATASET, TINY_RUN
 
 import recbole_hsuga  # noqa: F401  (compat shims before RecBole)
-from dataset_tools.formats.inter import write_sequences
 
-DATASET = "tiny"
-
-
-@pytest.fixture(scope="module")
-def tiny_root(tmp_path_factory):
-    """``<root>/tiny/tiny.inter``: 40 users with 5-14 interactions over 30 items."""
-    root = tmp_path_factory.mktemp("baselines")
-    rng = np.random.default_rng(0)
-    (root / DATASET).mkdir()
-    sequences = {f"u{u}": [f"i{int(rng.integers(0, 30))}" for _ in range(int(rng.integers(5, 15)))]
-                 for u in range(40)}
-    write_sequences(root / DATASET / f"{DATASET}.inter", sequences)
-    return root
+DATASET = TINY_DATASET
 
 
 @pytest.mark.parametrize("model", ["FEARec", "CORE", "LightSANs"])
