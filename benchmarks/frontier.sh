@@ -5,12 +5,13 @@
 #
 #   bash benchmarks/frontier.sh          # every step in order, two runs side by side (2 cores)
 #   bash benchmarks/frontier.sh 3        # only step 3 (steps are independent run sets)
+#   bash benchmarks/frontier.sh 5        # step 5: SASRec and GAA on it, 3 seeds (a subset of step 4, first)
 #
 # Stop it by killing its process group (kill -- -PGID), not with pkill -f, which also hits other runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-.venv/bin/python}
-STEPS=${1:-1 2 3 4}
+STEPS=${1:-1 2 3 5 4}
 NOTES=benchmarks/notes/frontier-amazon-beauty.md
 # The same protocol as the LLM-enhanced comparison (256 sequence rows per batch, CE, patience 20,
 # cap 200), so its converged SASRec runs are the full-softmax baseline of step 1.
@@ -54,6 +55,12 @@ for step in $STEPS; do
         $PY benchmarks/model_comparison.py --name=frontier-select-unseen \
             --variants="SASRec,SASRecHSUGA+hsuga_backbone=id_only+semantic_suffix=useremb_text,SASRecLLMInit,SASRecLLMESR,SASRecHSUGA+semantic_suffix=useremb_text,SASRecGRASP,BSARec+train_rows=prefix+MAX_ITEM_LIST_LENGTH=50+learning_rate=0.0005,FEARec+train_rows=prefix+MAX_ITEM_LIST_LENGTH=50,$ESASREC" \
             --seeds=42,43,44 --jobs=2 --notes=$NOTES "${COMMON[@]}" --eval_protocol=unseen ;;
-    *)  echo "frontier.sh: unknown step '$step' (steps: 1 2 3 4)" >&2; exit 2 ;;
+    5)  # The open question before the rest of step 4 (same run set, so step 4 reuses these runs):
+        # does GAA (ID-only HSUGA, history-text user vectors) help the strongest SASRec, 3 seeds,
+        # paired by seed? Step 4 orders its runs seed by seed over nine variants; this pair first.
+        $PY benchmarks/model_comparison.py --name=frontier-select-unseen \
+            --variants="SASRec,SASRecHSUGA+hsuga_backbone=id_only+semantic_suffix=useremb_text" \
+            --seeds=42,43,44 --jobs=2 --notes=$NOTES "${COMMON[@]}" --eval_protocol=unseen ;;
+    *)  echo "frontier.sh: unknown step '$step' (steps: 1 2 3 4 5)" >&2; exit 2 ;;
     esac
 done
