@@ -69,6 +69,7 @@ Cost model (why an epoch does not get K times slower):
 from __future__ import annotations
 
 import os
+import sys
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -82,11 +83,13 @@ from recbole.trainer import Trainer
 from recbole.utils import set_color
 from tqdm import tqdm
 
+from dataset_tools.progress import is_terminal
 from recbole_hsuga import training_state
 from recbole_hsuga.compat import load_recbole_checkpoint
 from recbole_hsuga.data.dataset import SemanticTable
 from recbole_hsuga.data.sequence_loader import TRAIN_ROWS, SequenceTrainDataLoader, sequence_train_data
 from recbole_hsuga.data.training_history import TrainingHistory
+from recbole_hsuga.epoch_progress import epoch_batches
 from recbole_hsuga.errors import InputError
 from recbole_hsuga.evaluation.groups import head_labels
 from recbole_hsuga.evaluation.negatives import sample_fixed_negatives
@@ -246,6 +249,8 @@ class HeadTailEvaluationMixin:
     def _train_epoch(self, train_data, epoch_idx, loss_func=None, show_progress=False):
         start = time.perf_counter()
         loss_func = loss_func or self.training_loss()
+        train_data, show_progress = epoch_batches(train_data, epoch_idx, show_progress,
+                                                  self.config["progress_log_seconds"] or 0, self.logger)
         loss = super()._train_epoch(train_data, epoch_idx, loss_func=loss_func, show_progress=show_progress)
         self.epoch_seconds.append(time.perf_counter() - start)
         parts = loss if isinstance(loss, tuple) else (loss,)
@@ -415,7 +420,7 @@ class HeadTailEvaluationMixin:
 
         iter_data = (
             tqdm(eval_data, total=len(eval_data), ncols=100, desc=set_color(f"Evaluate {context.phase:<5}", "pink"))
-            if show_progress
+            if show_progress and is_terminal(sys.stderr)
             else eval_data
         )
         users, items, ranks = [], [], {p: [] for p in PROTOCOLS}

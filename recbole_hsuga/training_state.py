@@ -39,7 +39,8 @@ from recbole_hsuga.errors import InputError
 
 #: config keys that do not change what is trained.
 NOT_SETTINGS = frozenset({
-    "checkpoint_dir", "data_path", "results_dir", "state", "show_progress", "torch_num_threads", "epochs",
+    "checkpoint_dir", "data_path", "results_dir", "state", "show_progress", "progress_log_seconds", "torch_num_threads",
+    "epochs",
     "resume_training", "save_user_ranks", "device", "gpu_id", "use_gpu", "local_rank", "world_size", "nproc",
     "offset", "ip", "port", "log_wandb", "wandb_project", "save_dataset", "save_dataloaders", "dataset_save_path",
     "dataloaders_save_path", "config_files",

@@ -116,3 +116,15 @@ def test_cli_runs_sasrecllmesr(fast_settings, tmp_path):
     assert stats["n_users"] == len(users)
     (epoch,) = result["curve"]
     assert len(epoch["train_loss"]) == 2 and epoch["train_loss"][1] > 0
+
+
+def test_cli_training_progress_in_a_log_is_plain_lines(fast_settings):
+    """Output to a pipe (a log file): plain progress lines inside the epoch, no tqdm carriage returns,
+    even where show_progress asks for bars."""
+    settings = [f"--{key}={value}" for key, value in fast_settings.items() if key not in ("state", "show_progress")]
+    proc = _run_cli("--model=SASRec", "--dataset=toy-beauty", "--show_progress=True", "--progress_log_seconds=1e-9",
+                    *settings)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    output = proc.stdout + proc.stderr
+    assert "Train     0: 1/" in output and " batch (" in output
+    assert "\r" not in output

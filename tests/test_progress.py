@@ -95,3 +95,48 @@ def test_embed_encode_logs_lines_in_a_log_file(caplog, monkeypatch) -> None:
     assert vectors.shape == (20, 2)
     messages = [r.getMessage() for r in caplog.records if r.name == "dataset_tools.progress"]
     assert messages and messages[-1].startswith("embed (toy): 20/20 text (100%)")
+
+
+class Loader(list):
+    """A dataloader as RecBole's epoch loop sees it: batches, a length, attributes."""
+
+    shuffle = True
+
+
+def test_training_epoch_lines_only_on_time_and_loader_unchanged(caplog) -> None:
+    from recbole_hsuga.epoch_progress import EpochProgressLines
+
+    clock = Clock()
+    log = logging.getLogger("test.epoch")
+    batches = EpochProgressLines(Loader(range(10)), epoch_idx=3, seconds=60, log=log, clock=clock)
+    assert len(batches) == 10 and batches.shuffle is True  # RecBole's _train_epoch reads both
+    seen = []
+    with caplog.at_level(logging.INFO, logger="test.epoch"):
+        for batch in batches:
+            seen.append(batch)
+            clock.now += 25.0  # a 250-second epoch: a line after the batches ending at 75 s, 150 s, 225 s
+    assert seen == list(range(10))
+    lines = [record.getMessage() for record in caplog.records]
+    assert [line.split(",")[0] for line in lines] == ["Train     3: 3/10 batch (30%)", "Train     3: 6/10 batch (60%)",
+                                                       "Train     3: 9/10 batch (90%)"]
+    assert "left" in lines[0] and not any("\r" in line for line in lines)
+
+
+def test_training_epoch_short_epoch_logs_nothing(caplog) -> None:
+    from recbole_hsuga.epoch_progress import EpochProgressLines
+
+    clock = Clock()
+    with caplog.at_level(logging.INFO, logger="test.epoch"):
+        for _ in EpochProgressLines(Loader(range(10)), 0, 60, logging.getLogger("test.epoch"), clock=clock):
+            clock.now += 1.0
+    assert caplog.records == []  # RecBole's own end-of-epoch line is enough
+
+
+def test_training_epoch_bar_on_a_terminal_lines_elsewhere() -> None:
+    from recbole_hsuga.epoch_progress import EpochProgressLines, epoch_batches
+
+    loader, log = Loader(range(3)), logging.getLogger("test.epoch")
+    assert epoch_batches(loader, 0, True, 60, log, stream=Terminal()) == (loader, True)
+    wrapped, show = epoch_batches(loader, 0, True, 60, log, stream=io.StringIO())
+    assert isinstance(wrapped, EpochProgressLines) and show is False  # never a tqdm bar into a log file
+    assert epoch_batches(loader, 0, True, 0, log, stream=io.StringIO()) == (loader, False)

@@ -29,8 +29,8 @@ from recbole_hsuga.errors import InputError
 #: config keys that differ between runs of one setting (never part of a model's name).
 PER_RUN_KEYS = frozenset({
     "seed", "checkpoint_dir", "results_dir", "data_path", "dataset_save_path", "dataloaders_save_path", "gpu_id",
-    "use_gpu", "device", "worker", "state", "show_progress", "log_wandb", "wandb_project", "log_dir",
-    "tensorboard_dir", "save_user_ranks", "resume_training",
+    "use_gpu", "device", "worker", "state", "show_progress", "progress_log_seconds", "log_wandb", "wandb_project",
+    "log_dir", "tensorboard_dir", "save_user_ranks", "resume_training",
 })
 #: keys every result file must have.
 REQUIRED_KEYS = ("model", "dataset", "seed", "metrics")
