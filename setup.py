@@ -84,6 +84,8 @@ setup(
         # Reading GGUF weights with transformers (LLM hidden-state vectors).
         "gguf>=0.10",
         "accelerate>=0.30",
+        # HIPHOP's intent-guided attention: alpha-entmax with a per-session alpha (bisection, exact gradients).
+        "entmax==1.3",
     ],
     extras_require={
         "test": ["pytest>=8"],

@@ -248,6 +248,11 @@ class HeadTailEvaluationMixin:
 
     def _train_epoch(self, train_data, epoch_idx, loss_func=None, show_progress=False):
         start = time.perf_counter()
+        # Models that schedule work per epoch (HIPHOP's session bank and temperature) get the
+        # epoch first; inside the timing, so the cost shows in seconds per epoch.
+        epoch_start = getattr(self.model, "on_train_epoch_start", None)
+        if callable(epoch_start):
+            epoch_start(epoch_idx)
         loss_func = loss_func or self.training_loss()
         train_data, show_progress = epoch_batches(train_data, epoch_idx, show_progress,
                                                   self.config["progress_log_seconds"] or 0, self.logger)

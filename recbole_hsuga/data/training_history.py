@@ -52,8 +52,12 @@ class TrainingHistory:
         return users, self.items
 
     @classmethod
-    def from_datasets(cls, train_dataset, valid_dataset) -> "TrainingHistory":
-        """Build from the training and validation splits of a RecBole SequentialDataset."""
+    def from_datasets(cls, train_dataset, valid_dataset=None) -> "TrainingHistory":
+        """Build from the training and validation splits of a RecBole SequentialDataset.
+
+        Without ``valid_dataset`` (what a model's ``__init__`` has), a user whose only
+        training item is the first of the sequence (three interactions in all) has no items.
+        """
         config = train_dataset.config
         uid, iid, time = train_dataset.uid_field, train_dataset.iid_field, train_dataset.time_field
         list_field = iid + config["LIST_SUFFIX"]
@@ -65,7 +69,8 @@ class TrainingHistory:
         users.append(train[uid].numpy())
         items.append(train[iid].numpy())
         times.append(train[time].numpy().astype(np.float64))
-        for split in (train, valid_dataset.inter_feat):
+        splits = (train,) if valid_dataset is None else (train, valid_dataset.inter_feat)
+        for split in splits:
             first = split[length_field].numpy() == 1
             if first.any():
                 users.append(split[uid].numpy()[first])

@@ -10,7 +10,9 @@
 - ``BSARec``: BSARec (Shin et al., AAAI 2024; :mod:`recbole_hsuga.model.bsarec`), an ID-only
   baseline: self-attention mixed with a learnable low-pass frequency filter;
 - ``SASRecLLMInit``, ``GRU4RecLLMInit``, ``BERT4RecLLMInit``: LLMInit (:mod:`recbole_hsuga.model.llminit`),
-  RecBole's backbone with its item embedding initialised from PCA of the item LLM vectors.
+  RecBole's backbone with its item embedding initialised from PCA of the item LLM vectors;
+- ``HIPHOP`` (:mod:`recbole_hsuga.model.hiphop`): session graphs + LLM item semantics +
+  multi-intent queries + intent-guided learning against a memory of training sessions.
 
 ``recbole_hsuga.registry`` resolves model names with ``getattr(recbole_hsuga.model, name)``.
 """
@@ -19,10 +21,11 @@ from recbole_hsuga.model.bert4rec_hsuga import BERT4RecHSUGA
 from recbole_hsuga.model.bsarec import BSARec
 from recbole_hsuga.model.grasp import BERT4RecGRASP, GRU4RecGRASP, SASRecGRASP
 from recbole_hsuga.model.gru4rec_hsuga import GRU4RecHSUGA
+from recbole_hsuga.model.hiphop import HIPHOP
 from recbole_hsuga.model.llmesr import BERT4RecLLMESR, GRU4RecLLMESR, SASRecLLMESR
 from recbole_hsuga.model.llminit import BERT4RecLLMInit, GRU4RecLLMInit, SASRecLLMInit
 from recbole_hsuga.model.sasrec_hsuga import SASRecHSUGA
 
 __all__ = ["BERT4RecHSUGA", "GRU4RecHSUGA", "SASRecHSUGA", "BERT4RecLLMESR", "GRU4RecLLMESR", "SASRecLLMESR",
            "BERT4RecGRASP", "GRU4RecGRASP", "SASRecGRASP", "BSARec",
-           "BERT4RecLLMInit", "GRU4RecLLMInit", "SASRecLLMInit"]
+           "BERT4RecLLMInit", "GRU4RecLLMInit", "SASRecLLMInit", "HIPHOP"]
