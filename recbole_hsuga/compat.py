@@ -15,11 +15,15 @@ any RecBole module runs (``import recbole_hsuga`` calls :func:`apply`):
   crash later. We refuse to run on pandas >= 3 instead of computing wrong features.
 * ``recbole/model/sequential_recommender/sine.py`` switches autograd anomaly detection on
   at import time, for every model; it doubles the step time of a transformer on CPU.
+* RecBole's ``Trainer._train_epoch`` builds ``torch.cuda.amp.GradScaler`` every epoch, which
+  torch >= 2.4 answers with a FutureWarning: two lines per epoch in every training log, with
+  nothing a user can change. That one warning is silenced (:func:`silence_recbole_warnings`).
 """
 
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -85,6 +89,12 @@ def load_recbole_checkpoint(path: str | os.PathLike, map_location: Any = None) -
     return torch.load(path, map_location=map_location, weights_only=False)
 
 
+def silence_recbole_warnings() -> None:
+    """Ignore the FutureWarning RecBole's trainer triggers in every epoch (see the module docstring)."""
+    warnings.filterwarnings("ignore", message=r"`torch\.cuda\.amp\.GradScaler\(args\.\.\.\)` is deprecated",
+                            category=FutureWarning)
+
+
 def apply() -> None:
     """Apply every shim once. Safe to call repeatedly."""
     global _applied
@@ -92,6 +102,7 @@ def apply() -> None:
         return
     apply_numpy_aliases()
     check_pandas()
+    silence_recbole_warnings()
     # Importing RecBole's models runs sine.py (anomaly detection on); import them now,
     # then switch it off, so later get_model() calls find the modules already loaded.
     import recbole.model.sequential_recommender  # noqa: F401

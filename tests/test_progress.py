@@ -140,3 +140,19 @@ def test_training_epoch_bar_on_a_terminal_lines_elsewhere() -> None:
     wrapped, show = epoch_batches(loader, 0, True, 60, log, stream=io.StringIO())
     assert isinstance(wrapped, EpochProgressLines) and show is False  # never a tqdm bar into a log file
     assert epoch_batches(loader, 0, True, 0, log, stream=io.StringIO()) == (loader, False)
+
+
+def test_recbole_grad_scaler_warning_is_silenced() -> None:
+    """RecBole's trainer makes torch warn about torch.cuda.amp.GradScaler in every epoch; logs stay clean."""
+    import warnings
+
+    import recbole_hsuga  # noqa: F401  (applies the compat shims)
+    from recbole.trainer.trainer import amp
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("default")
+        import recbole_hsuga.compat as compat
+
+        compat.silence_recbole_warnings()
+        amp.GradScaler(enabled=False)
+    assert not [w for w in caught if "GradScaler" in str(w.message)]
