@@ -11,13 +11,13 @@ import numpy as np
 import pytest
 import torch
 from conftest import TINY_DATASET, TINY_RUN, TOY_DATASET, assert_reload_scores_the_same, build_run
-from recbole.model.sequential_recommender.srgnn import SRGNN
+from recbole.model.sequential_recommender.srgnn import GNN, SRGNN
 
 import recbole_hsuga  # noqa: F401  (compat shims before RecBole)
 from recbole_hsuga.data.training_history import TrainingHistory
 from recbole_hsuga.errors import InputError
-from recbole_hsuga.model.hiphop import (HIPHOP, IntentGuidedAttention, SessionMemory, hard_negatives, item_sets,
-                                        last_items, session_graphs)
+from recbole_hsuga.model.hiphop import (HIPHOP, IntentGuidedAttention, SessionMemory, gnn_on_packed, hard_negatives,
+                                        item_sets, last_items, packed_graphs)
 from recbole_hsuga.registry import get_model
 
 EXPERIMENTS = Path(__file__).resolve().parents[1] / "properties" / "experiments"
@@ -34,14 +34,22 @@ def random_sequences(rows: int = 12, length: int = 9, n_items: int = 7, seed: in
 
 
 # ------------------------------------------------------------------ session graphs
-def test_session_graphs_match_recbole_srgnn():
+def test_packed_gnn_equals_recbole_gnn_on_srgnn_graphs():
+    """Same node states as RecBole's GNN on the dense matrices of RecBole's SRGNN._get_slice."""
+    torch.manual_seed(0)
     item_seq = random_sequences()
-    alias, nodes, adjacency = session_graphs(item_seq)
-    ref_alias, ref_adjacency, ref_nodes, _ = SRGNN._get_slice(SimpleNamespace(device="cpu"), item_seq)
-    torch.testing.assert_close(alias, ref_alias)
-    torch.testing.assert_close(nodes, ref_nodes)
-    torch.testing.assert_close(adjacency, ref_adjacency.float())
-    assert torch.equal(nodes.gather(1, alias), item_seq)  # each position reads its own item
+    table = torch.randn(7, 6)
+    gnn = GNN(6, step=2)
+    for weight in gnn.parameters():
+        torch.nn.init.uniform_(weight, -0.5, 0.5)
+    alias, adjacency, nodes, mask = SRGNN._get_slice(SimpleNamespace(device="cpu"), item_seq)
+    dense = gnn(adjacency.float(), table[nodes])
+    expected = dense.gather(1, alias.unsqueeze(-1).expand(-1, -1, 6))  # [B, L, d] per position
+    graphs = packed_graphs(item_seq)
+    assert torch.equal(graphs.nodes[graphs.alias][mask], item_seq[mask])  # each position reads its own item
+    assert len(graphs.nodes) == sum(len(set(row[row > 0].tolist())) for row in item_seq)  # no padding slots
+    packed = gnn_on_packed(gnn, graphs, table[graphs.nodes])[graphs.alias]
+    torch.testing.assert_close(packed[mask], expected[mask], rtol=1e-5, atol=1e-6)
 
 
 def test_last_items_are_the_end_of_the_sequence_in_time_order():

@@ -1,5 +1,6 @@
-"""RecBole's own FEARec, CORE and LightSANs train and evaluate through recbole_hsuga.runner
-on this RecBole / torch / numpy stack (a tiny generated dataset, one epoch)."""
+"""RecBole's own FEARec, CORE, LightSANs and the session baselines SRGNN, GCSAN, NARM, STAMP (HIPHOP's
+table) train and evaluate through recbole_hsuga.runner on this RecBole / torch / numpy stack (a tiny
+generated dataset, one epoch)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import recbole_hsuga  # noqa: F401  (compat shims before RecBole)
 DATASET = TINY_DATASET
 
 
-@pytest.mark.parametrize("model", ["FEARec", "CORE", "LightSANs"])
+@pytest.mark.parametrize("model", ["FEARec", "CORE", "LightSANs", "SRGNN", "GCSAN", "NARM", "STAMP"])
 def test_recbole_model_trains_one_epoch_and_evaluates(tiny_root, tmp_path, model):
     from recbole_hsuga.runner import run
 

@@ -81,6 +81,7 @@ from __future__ import annotations
 
 import logging
 import math
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -116,35 +117,71 @@ class HIPHOPDataset(SemanticSequentialDataset):
         return {"item": (SemanticSettings.from_config(config).item_suffix, "item_semantic_suffix")}
 
 
-def session_graphs(item_seq: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """SR-GNN's session graphs for a batch, built with tensor operations.
+@dataclass
+class PackedGraphs:
+    """A batch's session graphs as one graph of ``T`` real nodes (no padding node, no empty slots).
 
-    Args:
-        item_seq: ``[B, L]`` item ids, left-aligned, 0 after the last item.
-
-    Returns:
-        ``(alias, nodes, A)``: ``alias [B, L]`` the node of each position, ``nodes [B, L]`` the
-        sorted unique items of each row (0 first where the row is padded, 0 after the last),
-        ``A [B, L, 2L]`` ``[A_in | A_out]`` with ``A_in[u, v] = edge(v -> u) / indeg(u)`` and
-        ``A_out[u, v] = edge(u -> v) / outdeg(u)``: the matrices of RecBole's ``SRGNN._get_slice``.
+    Attributes:
+        nodes: ``[T]`` item id of each node (the sorted unique items of row 0, then row 1, ...).
+        alias: ``[B, L]`` the node of each position (padded positions: node 0, masked later).
+        source, target: ``[E]`` the distinct edges ``source -> target`` (consecutive items).
+        in_degree, out_degree: ``[T]`` distinct in/out edges of each node (at least 1).
     """
-    batch, length = item_seq.shape
+
+    nodes: torch.Tensor
+    alias: torch.Tensor
+    source: torch.Tensor
+    target: torch.Tensor
+    in_degree: torch.Tensor
+    out_degree: torch.Tensor
+
+
+def packed_graphs(item_seq: torch.Tensor) -> PackedGraphs:
+    """SR-GNN's session graphs (RecBole's ``SRGNN._get_slice``) without their padding: ``[B, L]`` ->
+    :class:`PackedGraphs`. A node per distinct item of a row; an edge per distinct pair of
+    consecutive items; RecBole's matrices are ``A_in[u, v] = edge(v -> u) / indeg(u)`` and
+    ``A_out[u, v] = edge(u -> v) / outdeg(u)`` over these nodes.
+
+    A batch of short histories in a window of 50 is mostly padding; the GNN's cost is per
+    node slot, so packing the real nodes makes it proportional to the items, not the window.
+    """
     ordered, order = item_seq.sort(dim=1)
     new = torch.ones_like(ordered, dtype=torch.bool)
     new[:, 1:] = ordered[:, 1:] != ordered[:, :-1]
-    node_of_sorted = new.long().cumsum(dim=1) - 1  # [B, L]
+    new &= ordered > 0  # the padding item is not a node
+    flat_new = new.reshape(-1)
+    node_of_sorted = (flat_new.long().cumsum(0) - 1).clamp(min=0).view_as(ordered)  # global node index
     alias = torch.empty_like(node_of_sorted).scatter_(1, order, node_of_sorted)
-    nodes = torch.zeros_like(item_seq).scatter_(1, node_of_sorted, ordered)
-    edges = torch.zeros(batch, length, length, device=item_seq.device)
-    if length > 1:
-        present = item_seq[:, 1:] > 0
-        rows = torch.arange(batch, device=item_seq.device).unsqueeze(1).expand(-1, length - 1)
-        edges[rows[present], alias[:, :-1][present], alias[:, 1:][present]] = 1.0
-    in_degree = edges.sum(dim=1).clamp(min=1.0)  # [B, L]: column sums
-    out_degree = edges.sum(dim=2).clamp(min=1.0)
-    a_in = edges.transpose(1, 2) / in_degree.unsqueeze(2)
-    a_out = edges / out_degree.unsqueeze(2)
-    return alias, nodes, torch.cat([a_in, a_out], dim=2)
+    alias = alias.masked_fill(item_seq == 0, 0)
+    nodes = ordered.reshape(-1)[flat_new]
+    present = item_seq[:, 1:] > 0
+    pairs = torch.stack([alias[:, :-1][present], alias[:, 1:][present]])
+    source, target = torch.unique(pairs, dim=1) if pairs.numel() else pairs
+    n_nodes = len(nodes)
+    ones = torch.ones(len(source), device=item_seq.device)
+    in_degree = torch.zeros(n_nodes, device=item_seq.device).index_add_(0, target, ones).clamp(min=1.0)
+    out_degree = torch.zeros(n_nodes, device=item_seq.device).index_add_(0, source, ones).clamp(min=1.0)
+    return PackedGraphs(nodes, alias, source, target, in_degree, out_degree)
+
+
+def gnn_on_packed(gnn: GNN, graphs: PackedGraphs, hidden: torch.Tensor) -> torch.Tensor:
+    """RecBole's gated GNN (``gnn``'s weights, ``gnn.step`` steps) on packed graphs: ``[T, d] -> [T, d]``.
+
+    The same cell as ``GNN.GNNCell`` with the dense ``A @ X`` products written as sums over
+    the edges: ``in(u) = sum_{v->u} W_in h_v / indeg(u)``, ``out(u) = sum_{u->v} W_out h_v / outdeg(u)``.
+    """
+    source, target = graphs.source, graphs.target
+    for _ in range(gnn.step):
+        incoming = torch.zeros_like(hidden).index_add_(0, target, gnn.linear_edge_in(hidden)[source])
+        outgoing = torch.zeros_like(hidden).index_add_(0, source, gnn.linear_edge_out(hidden)[target])
+        inputs = torch.cat([incoming / graphs.in_degree.unsqueeze(1) + gnn.b_iah,
+                            outgoing / graphs.out_degree.unsqueeze(1) + gnn.b_ioh], dim=1)
+        i_r, i_i, i_n = F.linear(inputs, gnn.w_ih, gnn.b_ih).chunk(3, 1)
+        h_r, h_i, h_n = F.linear(hidden, gnn.w_hh, gnn.b_hh).chunk(3, 1)
+        reset_gate, input_gate = torch.sigmoid(i_r + h_r), torch.sigmoid(i_i + h_i)
+        new_gate = torch.tanh(i_n + reset_gate * h_n)
+        hidden = (1 - input_gate) * hidden + input_gate * new_gate
+    return hidden
 
 
 def item_sets(item_seq: torch.Tensor, n_items: int) -> torch.Tensor:
@@ -200,12 +237,16 @@ class SessionMemory(nn.Module):
             indptr = np.concatenate([[0], np.cumsum(lengths)])
             flat = np.concatenate(lists).astype(np.int64) if lengths.sum() else np.zeros(0, dtype=np.int64)
             rows = np.repeat(np.arange(n_users), lengths)
-            sets = torch.sparse_coo_tensor(torch.from_numpy(np.stack([rows, flat])), torch.ones(len(flat)),
-                                           (n_users, n_items), check_invariants=True).coalesce()
+            # [n_items, N] CSR: which sessions hold each item (the inverted index of the sets).
+            by_item = torch.sparse_coo_tensor(torch.from_numpy(np.stack([flat, rows])), torch.ones(len(flat)),
+                                              (n_items, n_users), check_invariants=True).coalesce()
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)  # "sparse CSR support is in beta"
+                by_item = by_item.to_sparse_csr()
             self.register_buffer(f"{name}_indptr", torch.from_numpy(indptr), persistent=False)
             self.register_buffer(f"{name}_items", torch.from_numpy(flat), persistent=False)
             self.register_buffer(f"{name}_sizes", torch.from_numpy(lengths).float(), persistent=False)
-            self.register_buffer(f"{name}_sets", sets, persistent=False)
+            self.register_buffer(f"{name}_by_item", by_item, persistent=False)
         self.n_users = n_users
         self.n_sessions = int((np.diff(history.indptr) > 0).sum())
 
@@ -221,16 +262,21 @@ class SessionMemory(nn.Module):
         Returns:
             ``(ids [B, k], valid [B, k])``: user ids, and whether the neighbour shares an item.
         """
-        sets, sizes = getattr(self, f"{scope}_sets"), getattr(self, f"{scope}_sizes")
+        by_item, sizes = getattr(self, f"{scope}_by_item"), getattr(self, f"{scope}_sizes")
         k = min(k, self.n_users)
         found = []
         # [chunk, N] at a time: an evaluation batch of thousands against every session would not fit.
         for items, owners in zip(query_items.split(QUERY_CHUNK), users.split(QUERY_CHUNK)):
-            query_sets = item_sets(items, sets.size(1))
-            overlap = torch.sparse.mm(sets, query_sets.t()).t()  # [chunk, N]
-            union = query_sets.sum(dim=1, keepdim=True) + sizes.unsqueeze(0) - overlap
-            jaccard = overlap / union.clamp(min=1.0)
-            jaccard[torch.arange(len(owners), device=owners.device), owners] = 0.0
+            query_sets = item_sets(items, by_item.size(0))
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)  # "sparse CSR support is in beta"
+                # sparse x sparse: the work is the popularity of the query's items, not N x n_items.
+                overlap = (query_sets.to_sparse_csr() @ by_item).to_sparse_coo().coalesce()
+            rows, sessions = overlap.indices()
+            shared = overlap.values()
+            union = query_sets.sum(dim=1)[rows] + sizes[sessions] - shared
+            jaccard = torch.zeros(len(owners), self.n_users, device=owners.device)
+            jaccard[rows, sessions] = torch.where(sessions == owners[rows], 0.0, shared / union.clamp(min=1.0))
             found.append(jaccard.topk(k, dim=1))
         values = torch.cat([value for value, _ in found])
         ids = torch.cat([index for _, index in found])
@@ -387,11 +433,10 @@ class HIPHOP(SequentialRecommender):
 
     def _sequence(self, item_seq: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
         """``[B, L] -> [B, L, d]``: GNN node states at each position, plus position vectors."""
-        alias, nodes, adjacency = session_graphs(item_seq)
-        hidden = self.dropout(F.normalize(F.embedding(nodes, table), dim=-1))
-        hidden = self.dropout(self.gnn(adjacency, hidden))
-        positions = hidden.gather(1, alias.unsqueeze(-1).expand(-1, -1, self.width))
-        return positions + self.position_embedding[: item_seq.size(1)]
+        graphs = packed_graphs(item_seq)
+        hidden = self.dropout(F.normalize(F.embedding(graphs.nodes, table), dim=-1))
+        hidden = self.dropout(gnn_on_packed(self.gnn, graphs, hidden))  # [T, d]
+        return hidden[graphs.alias] + self.position_embedding[: item_seq.size(1)]
 
     def _readout(self, sequence: torch.Tensor, item_seq_len: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Soft attention ``[sum_i a_i h_i ; h_last]`` -> ``[B, d]`` (L2-normalised)."""
