@@ -169,6 +169,32 @@ def test_id_mapping_first_appearance_renumbers_items_file(tmp_path: Path) -> Non
     assert [(t["item_id"], t["title"]) for t in texts] == [("1", "First"), ("2", "Second"), ("3", "Third")]
 
 
+def test_report_says_when_item_ids_follow_first_appearance(tmp_path: Path, caplog) -> None:
+    """The leak of S3-Rec-numbered data (ids 1, 2, 3, ... as items first appear) is detected and
+    reported; the same interactions under ids that do not follow first appearance are not flagged."""
+    raw = tmp_path / "raw"
+    write_text(raw / "data.inter", ["user_id:token\titem_id:token\ttimestamp:float",
+                                    "u\t30\t1", "u\t10\t2", "v\t10\t3", "v\t20\t4"])
+    base = "prepare:\n  format: atomic\n  min_user_length: 1\n"
+    prepare(tmp_path, base, raw)
+    sidecar = json.loads((tmp_path / "out" / "ds" / "ds.prepare.json").read_text())
+    assert sidecar["item_id_numbering"] == {"numeric": True, "items": 3, "first_appearance": False,
+                                            "out_of_order": 1, "spearman": -0.5}
+    with caplog.at_level("WARNING"):
+        prepare(tmp_path, base + "  id_mapping: first_appearance\n", raw)
+    sidecar = json.loads((tmp_path / "out" / "ds" / "ds.prepare.json").read_text())
+    assert sidecar["item_id_numbering"]["first_appearance"] is True
+    assert sidecar["item_id_numbering"]["spearman"] == 1.0
+    assert any("numbered in order of first appearance" in r.getMessage() for r in caplog.records)
+
+
+def test_id_numbering_of_non_numeric_ids() -> None:
+    from dataset_tools.prepare.numbering import id_numbering
+
+    assert id_numbering(["b", "a", "b"]) == {"numeric": False, "items": 2, "first_appearance": False,
+                                             "out_of_order": None, "spearman": None}
+
+
 def test_min_user_length_and_rating_threshold_report(tmp_path: Path) -> None:
     raw = tmp_path / "raw"
     write_text(raw / "data.inter", ["user_id:token\titem_id:token\trating:float\ttimestamp:float",

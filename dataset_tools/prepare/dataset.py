@@ -16,6 +16,7 @@ from typing import Any
 
 from dataset_tools.prepare.convert import ConvertedItems, convert_items
 from dataset_tools.prepare.filter import ItemCoverage, KeptInteractions, check_item_coverage
+from dataset_tools.prepare.numbering import id_numbering, numbering_warning
 from dataset_tools.prepare.preprocess import Preprocessed, preprocess
 from dataset_tools.prepare.problems import RawDataError, WarningLog
 from dataset_tools.prepare.read import Interactions, ItemRecords
@@ -95,6 +96,10 @@ def prepare_dataset(
     write_dataset_files(name, paths, zip(prep.users, prep.items, prep.timestamps), fields, converted,
                         write_item_text)
     counts = _counts(inter, prep, items, converted, coverage, spec)
+    numbering = id_numbering(prep.items)
+    leak = numbering_warning(name, numbering)
+    if leak:
+        logger.warning("%s", leak)
     files = {
         "inter": paths["inter"].name,
         "item": paths["item"].name if items is not None else None,
@@ -120,6 +125,7 @@ def prepare_dataset(
         "has_item_text": write_item_text,
         "files": files,
         "counts": counts,
+        "item_id_numbering": numbering,
         "steps": prep.steps,
         "check": check,
         "warnings": warnings.to_dict(),

@@ -12,7 +12,9 @@
 - ``SASRecLLMInit``, ``GRU4RecLLMInit``, ``BERT4RecLLMInit``: LLMInit (:mod:`recbole_hsuga.model.llminit`),
   RecBole's backbone with its item embedding initialised from PCA of the item LLM vectors;
 - ``HIPHOP`` (:mod:`recbole_hsuga.model.hiphop`): session graphs + LLM item semantics +
-  multi-intent queries + intent-guided learning against a memory of training sessions.
+  multi-intent queries + intent-guided learning against a memory of training sessions;
+- ``NextId`` (:mod:`recbole_hsuga.model.next_id`): the "next unseen id" rule, a probe of item
+  ids numbered in order of first appearance (what a model reading ids as text can exploit).
 
 ``recbole_hsuga.registry`` resolves model names with ``getattr(recbole_hsuga.model, name)``.
 """
@@ -24,8 +26,9 @@ from recbole_hsuga.model.gru4rec_hsuga import GRU4RecHSUGA
 from recbole_hsuga.model.hiphop import HIPHOP
 from recbole_hsuga.model.llmesr import BERT4RecLLMESR, GRU4RecLLMESR, SASRecLLMESR
 from recbole_hsuga.model.llminit import BERT4RecLLMInit, GRU4RecLLMInit, SASRecLLMInit
+from recbole_hsuga.model.next_id import NextId
 from recbole_hsuga.model.sasrec_hsuga import SASRecHSUGA
 
 __all__ = ["BERT4RecHSUGA", "GRU4RecHSUGA", "SASRecHSUGA", "BERT4RecLLMESR", "GRU4RecLLMESR", "SASRecLLMESR",
            "BERT4RecGRASP", "GRU4RecGRASP", "SASRecGRASP", "BSARec",
-           "BERT4RecLLMInit", "GRU4RecLLMInit", "SASRecLLMInit", "HIPHOP"]
+           "BERT4RecLLMInit", "GRU4RecLLMInit", "SASRecLLMInit", "HIPHOP", "NextId"]
