@@ -12,6 +12,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-.venv/bin/python}
 STEPS=${1:-1 2 3 5 4}
+# Runs side by side. 2 fits 2 cores; 3 keeps both cores busy when a run set ends with one long run.
+JOBS=${JOBS:-2}
 NOTES=benchmarks/notes/frontier-amazon-beauty.md
 # The same protocol as the LLM-enhanced comparison (256 sequence rows per batch, CE, patience 20,
 # cap 200), so its converged SASRec runs are the full-softmax baseline of step 1.
@@ -29,11 +31,11 @@ for step in $STEPS; do
         # (benchmarks/results/softmax-step-cost-amazon-beauty-SASRec.md). Selected on `full`.
         $PY benchmarks/model_comparison.py --name=frontier-recipe \
             --variants="SASRec,$ESASREC@42,$ESASREC+softmax_negatives_per=batch@42" \
-            --seeds=42 --jobs=2 --baseline_runs=$SEQUENCE_SASREC --notes=$NOTES "${COMMON[@]}" ;;
+            --seeds=42 --jobs=$JOBS --baseline_runs=$SEQUENCE_SASREC --notes=$NOTES "${COMMON[@]}" ;;
     2)  # seed 42: step 1's recipe read under the `unseen` protocol too (history items masked, as
         # S3-Rec, FMLP-Rec, BSARec and RecTools evaluate), which step 1's runs did not record.
         $PY benchmarks/model_comparison.py --name=frontier-unseen \
-            --variants="SASRec@42,$ESASREC@42" --seeds=42 --jobs=2 --notes=$NOTES "${COMMON[@]}" ;;
+            --variants="SASRec@42,$ESASREC@42" --seeds=42 --jobs=$JOBS --notes=$NOTES "${COMMON[@]}" ;;
     3)  # seed 42: selected on validation NDCG@10 under `unseen` (the published code bases select
         # on the masked protocol they report; step 2 showed that `full` picks a sampled-softmax
         # model by how little it ranks already-seen items). eSASRec's config file says 256 factors
@@ -44,7 +46,7 @@ for step in $STEPS; do
         GAA_ESASREC="${ESASREC/SASRec/SASRecHSUGA+hsuga_backbone=id_only+semantic_suffix=useremb_text}"
         $PY benchmarks/model_comparison.py --name=frontier-select-unseen \
             --variants="$ESASREC@42,$GAA_ESASREC@42,SASRec@42,$ESASREC+hidden_size=256+inner_size=256@42" \
-            --seeds=42 --jobs=2 --notes=$NOTES "${COMMON[@]}" --eval_protocol=unseen ;;
+            --seeds=42 --jobs=$JOBS --notes=$NOTES "${COMMON[@]}" --eval_protocol=unseen ;;
     4)  # Every model, 3 seeds, selected on `unseen`. Step 3 found RecBole's full-softmax SASRec
         # (amazon-beauty.yaml's window 20, 2 blocks, dropout 0.5) the strongest SASRec under
         # `unseen` (test 0.0568 vs the eSASRec recipe's 0.0504, seed 42), so it is the backbone
@@ -54,13 +56,13 @@ for step in $STEPS; do
         # Needs dataset/amazon-beauty/amazon-beauty.itememb and .useremb_text (README, User vectors).
         $PY benchmarks/model_comparison.py --name=frontier-select-unseen \
             --variants="SASRec,SASRecHSUGA+hsuga_backbone=id_only+semantic_suffix=useremb_text,SASRecLLMInit,SASRecLLMESR,SASRecHSUGA+semantic_suffix=useremb_text,SASRecGRASP,BSARec+train_rows=prefix+MAX_ITEM_LIST_LENGTH=50+learning_rate=0.0005,FEARec+train_rows=prefix+MAX_ITEM_LIST_LENGTH=50,$ESASREC" \
-            --seeds=42,43,44 --jobs=2 --notes=$NOTES "${COMMON[@]}" --eval_protocol=unseen ;;
+            --seeds=42,43,44 --jobs=$JOBS --notes=$NOTES "${COMMON[@]}" --eval_protocol=unseen ;;
     5)  # The open question before the rest of step 4 (same run set, so step 4 reuses these runs):
         # does GAA (ID-only HSUGA, history-text user vectors) help the strongest SASRec, 3 seeds,
         # paired by seed? Step 4 orders its runs seed by seed over nine variants; this pair first.
         $PY benchmarks/model_comparison.py --name=frontier-select-unseen \
             --variants="SASRec,SASRecHSUGA+hsuga_backbone=id_only+semantic_suffix=useremb_text" \
-            --seeds=42,43,44 --jobs=2 --notes=$NOTES "${COMMON[@]}" --eval_protocol=unseen ;;
+            --seeds=42,43,44 --jobs=$JOBS --notes=$NOTES "${COMMON[@]}" --eval_protocol=unseen ;;
     *)  echo "frontier.sh: unknown step '$step' (steps: 1 2 3 4 5)" >&2; exit 2 ;;
     esac
 done
