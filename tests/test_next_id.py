@@ -55,5 +55,24 @@ def test_the_rule_finds_every_test_item_of_a_first_appearance_numbering(numeric_
 
 
 def test_non_numeric_ids_are_refused(tiny_root, tmp_path):
-    with pytest.raises(InputError, match="NextId needs numeric item ids: tiny.inter field item_id has 'i"):
+    with pytest.raises(InputError, match="text_ids: written needs numeric item ids: tiny.inter field item_id has 'i"):
         build_run(tiny_root, TINY_DATASET, "NextId", {**TINY_RUN, "checkpoint_dir": str(tmp_path / "saved")})
+
+
+def test_permuted_ids_leave_the_rule_nothing(numeric_root, tmp_path):
+    """The default re-indexing of text-id models: the same rule on permuted numbers misses the next item."""
+    from recbole_hsuga.data.text_ids import text_id_numbers
+    from recbole_hsuga.runner import run
+
+    settings = {**TINY_RUN, "data_path": str(numeric_root), "checkpoint_dir": str(tmp_path / "saved"),
+                "results_dir": str(tmp_path / "results"), "text_ids": "permuted"}
+    result = run("NextId", "numbered", config_dict=settings)
+    assert result["metrics"]["test"]["full"]["all"]["ndcg@10"] < 0.5
+    _, train_data, _, _, _, _ = build_run(numeric_root, "numbered", "NextId",
+                                          {**TINY_RUN, "checkpoint_dir": str(tmp_path / "saved")})
+    dataset = train_data._dataset
+    first, again = (text_id_numbers(dataset, "item_id", "permuted", 3) for _ in range(2))
+    assert sorted(first[1:].tolist()) == list(range(1, dataset.item_num)) and (first == again).all()
+    assert not (text_id_numbers(dataset, "item_id", "permuted", 4) == first).all()
+    with pytest.raises(InputError, match="text_ids must be one of"):
+        text_id_numbers(dataset, "item_id", "sorted", 0)

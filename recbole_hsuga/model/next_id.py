@@ -14,18 +14,21 @@ of the user's input sequence scores ``-(x - m)`` (``m + 1`` first, then ``m + 2`
 other item scores below all of those. Items the user has seen all have ids ``<= m``, so none of
 them is recommended before an unseen one. Nothing is learnt: the one parameter exists because
 RecBole's trainer builds an optimiser (as RecBole's ``Pop`` does), and one epoch is run.
+
+The numbers are :func:`~recbole_hsuga.data.text_ids.text_id_numbers` under ``text_ids``: the
+probe's YAML reads the ``written`` ids (the leak); ``--text_ids=permuted``, the default of every
+model that writes ids as text, gives the same rule on re-indexed ids, i.e. what is left of it.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 import torch
 from recbole.model.abstract_recommender import SequentialRecommender
 from torch import nn
 
-from recbole_hsuga.errors import InputError
+from recbole_hsuga.data.text_ids import text_id_numbers, text_ids_from_config
 
 #: every item at or below the user's largest id scores below this (ids are far smaller).
 _BELOW = -1e9
@@ -36,16 +39,9 @@ class NextId(SequentialRecommender):
 
     def __init__(self, config: Any, dataset: Any) -> None:
         super().__init__(config, dataset)
-        tokens = np.asarray(dataset.field2id_token[self.ITEM_ID][1:], dtype=str)  # row 0: padding
-        try:
-            numbers = tokens.astype(np.float64)
-        except ValueError:
-            bad = str(next(token for token in tokens if not _is_number(token)))
-            raise InputError(f"NextId needs numeric item ids: {dataset.dataset_name}.inter field "
-                             f"{self.ITEM_ID} has {bad!r}") from None
-        written = torch.full((self.n_items,), float("-inf"), dtype=torch.float64)
-        written[1:] = torch.from_numpy(numbers)
-        self.register_buffer("written_id", written, persistent=False)  # [n_items]
+        order, seed = text_ids_from_config(config)
+        numbers = text_id_numbers(dataset, self.ITEM_ID, order, seed)  # [n_items]
+        self.register_buffer("written_id", torch.from_numpy(numbers), persistent=False)
         self.fake_loss = nn.Parameter(torch.zeros(1))
 
     def calculate_loss(self, interaction: Any) -> torch.Tensor:
@@ -67,10 +63,3 @@ class NextId(SequentialRecommender):
         every = torch.arange(self.n_items, device=item_seq.device).expand(item_seq.size(0), -1)
         return self._scores(item_seq, every)
 
-
-def _is_number(token: str) -> bool:
-    try:
-        float(token)
-    except ValueError:
-        return False
-    return True
