@@ -402,3 +402,29 @@ def test_real_amazon_beauty(tmp_path: Path) -> None:
     assert result.warnings["missing.title"]["count"] == 7
     _, rows = read_tsv(tmp_path / "amazon-beauty" / "amazon-beauty.inter")
     assert len(rows) == 198_502 and rows[0] == ["1", "1", "1"] and rows[-1][2] == "198502"
+
+
+def test_movielens_100k_from_recbole_s_own_package(tmp_path: Path) -> None:
+    """The second dataset with item text on every machine: RecBole's packaged ML-100K, prepared under a
+    name RecBole does not swap for its own copy, every rating an interaction, titles with their year."""
+    status = cli_main(["prepare", "movielens-100k", "--raw", "recbole:ml-100k", "--out", str(tmp_path)])
+    assert status == 0
+    folder = tmp_path / "movielens-100k"
+    sidecar = json.loads((folder / "movielens-100k.prepare.json").read_text())
+    assert {k: sidecar["counts"][k] for k in ("users", "items", "interactions")} == \
+        {"users": 943, "items": 1682, "interactions": 100000}
+    assert sidecar["item_id_numbering"]["first_appearance"] is False  # MovieLens's own ids
+    order = next(step for step in sidecar["steps"] if step["step"] == "order")
+    assert order["within_user"] == "time, ties in file order" and order["tied_rows"] > 0
+    first = json.loads((folder / "movielens-100k.item_text.jsonl").read_text().splitlines()[0])
+    assert first == {"item_id": "1", "title": "Toy Story", "year": "1995", "genres": ["Animation", "Children's", "Comedy"]}
+
+    from dataset_tools.embed.extractors import extract_items
+
+    texts = dict(zip(*[getattr(extract_items(tmp_path, "movielens-100k"), key) for key in ("tokens", "texts")]))
+    assert texts["1"] == "Toy Story (1995). genres: Animation, Children's, Comedy"
+
+
+def test_unknown_recbole_example_is_one_clear_line(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    assert cli_main(["prepare", "movielens-100k", "--raw", "recbole:ml-1m", "--out", str(tmp_path)]) == 2
+    assert "--raw recbole:ml-1m: RecBole ships no example dataset of that name (it ships: ml-100k)" in caplog.text

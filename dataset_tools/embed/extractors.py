@@ -79,10 +79,12 @@ def read_item_texts(folder: Path, dataset: str) -> dict[str, dict[str, Any]]:
 
 
 def item_title(record: dict[str, Any]) -> str:
-    """Short name of an item: its title, else brand + categories, else ''."""
+    """Short name of an item: its title (with its year where the data has one: MovieLens has
+    remakes under one title), else brand + categories, else ''."""
     title = as_text(record.get("title"))
+    year = as_text(record.get("year"))
     if title:
-        return title
+        return f"{title} ({year})" if year else title
     fallback = " ".join(t for t in (as_text(record.get("brand")), as_text(record.get("categories"))) if t)
     return fallback
 
@@ -91,8 +93,8 @@ def item_description(record: dict[str, Any]) -> str:
     """Full text of an item: title first, then every other text field as 'name: value'."""
     parts = [item_title(record)] if as_text(record.get("title")) else []
     for name, value in record.items():
-        if name in ("item_id", "title"):
-            continue
+        if name in ("item_id", "title") or (name == "year" and parts):
+            continue  # the year is part of the title
         text = as_text(value)
         if text and text.lower() != "unknown":
             parts.append(f"{name}: {text}")

@@ -20,7 +20,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "rating threshold, id mapping) and the statistics to expect.",
     )
     parser.add_argument("name", help="dataset name: output folder/file stem and spec lookup")
-    parser.add_argument("--raw", required=True, type=Path, help="raw data folder (the files the spec names)")
+    parser.add_argument("--raw", required=True,
+                        help="raw data folder (the files the spec names), or recbole:NAME for an example "
+                        "dataset RecBole's wheel ships (recbole:ml-100k: recbole/dataset_example/ml-100k)")
     parser.add_argument("--out", default=Path("dataset"), type=Path, help="output root (default: dataset)")
     parser.add_argument("--spec", type=Path, default=None,
                         help="spec YAML to use instead of dataset_tools/datasets/<name>.yaml")
@@ -35,6 +37,32 @@ def main(args: argparse.Namespace) -> int:
     from dataset_tools.spec import load_dataset_spec
 
     spec = load_dataset_spec(args.spec if args.spec is not None else args.name, dataset_name=args.name)
-    logger.info("%s: preparing from %s with spec %s", args.name, args.raw, spec.source)
-    prepare_dataset(spec, args.raw, args.out, stats_check=args.stats_check)
+    raw = raw_folder(args.raw)
+    logger.info("%s: preparing from %s with spec %s", args.name, raw, spec.source)
+    prepare_dataset(spec, raw, args.out, stats_check=args.stats_check)
     return 0
+
+
+#: ``--raw recbole:NAME``: the example datasets inside RecBole's package.
+PACKAGED_PREFIX = "recbole:"
+
+
+def raw_folder(raw: str | Path) -> Path:
+    """The raw folder ``--raw`` names: a path, or ``recbole:NAME`` for RecBole's packaged example.
+
+    Raises:
+        RawDataError: ``recbole:NAME`` that RecBole does not ship (naming what it ships).
+    """
+    text = str(raw)
+    if not text.startswith(PACKAGED_PREFIX):
+        return Path(text)
+    import recbole
+
+    from dataset_tools.prepare.problems import RawDataError
+
+    examples = Path(recbole.__file__).parent / "dataset_example"
+    folder = examples / text[len(PACKAGED_PREFIX):]
+    if not text[len(PACKAGED_PREFIX):] or not folder.is_dir():
+        shipped = ", ".join(sorted(p.name for p in examples.iterdir() if p.is_dir()))
+        raise RawDataError(f"--raw {text}: RecBole ships no example dataset of that name (it ships: {shipped})")
+    return folder
