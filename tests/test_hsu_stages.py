@@ -136,6 +136,21 @@ def test_spec_hsu_sections_of_the_shipped_datasets_are_valid(tmp_path):
     bad.write_text("hsu:\n  operations: [add, jump]\n", encoding="utf-8")
     with pytest.raises(DatasetToolsError, match=r"hsu\.operations"):
         parse_hsu_section(load_dataset_spec(bad))
+    bad.write_text("hsu:\n  max_items: 0\n", encoding="utf-8")
+    with pytest.raises(DatasetToolsError, match=r"bad\.yaml: hsu\.max_items"):
+        parse_hsu_section(load_dataset_spec(bad))
+    movies = parse_hsu_section(load_dataset_spec("movielens-100k"))
+    assert movies.max_items == 60 and movies.stage_length == 20 and {"title", "year", "genres"} <= movies.item_line.fields
+    assert beauty.max_items is None
+
+
+def test_max_items_keeps_the_most_recent_training_items():
+    sequence = [f"i{n}" for n in range(10)]  # training part i0..i7
+    assert user_stages(sequence, 2, max_items=3) == [["i5", "i6"], ["i7"]]
+    assert user_stages(sequence, 2, mode="oneshot", max_items=3) == [["i5", "i6", "i7"]]
+    assert user_stages(sequence, 4, max_items=100) == user_stages(sequence, 4)
+    with pytest.raises(DatasetToolsError, match="max_items must be >= 1"):
+        user_stages(sequence, 2, max_items=0)
 
 
 def test_cli_refuses_a_dataset_without_item_text_before_loading_a_model(tmp_path, caplog, write_inter):

@@ -112,6 +112,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     hsu.add_argument("--mode", choices=("staged", "oneshot"), default="staged",
                      help="staged (HSU) or oneshot (whole history in one prompt: CoT baseline)")
     hsu.add_argument("--stage-length", type=int, default=None, help=f"items per stage (default: spec, else {DEFAULT_STAGE_LENGTH})")
+    hsu.add_argument("--max-items", type=int, default=None,
+                     help="only each user's most recent N training items (default: spec hsu.max_items, else all)")
     hsu.add_argument("--operations", default=None, help="comma-separated subset of add,delete,update,retain (ablations)")
     hsu.add_argument("--batch-size", type=int, default=16, help="users per lockstep batch")
     hsu.add_argument("--max-retries", type=int, default=2, help="retries of an unparsable output before falling back")
@@ -165,6 +167,7 @@ def main(args: argparse.Namespace) -> int:
         raise DatasetToolsError(f"--engine {args.engine} needs --model (the served model name or model folder)")
     settings = HsuSettings(
         stage_length=args.stage_length or spec.stage_length,
+        max_items=args.max_items or spec.max_items,
         operations=operations,
         mode=args.mode,
         item_line=spec.item_line,

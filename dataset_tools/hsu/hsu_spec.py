@@ -4,6 +4,7 @@ Example (``dataset_tools/datasets/amazon-beauty.yaml``)::
 
     hsu:
       stage_length: 13
+      max_items: null       # most recent training items shown (null: all)
       operations: [add, delete, update, retain]
       item_line: ["No.{order}", "title: {title}", "categories: {categories}", "brand: {brand}"]
 
@@ -21,7 +22,7 @@ from dataset_tools.hsu.stages import DEFAULT_STAGE_LENGTH
 from dataset_tools.spec import DatasetSpec
 from dataset_tools import DatasetToolsError
 
-_KEYS = {"stage_length", "operations", "item_line"}
+_KEYS = {"stage_length", "max_items", "operations", "item_line"}
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,7 @@ class HsuSpec:
     stage_length: int = DEFAULT_STAGE_LENGTH
     operations: tuple[str, ...] = ALL_OPERATIONS
     item_line: ItemLineTemplate = ItemLineTemplate(DEFAULT_ITEM_LINE)
+    max_items: int | None = None
 
 
 def parse_hsu_section(spec: DatasetSpec) -> HsuSpec:
@@ -44,6 +46,9 @@ def parse_hsu_section(spec: DatasetSpec) -> HsuSpec:
     stage_length = section.get("stage_length", DEFAULT_STAGE_LENGTH)
     if not isinstance(stage_length, int) or isinstance(stage_length, bool) or stage_length < 1:
         raise spec.error("hsu.stage_length", f"must be an integer >= 1, got {stage_length!r}")
+    max_items = section.get("max_items")
+    if max_items is not None and (not isinstance(max_items, int) or isinstance(max_items, bool) or max_items < 1):
+        raise spec.error("hsu.max_items", f"must be an integer >= 1 or null, got {max_items!r}")
     operations = section.get("operations", list(ALL_OPERATIONS))
     if not isinstance(operations, list) or not all(isinstance(op, str) for op in operations):
         raise spec.error("hsu.operations", f"must be a list of operation names, got {operations!r}")
@@ -58,4 +63,4 @@ def parse_hsu_section(spec: DatasetSpec) -> HsuSpec:
         template = ItemLineTemplate(tuple(parts))
     except DatasetToolsError as exc:
         raise spec.error("hsu.item_line", str(exc)) from None
-    return HsuSpec(stage_length, ops, template)
+    return HsuSpec(stage_length, ops, template, max_items)

@@ -59,6 +59,8 @@ class HsuSettings:
         max_tokens_selection: generation cap for selections.
         batch_size: users per lockstep batch.
         seed: base seed for retries.
+        max_items: only the most recent training items of a user (``None``: all); like
+            ``stage_length`` it acts through the stages' items (not part of the key settings).
     """
 
     stage_length: int = DEFAULT_STAGE_LENGTH
@@ -71,6 +73,7 @@ class HsuSettings:
     max_tokens_selection: int = 120
     batch_size: int = 16
     seed: int = 0
+    max_items: int | None = None
 
     def key_settings(self, engine: Engine) -> dict[str, Any]:
         """What changes the LLM's inputs or decoding: hashed into every stage key.
@@ -213,7 +216,8 @@ class HsuPipeline:
         """Stages, keys and the resume point of each user."""
         works = []
         for user in users:
-            stages = user_stages(sequences[user], self.settings.stage_length, self.settings.mode)
+            stages = user_stages(sequences[user], self.settings.stage_length, self.settings.mode,
+                                 self.settings.max_items)
             keys = chain_keys(user, stages, self.settings_digest)
             done = 0
             while done < len(keys) and keys[done] in self.store:

@@ -108,6 +108,7 @@ def run_dataset(
             "data_dir": str(folder),
             "settings": pipeline_settings,
             "stage_length": settings.stage_length,
+            "max_items": settings.max_items,
             "runtime": {"batch_size": settings.batch_size, "max_retries": settings.max_retries,
                         "retry_temperature": settings.retry_temperature, **engine.describe()},
             "created": created,

@@ -34,13 +34,23 @@ def cut_stages(history: Sequence[str], stage_length: int) -> list[list[str]]:
     return [list(history[i : i + stage_length]) for i in range(0, len(history), stage_length)]
 
 
-def user_stages(sequence: Sequence[str], stage_length: int, mode: str = "staged") -> list[list[str]]:
+def user_stages(sequence: Sequence[str], stage_length: int, mode: str = "staged",
+                max_items: int | None = None) -> list[list[str]]:
     """Stages of a user's training history for a pipeline ``mode``.
 
     ``staged`` cuts the history into stages; ``oneshot`` (the paper's CoT baseline,
     "w/o interest updater") is a single stage holding the whole training history.
+    ``max_items`` keeps only the most recent training items (``None``: all), so a dataset
+    of long histories (MovieLens) costs a bounded number of LLM calls per user.
+
+    >>> user_stages(list("abcdefgh"), 2, max_items=4)  # training part a..f, its last 4
+    [['c', 'd'], ['e', 'f']]
     """
     history = training_part(sequence)
+    if max_items is not None:
+        if max_items < 1:
+            raise DatasetToolsError(f"max_items must be >= 1, got {max_items}")
+        history = history[-max_items:]
     if mode == "oneshot":
         return [history] if history else []
     if mode != "staged":
