@@ -159,3 +159,39 @@ def test_cli_refuses_a_dataset_without_item_text_before_loading_a_model(tmp_path
     write_inter(tmp_path / "ids-only" / "ids-only.inter", {"u1": ["a", "b", "c"]})
     assert cli_main(["hsu", "ids-only", "--data", str(tmp_path), "--model", str(tmp_path / "never-loaded.gguf")]) == 2
     assert "HSU needs item titles" in caplog.text and "never-loaded" not in caplog.text
+
+
+def test_batch_size_is_sized_for_the_engine():
+    from dataset_tools.hsu.lockstep import CPU_BATCH_USERS, GPU_BATCH_USERS, default_batch_size
+
+    assert default_batch_size("llamacpp") == default_batch_size("openai", "llamacpp") == CPU_BATCH_USERS == 16
+    assert default_batch_size("vllm") == default_batch_size("openai", "vllm") == GPU_BATCH_USERS
+    assert default_batch_size("openai", "vllm-legacy") == GPU_BATCH_USERS > 1000
+
+
+def test_a_vllm_step_receives_every_pending_user_not_the_cpu_batch(tmp_path):
+    """The lockstep loop hands a GPU-batching engine all 40 users' stage-1 requests in one call.
+    The engine here records what it is handed (vLLM does not run on this CPU); the batching is ours."""
+    from dataset_tools.hsu.engines.base import Engine, Generation
+    from dataset_tools.hsu.lockstep import HsuPipeline, HsuSettings, default_batch_size
+    from dataset_tools.hsu.store import StageStore
+
+    class RecordingEngine(Engine):
+        name = "vllm"
+
+        def __init__(self) -> None:
+            super().__init__("recording", constrained=False)
+            self.call_sizes: list[int] = []
+
+        def generate(self, requests):
+            self.call_sizes.append(len(requests))
+            return [Generation("not parseable") for _ in requests]
+
+    engine = RecordingEngine()
+    settings = HsuSettings(stage_length=2, max_retries=0, batch_size=default_batch_size("vllm"))
+    sequences = {f"u{n}": ["1", "2", "3", "4", "5", "6"] for n in range(40)}
+    item_text = {str(i): {"title": f"item {i}"} for i in range(1, 7)}
+    pipeline = HsuPipeline(engine, StageStore(tmp_path / "run"), settings, item_text, progress=False)
+    pipeline.run(sequences, list(sequences))
+    assert engine.call_sizes[0] == 40  # the CPU default would have cut it into 16 + 16 + 8
+    assert max(engine.call_sizes) == 40

@@ -29,6 +29,7 @@ from typing import Any
 
 from dataset_tools import DatasetToolsError
 from dataset_tools.hsu.engines import ENGINE_NAMES
+from dataset_tools.hsu.lockstep import CPU_BATCH_USERS, GPU_BATCH_USERS, default_batch_size
 from dataset_tools.hsu.packaged_models import DEFAULT_MODEL
 from dataset_tools.hsu.stages import DEFAULT_STAGE_LENGTH
 
@@ -115,7 +116,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     hsu.add_argument("--max-items", type=int, default=None,
                      help="only each user's most recent N training items (default: spec hsu.max_items, else all)")
     hsu.add_argument("--operations", default=None, help="comma-separated subset of add,delete,update,retain (ablations)")
-    hsu.add_argument("--batch-size", type=int, default=16, help="users per lockstep batch")
+    hsu.add_argument("--batch-size", type=int, default=None,
+                     help=f"users per lockstep batch (default: {CPU_BATCH_USERS} for llamacpp and llama.cpp servers, "
+                     f"which decode few sequences at once; {GPU_BATCH_USERS}, i.e. every pending user of a step, "
+                     "for vllm and servers of kind vllm)")
     hsu.add_argument("--max-retries", type=int, default=2, help="retries of an unparsable output before falling back")
     sample = parser.add_argument_group("users")
     sample.add_argument("--limit-users", type=int, default=None, help="process only the first N selected users")
@@ -172,7 +176,7 @@ def main(args: argparse.Namespace) -> int:
         mode=args.mode,
         item_line=spec.item_line,
         max_retries=args.max_retries,
-        batch_size=args.batch_size,
+        batch_size=args.batch_size or default_batch_size(args.engine, getattr(args, "server_kind", None)),
     )
     run_name = args.run or default_run_name(args, operations)
     users_from = read_user_file(args.users_from) if args.users_from else None
