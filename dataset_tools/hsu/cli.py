@@ -13,6 +13,8 @@ Examples::
     # shards on two machines, then merge
     python -m dataset_tools hsu amazon-beauty --shard 0/2 ; ... --shard 1/2
     python -m dataset_tools hsu amazon-beauty --merge RUN-shard0of2 RUN-shard1of2 --run RUN
+    # the same as Ray tasks (a local instance, or a cluster: --ray auto), merged at the end
+    python -m dataset_tools hsu amazon-beauty --ray --ray-workers 4 --engine vllm --model /models/qwen7b
 
 Rerunning the same command resumes; rerunning it after the dataset grew processes only
 the new stages.
@@ -121,6 +123,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                      f"which decode few sequences at once; {GPU_BATCH_USERS}, i.e. every pending user of a step, "
                      "for vllm and servers of kind vllm)")
     hsu.add_argument("--max-retries", type=int, default=2, help="retries of an unparsable output before falling back")
+    hsu.add_argument("--max-tokens-interests", type=int, default=320,
+                     help="generation cap of summaries and executed edits (default 320)")
+    hsu.add_argument("--max-tokens-selection", type=int, default=120,
+                     help="generation cap of operation selections (default 120)")
     sample = parser.add_argument_group("users")
     sample.add_argument("--limit-users", type=int, default=None, help="process only the first N selected users")
     sample.add_argument("--users-from", type=Path, default=None, help="file with one user token per line")
@@ -128,6 +134,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     sample.add_argument("--merge", nargs="+", default=None, metavar="RUN",
                         help="merge these shard run folders (names under <data>/<dataset>/hsu/) into --run")
     sample.add_argument("--no-progress", action="store_true", help="no progress bar")
+    ray = parser.add_argument_group("distributed (Ray)")
+    ray.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS",
+                     help="run --ray-workers shards as Ray tasks (one per GPU with vllm, --n-threads CPUs each with "
+                     "llamacpp), each with its own stage store, then merge them into --run; no ADDRESS: a local "
+                     "Ray instance, else a cluster address (auto, ray://host:port) whose nodes share --data")
+    ray.add_argument("--ray-workers", type=int, default=2, help="shard tasks of a --ray run (default 2)")
     return parser
 
 
@@ -176,11 +188,22 @@ def main(args: argparse.Namespace) -> int:
         mode=args.mode,
         item_line=spec.item_line,
         max_retries=args.max_retries,
+        max_tokens_interests=args.max_tokens_interests,
+        max_tokens_selection=args.max_tokens_selection,
         batch_size=args.batch_size or default_batch_size(args.engine, getattr(args, "server_kind", None)),
     )
     run_name = args.run or default_run_name(args, operations)
     users_from = read_user_file(args.users_from) if args.users_from else None
     check_inputs(args.data, args.dataset)
+    if args.ray is not None:
+        from dataset_tools.hsu.distributed import run_on_ray
+
+        if args.shard:
+            raise DatasetToolsError("--ray makes the shards itself (--ray-workers); drop --shard")
+        outcome = run_on_ray(args, run_name)
+        logger.info("run folder: %s (shards: %s)", outcome["run_dir"], ", ".join(outcome["shards"]))
+        print(format_report(json.loads((outcome["run_dir"] / REPORT_FILE).read_text(encoding="utf-8"))))
+        return 0
     with make_engine(args.engine, args.model or DEFAULT_MODEL, **engine_options(args)) as engine:
         outcome = run_dataset(
             args.data, args.dataset, run_name, engine, settings,
