@@ -51,8 +51,8 @@ What the released code does (hjx159/HIPHOP, ``pytorch_code/model.py``, ``utils.p
   top-3 aggregation and, at test time, everything come from the *current batch*, so a user's
   score depends on who else is in the batch (and test sessions see each other). Here they come
   from the training-session memory and the bank, with the user's own session excluded (it
-  holds the training target), so scores do not depend on the batch (tested). Top-K (``
-  hiphop_graph_neighbours``) Jaccard neighbours stand in for the batch-wide ``D^-1 A``
+  holds the training target), so scores do not depend on the batch (tested). The top
+  ``hiphop_graph_neighbours`` Jaccard neighbours stand in for the batch-wide ``D^-1 A``
   propagation, whose weights the repeated-vector attention then ignored.
 - **Last k in time order.** Released: the last ``k`` of the sorted unique-node list. Here the
   last ``k`` items of the sequence.
