@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import Sequence
 
 from recbole_hsuga.cli import guarded
-from recbole_hsuga.reporting.collect import Study, add_models, collect_runs, collect_study
+from recbole_hsuga.errors import InputError
+from recbole_hsuga.reporting.collect import Study, add_models, collect_runs, collect_study, parse_labels, relabel
 from recbole_hsuga.reporting.figures import bar_figure, curve_figure
 from recbole_hsuga.reporting.table import render_table
 
@@ -44,6 +45,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--split", default="test", help="metrics split to report (default test)")
     parser.add_argument("--metric", default="ndcg@10", help="metric to report (default ndcg@10)")
     parser.add_argument("--name", default=None, help="study name for --runs alone (default: the folder's name)")
+    parser.add_argument("--label", action="append", default=[], metavar="NAME=LABEL",
+                        help="show model NAME as LABEL in the table and figures (repeatable; the label follows the "
+                             "last '='); --baseline may name either")
     parser.add_argument("-v", "--verbose", action="store_true", help="show the traceback of input errors")
     args = parser.parse_args(argv)
     if not args.study and not args.runs:
@@ -61,6 +65,12 @@ def studies(args: argparse.Namespace) -> list[Study]:
         return [extra]
     found = [collect_study(folder) for folder in args.study]
     return [add_models(study, extra) if extra is not None else study for study in found]
+
+
+def labelled(study: Study, labels: dict[str, str]) -> Study:
+    """The study under ``--label`` names (labels for models of another study are skipped)."""
+    names = {model.name for model in study.models}
+    return relabel(study, {name: label for name, label in labels.items() if name in names})
 
 
 def write_study(study: Study, out: Path, baseline: str | None, split: str, metric: str, command: str) -> list[Path]:
@@ -82,8 +92,15 @@ def write_study(study: Study, out: Path, baseline: str | None, split: str, metri
 def report(args: argparse.Namespace, command: str) -> list[Path]:
     """Every study's files; prints each path and the table."""
     written = []
-    for study in studies(args):
-        paths = write_study(study, Path(args.out), args.baseline, args.split, args.metric, command)
+    labels = parse_labels(args.label)
+    all_studies = studies(args)
+    known = {model.name for study in all_studies for model in study.models}
+    unknown = [name for name in labels if name not in known]
+    if unknown:
+        raise InputError(f"--label {unknown[0]!r}: no such model (models: {', '.join(sorted(known))})")
+    baseline = labels.get(args.baseline, args.baseline) if args.baseline else None
+    for study in all_studies:
+        paths = write_study(labelled(study, labels), Path(args.out), baseline, args.split, args.metric, command)
         written += paths
         print(paths[0].read_text(encoding="utf-8"))
         print("\n".join(f"wrote {path}" for path in paths))

@@ -91,6 +91,18 @@ def test_named_baseline_and_extra_runs(study: Path, tmp_path: Path) -> None:
     assert row(table, "Base")[5] == "-15.4%"
 
 
+def test_labels_rename_models_and_the_baseline_may_use_either_name(study: Path, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "glance"
+    assert main(["--study", str(study), "--label", "Rival+alpha=0.5=Rival at 0.5", "--baseline", "Rival+alpha=0.5",
+                 "--out", str(out)]) == 0
+    table = (out / "compare-toy.md").read_text()
+    assert row(table, "Rival at 0.5 (baseline)")[1] == "2" and row(table, "Base")[5] == "-15.4%"
+    assert main(["--study", str(study), "--label", "Nope=x", "--out", str(out)]) == 2
+    assert "--label 'Nope': no such model" in capsys.readouterr().err
+    assert main(["--study", str(study), "--label", "Base", "--out", str(out)]) == 2
+    assert "expected NAME=LABEL" in capsys.readouterr().err
+
+
 def test_loose_runs_grouped_by_differing_settings(tmp_path: Path) -> None:
     """A model = the model field plus the settings its runs differ in; a repeated seed keeps the newest run."""
     write_result(tmp_path, "SASRec", 1, 0.10, config={"epochs": 10})

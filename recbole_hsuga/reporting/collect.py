@@ -206,6 +206,32 @@ def group_runs(runs: Iterable[Run]) -> list[Model]:
     return models
 
 
+def parse_labels(specs: Iterable[str]) -> dict[str, str]:
+    """``["NAME=LABEL", ...]`` -> ``{NAME: LABEL}``; split at the last ``=`` (model names hold ``k=v``).
+
+    Raises:
+        InputError: an item without ``=`` or with an empty side.
+    """
+    labels = {}
+    for spec in specs:
+        name, sep, label = spec.rpartition("=")
+        if not sep or not name or not label.strip():
+            raise InputError(f"--label {spec!r}: expected NAME=LABEL (the label after the last '=')")
+        labels[name] = label.strip()
+    return labels
+
+
+def relabel(study: Study, labels: dict[str, str]) -> Study:
+    """``study`` with each model named ``labels.get(name, name)``; a label that names no model is an error."""
+    names = {model.name for model in study.models}
+    unknown = [name for name in labels if name not in names]
+    if unknown:
+        raise InputError(f"--label {unknown[0]!r}: no such model in study {study.name!r} "
+                         f"(models: {', '.join(sorted(names))})")
+    models = [Model(labels.get(m.name, m.name), m.runs, m.repeats_dropped) for m in study.models]
+    return Study(study.name, models, study.sources)
+
+
 def collect_runs(paths: Iterable[str | Path], name: str = "runs") -> Study:
     """A study of loose result files (files, or folders of them), grouped by :func:`group_runs`."""
     paths = list(paths)
