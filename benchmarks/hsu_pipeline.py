@@ -15,6 +15,10 @@ Runs write into a scratch copy of the dataset (``--work``), never into ``--data`
 
     python benchmarks/hsu_pipeline.py --data dataset --users 200 \
         --out benchmarks/results/hsu-pipeline-amazon-beauty.md
+
+``--compare-engine llamacpp-batch --parallel 16`` also runs 1 and 2 with that engine on the
+same sample in the same process (its own run folder and lockstep batch size), and the report
+puts the two engines side by side: users/s of each and their ratio, pipeline / raw of each.
 """
 
 from __future__ import annotations
@@ -39,7 +43,7 @@ from dataset_tools.formats.inter import read_user_sequences, write_sequences  # 
 from dataset_tools.hsu.engines import make_engine  # noqa: E402
 from dataset_tools.hsu.engines.base import Engine, Generation, GenerationRequest  # noqa: E402
 from dataset_tools.hsu.hsu_spec import parse_hsu_section  # noqa: E402
-from dataset_tools.hsu.lockstep import HsuSettings  # noqa: E402
+from dataset_tools.hsu.lockstep import HsuSettings, default_batch_size  # noqa: E402
 from dataset_tools.hsu.prompts import PROMPT_VERSION  # noqa: E402
 from dataset_tools.hsu.run_folder import run_dataset  # noqa: E402
 from dataset_tools.hsu.stages import user_stages  # noqa: E402
@@ -99,6 +103,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--model", default="smollm2")
     parser.add_argument("--n-threads", type=int, default=1)
     parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--compare-engine", default=None,
+                        help="also measure this engine on the same sample (e.g. llamacpp-batch), side by side")
+    parser.add_argument("--parallel", type=int, default=16, help="llamacpp-batch: sequences decoded together")
     parser.add_argument("--work", type=Path, default=None, help="scratch data root (default: a temp folder)")
     parser.add_argument("--out", type=Path, default=None, help="markdown result file")
     parser.add_argument("--json", type=Path, default=None, help="also write the raw numbers as JSON")
@@ -164,6 +171,22 @@ def main(argv: Sequence[str] | None = None) -> int:
             "scratch_stages_computed": scratch.stages_computed,
             "ratio": inc.wall_s / scratch.wall_s if scratch.wall_s else None,
         }
+    if args.compare_engine:
+        options = {"n_threads": args.n_threads}
+        if args.compare_engine == "llamacpp-batch":
+            options.update(parallel=args.parallel, n_ctx=2048)
+        batch_size = default_batch_size(args.compare_engine)
+        other = HsuSettings(stage_length=settings.stage_length, operations=settings.operations,
+                            item_line=settings.item_line, batch_size=batch_size)
+        write_sequences(folder / f"{args.dataset}.inter", sequences)
+        with make_engine(args.compare_engine, args.model, **options) as engine:
+            recorder = InterleavedReplayEngine(engine)
+            outcome = run_dataset(work, args.dataset, f"bench-{args.compare_engine}", recorder, other,
+                                  users_from=sample, progress=True)
+            outcome.stats.wall_s -= recorder.replay_s
+            results["comparison"] = {"engine": args.compare_engine, "options": options, "batch_size": batch_size,
+                                     "pipeline": outcome.stats.as_dict(), "raw": recorder.raw_throughput(),
+                                     "fallback_rate": outcome.report["fallback_rate"]}
     results["machine"] = {"cpus": os.cpu_count(), "load_before": load_before, "load_after": os.getloadavg(),
                           "python": platform.python_version()}
     if args.json:
@@ -252,7 +275,26 @@ def render(results: dict, args: argparse.Namespace) -> str:
         f"| ratio | {inc['ratio']:.2f} | | |" if inc["ratio"] is not None else "| ratio | n/a | | |",
         "",
     ]
+    if "comparison" in results:
+        lines += render_comparison(results)
     return "\n".join(lines)
+
+
+def render_comparison(results: dict) -> list[str]:
+    """The two engines side by side on the same sample (steps 1 and 2 of each)."""
+    other = results["comparison"]
+    rows = [("llamacpp", results["batch_size"], results["pipeline"], results["raw"], results["report"]["fallback_rate"]),
+            (other["engine"], other["batch_size"], other["pipeline"], other["raw"], other["fallback_rate"])]
+    base_users = rows[0][2]["users_per_s"] or float("nan")
+    lines = ["## Engines side by side (same users, same process)", "",
+             f"{other['engine']} options: {other['options']}.", "",
+             "| engine | lockstep batch | users/s | x first engine | generated tok/s | pipeline / raw (generated tok/s) "
+             "| fallbacks |", "|---|---|---|---|---|---|---|"]
+    for name, batch, pipe, raw, fallback in rows:
+        ratio = pipe["completion_tokens_per_s"] / raw["completion_tokens_per_s"] if raw["completion_tokens_per_s"] else 0
+        lines.append(f"| {name} | {batch} | {pipe['users_per_s']:.3f} | {pipe['users_per_s'] / base_users:.2f} | "
+                     f"{pipe['completion_tokens_per_s']:.1f} | {ratio:.2f} | {fallback:.1%} |")
+    return lines + [""]
 
 
 if __name__ == "__main__":

@@ -52,7 +52,7 @@ def main(args: argparse.Namespace) -> int:
     from dataset_tools.hsu.engines import make_engine
     from dataset_tools.hsu.packaged_models import DEFAULT_MODEL
 
-    if args.engine != "llamacpp" and not args.model:
+    if args.engine not in ("llamacpp", "llamacpp-batch") and not args.model:
         raise DatasetToolsError(f"--engine {args.engine} needs --model (the served model name or model folder)")
     folder = require_dataset_dir(args.data, args.dataset)
     records = read_item_texts(folder, args.dataset)

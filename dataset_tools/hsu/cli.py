@@ -85,7 +85,10 @@ def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"llamacpp: GGUF path or alias (default {DEFAULT_MODEL}; also qwen2.5-coder-0.5b/1.5b); "
                         "openai: served model name; vllm: model folder")
     engine.add_argument("--n-threads", type=int, default=1, help="llamacpp threads (default 1: best on busy CPUs)")
-    engine.add_argument("--n-ctx", type=int, default=4096, help="context length (llamacpp n_ctx, vllm max_model_len)")
+    engine.add_argument("--n-ctx", type=int, default=4096,
+                        help="context length (llamacpp n_ctx, llamacpp-batch cells per sequence, vllm max_model_len)")
+    engine.add_argument("--parallel", type=int, default=16,
+                        help="llamacpp-batch: sequences decoded together (default 16)")
     engine.add_argument("--base-url", default="http://127.0.0.1:8000/v1", help="openai: server URL including /v1")
     engine.add_argument("--server-kind", choices=("llamacpp", "vllm", "vllm-legacy", "none"), default="llamacpp",
                         help="openai: which constrained-decoding extension the server speaks")
@@ -148,6 +151,8 @@ def engine_options(args: argparse.Namespace) -> dict[str, Any]:
     constrained = not args.unconstrained
     if args.engine == "llamacpp":
         return {"n_threads": args.n_threads, "n_ctx": args.n_ctx, "constrained": constrained}
+    if args.engine == "llamacpp-batch":
+        return {"n_threads": args.n_threads, "n_ctx": args.n_ctx, "parallel": args.parallel, "constrained": constrained}
     if args.engine == "openai":
         return {"base_url": args.base_url, "server_kind": args.server_kind, "concurrency": args.concurrency,
                 "constrained": constrained}
@@ -179,7 +184,7 @@ def main(args: argparse.Namespace) -> int:
 
     spec = parse_hsu_section(load_dataset_spec(args.spec if args.spec is not None else args.dataset, dataset_name=args.dataset))
     operations = validate_operations(args.operations.split(",")) if args.operations else spec.operations
-    if args.engine != "llamacpp" and not args.model:
+    if args.engine not in ("llamacpp", "llamacpp-batch") and not args.model:
         raise DatasetToolsError(f"--engine {args.engine} needs --model (the served model name or model folder)")
     settings = HsuSettings(
         stage_length=args.stage_length or spec.stage_length,

@@ -43,7 +43,7 @@ def task_resources(args: argparse.Namespace) -> dict[str, float]:
     """Ray resources one shard task asks for, by engine."""
     if args.engine == "vllm":
         return {"num_cpus": 1, "num_gpus": 1}
-    if args.engine == "llamacpp":
+    if args.engine in ("llamacpp", "llamacpp-batch"):
         return {"num_cpus": max(1, int(args.n_threads))}
     return {"num_cpus": 1}
 

@@ -47,6 +47,9 @@ MAX_STORED_OUTPUT_CHARS = 2000
 #: Users per lockstep batch for an engine that decodes few sequences at once (llama.cpp in
 #: process): short steps, each finished stage stored soon.
 CPU_BATCH_USERS = 16
+#: ... for llama.cpp decoding many sequences at once (llamacpp-batch): a few times its 16
+#: slots, so that a slot that finishes early has the next request waiting ...
+BATCHED_CPU_USERS = 64
 #: ... and for engines that batch continuously on a GPU (vLLM, in process or served): a step
 #: hands them every pending user, in chunks of this many so that the prompts of one step
 #: (a few kB each) stay a bounded amount of host memory; vLLM schedules them on the GPU.
@@ -57,6 +60,8 @@ def default_batch_size(engine: str, server_kind: str | None = None) -> int:
     """Users per lockstep batch when ``--batch-size`` is not given, sized for the engine."""
     if engine == "vllm" or (engine == "openai" and server_kind in ("vllm", "vllm-legacy")):
         return GPU_BATCH_USERS
+    if engine == "llamacpp-batch":
+        return BATCHED_CPU_USERS
     return CPU_BATCH_USERS
 
 

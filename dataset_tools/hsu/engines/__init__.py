@@ -11,7 +11,7 @@ from typing import Any
 from dataset_tools import DatasetToolsError
 from dataset_tools.hsu.engines.base import Engine, Generation, GenerationRequest
 
-ENGINE_NAMES = ("llamacpp", "openai", "vllm")
+ENGINE_NAMES = ("llamacpp", "llamacpp-batch", "openai", "vllm")
 
 __all__ = ["ENGINE_NAMES", "Engine", "Generation", "GenerationRequest", "make_engine"]
 
@@ -20,7 +20,8 @@ def make_engine(name: str, model: str, **options: Any) -> Engine:
     """Build an engine.
 
     Args:
-        name: ``llamacpp`` (in-process, CPU default), ``openai`` (OpenAI-compatible HTTP
+        name: ``llamacpp`` (in-process, CPU default), ``llamacpp-batch`` (in-process,
+            many sequences per decode step), ``openai`` (OpenAI-compatible HTTP
             server: ``vllm serve`` or ``llama_cpp.server``) or ``vllm`` (offline, GPU).
         model: for ``llamacpp`` a GGUF path or a packaged model alias (see
             ``packaged_models``); for ``openai`` the served model name; for ``vllm`` a
@@ -31,6 +32,10 @@ def make_engine(name: str, model: str, **options: Any) -> Engine:
         from dataset_tools.hsu.engines.llamacpp import LlamaCppEngine
 
         return LlamaCppEngine(model, **options)
+    if name == "llamacpp-batch":
+        from dataset_tools.hsu.engines.llamacpp_batch import LlamaCppBatchEngine
+
+        return LlamaCppBatchEngine(model, **options)
     if name == "openai":
         from dataset_tools.hsu.engines.openai_http import OpenAIHTTPEngine
 
