@@ -77,6 +77,11 @@ def test_ray_run_equals_the_one_process_run_and_a_killed_run_loses_no_stage(data
     assert 0 < len(kept) < 2 * len(SEQUENCES), "the kill must come after some stages and before the last"
 
     assert cli_main([*hsu, "--run", "dist", "--ray", "--ray-workers", "2"]) == 0
+    # The in-process run shut down the Ray instance it started: a later ray.init here (the
+    # tuner's, with its numpy shim for the workers) would otherwise silently reuse it.
+    import ray
+
+    assert not ray.is_initialized()
     merged_dir = data / DATASET / "hsu" / "dist"
     merged = stages_by_user(merged_dir)
     assert merged == single  # same users, keys, counts and order of stages as the one-process run
@@ -88,3 +93,4 @@ def test_ray_run_equals_the_one_process_run_and_a_killed_run_loses_no_stage(data
     assert reused == len(kept)  # the rerun computed only what the killed run had not stored
     report = json.loads((merged_dir / "report.json").read_text())
     assert report["users"] == report["users_complete"] == len(SEQUENCES) and report["stages"] == 2 * len(SEQUENCES)
+

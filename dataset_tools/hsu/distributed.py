@@ -76,16 +76,22 @@ def _run_shard(shard_args: argparse.Namespace) -> str:
     return shard_args.run
 
 
-def start_ray(address: str | None, cpus: int) -> None:
-    """Join the cluster at ``address``, or start a local instance with ``cpus`` CPUs."""
+def start_ray(address: str | None, cpus: int) -> bool:
+    """Join the cluster at ``address``, or start a local instance with ``cpus`` CPUs.
+
+    Returns:
+        Whether this call connected (False: the process was already connected to Ray, and the
+        caller must leave that connection alone).
+    """
     import ray
 
     if ray.is_initialized():
-        return
+        return False
     if address:
         ray.init(address=address, include_dashboard=False, log_to_driver=True)
     else:
         ray.init(num_cpus=cpus, include_dashboard=False, log_to_driver=True)
+    return True
 
 
 def run_on_ray(args: argparse.Namespace, run: str) -> dict[str, Any]:
@@ -99,14 +105,27 @@ def run_on_ray(args: argparse.Namespace, run: str) -> dict[str, Any]:
     """
     import ray
 
-    from dataset_tools.hsu.store import REPORT_FILE, load_trajectories, merge_runs, write_json_atomic
-    from dataset_tools.report.summary import build_report
-
     n_shards = int(args.ray_workers)
     if n_shards < 1:
         raise DatasetToolsError(f"--ray-workers must be >= 1, got {n_shards}")
     resources = task_resources(args)
-    start_ray(None if args.ray == "local" else args.ray, cpus=int(resources["num_cpus"]) * n_shards)
+    connected = start_ray(None if args.ray == "local" else args.ray, cpus=int(resources["num_cpus"]) * n_shards)
+    try:
+        return _run_shards_and_merge(args, run, n_shards, resources)
+    finally:
+        # A caller in the same process (a notebook, the tuner) may start Ray later with its own
+        # runtime environment, which an instance left running here would silently replace.
+        if connected:
+            ray.shutdown()
+
+
+def _run_shards_and_merge(args: argparse.Namespace, run: str, n_shards: int,
+                          resources: dict[str, float]) -> dict[str, Any]:
+    import ray
+
+    from dataset_tools.hsu.store import REPORT_FILE, load_trajectories, merge_runs, write_json_atomic
+    from dataset_tools.report.summary import build_report
+
     task = ray.remote(max_retries=TASK_RETRIES, **resources)(_run_shard)
     logger.info("HSU on Ray: %d shard tasks of %s (%s each)", n_shards, run, resources)
     pending = {task.remote(shard_arguments(args, run, i, n_shards)): i for i in range(n_shards)}

@@ -51,6 +51,8 @@ def init_ray(num_cpus: int = 2) -> None:
     import ray
 
     if ray.is_initialized():
+        logger.warning("Ray is already running in this process: its workers may lack the numpy 2 shim "
+                       "that Ray Tune 2.6.3 needs (np.bool8); call ray.shutdown() first if trials fail on it")
         return
     ray.init(
         num_cpus=num_cpus,
