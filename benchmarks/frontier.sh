@@ -6,12 +6,13 @@
 #   bash benchmarks/frontier.sh          # every step in order, two runs side by side (2 cores)
 #   bash benchmarks/frontier.sh 3        # only step 3 (steps are independent run sets)
 #   bash benchmarks/frontier.sh 5        # step 5: SASRec and GAA on it, 3 seeds (a subset of step 4, first)
+#   bash benchmarks/frontier.sh 6        # step 6: LLM-ESR and HSUGA on its dual view, 3 seeds (the next subset)
 #
 # Stop it by killing its process group (kill -- -PGID), not with pkill -f, which also hits other runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-.venv/bin/python}
-STEPS=${1:-1 2 3 5 4}
+STEPS=${1:-1 2 3 5 6 4}
 # Runs side by side. 2 fits 2 cores; 3 keeps both cores busy when a run set ends with one long run.
 JOBS=${JOBS:-2}
 NOTES=benchmarks/notes/frontier-amazon-beauty.md
@@ -63,6 +64,12 @@ for step in $STEPS; do
         $PY benchmarks/model_comparison.py --name=frontier-select-unseen \
             --variants="SASRec,SASRecHSUGA+hsuga_backbone=id_only+semantic_suffix=useremb_text" \
             --seeds=42,43,44 --jobs=$JOBS --notes=$NOTES "${COMMON[@]}" --eval_protocol=unseen ;;
-    *)  echo "frontier.sh: unknown step '$step' (steps: 1 2 3 4 5)" >&2; exit 2 ;;
+    6)  # The next subset of step 4: the LLM-enhanced dual view (LLM-ESR) and HSUGA on it, on the
+        # full-softmax SASRec recipe that step 5 measured, selected on `unseen`. Under `full` they
+        # tested below SASRec (compare-llm-enhanced); does the masked protocol change that?
+        $PY benchmarks/model_comparison.py --name=frontier-select-unseen \
+            --variants="SASRecLLMESR,SASRecHSUGA+semantic_suffix=useremb_text" \
+            --seeds=42,43,44 --jobs=$JOBS --notes=$NOTES "${COMMON[@]}" --eval_protocol=unseen ;;
+    *)  echo "frontier.sh: unknown step '$step' (steps: 1 2 3 4 5 6)" >&2; exit 2 ;;
     esac
 done
