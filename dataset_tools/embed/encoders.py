@@ -25,6 +25,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from dataset_tools import DatasetToolsError
+from dataset_tools.progress import is_terminal
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +115,17 @@ def resolve_model(spec: str, want_gguf: bool = False) -> tuple[Path, str]:
     return path, label
 
 
+def _quiet_transformers_bars_off_terminal() -> None:
+    """No transformers progress bars ("Loading weights") unless stderr is a terminal: in a log
+    file each bar is a carriage-return line of its own."""
+    import sys
+
+    from transformers.utils import logging as transformers_logging
+
+    if not is_terminal(sys.stderr):
+        transformers_logging.disable_progress_bar()
+
+
 class SentenceTransformerEncoder:
     """all-MiniLM-L6-v2 (or any local sentence-transformers model) on the CPU."""
 
@@ -126,6 +138,7 @@ class SentenceTransformerEncoder:
             raise EncoderError(f"{path} is not a sentence-transformers model folder (no modules.json/config.json)")
         from sentence_transformers import SentenceTransformer
 
+        _quiet_transformers_bars_off_terminal()
         log.info("loading sentence-transformers model %s", path)
         self._model = SentenceTransformer(str(path), device=device)
         self.model_path = str(path)
@@ -176,6 +189,7 @@ class LLMHiddenStateEncoder:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
+        _quiet_transformers_bars_off_terminal()
         path, self.model = resolve_model(model or DEFAULT_LLM_MODEL, want_gguf=True)
         kwargs: dict[str, Any] = {}
         folder = path
