@@ -74,8 +74,10 @@ def record(args: argparse.Namespace) -> list[list[GenerationRequest]]:
     source = args.data / args.dataset
     sequences = read_user_sequences(source / f"{args.dataset}.inter")
     spec = parse_hsu_section(load_dataset_spec(args.dataset))
-    settings = HsuSettings(stage_length=spec.stage_length, operations=spec.operations, item_line=spec.item_line,
-                           batch_size=args.batch_size, max_items=args.max_items or spec.max_items)
+    caps = {"max_tokens_interests": args.max_tokens, "max_tokens_selection": args.max_tokens} if args.max_tokens else {}
+    settings = HsuSettings(stage_length=args.stage_length or spec.stage_length, operations=spec.operations,
+                           item_line=spec.item_line, batch_size=args.batch_size,
+                           max_items=args.max_items or spec.max_items, **caps)
     users = sorted(sequences, key=lambda u: hashlib.sha256(f"{args.seed}:{u}".encode()).hexdigest())[: args.users]
     work = Path(tempfile.mkdtemp(prefix="hsu-replay-"))
     (work / args.dataset).mkdir()
@@ -135,6 +137,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--users", type=int, default=16)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--max-items", type=int, default=None, help="history cap (default: the spec's)")
+    parser.add_argument("--stage-length", type=int, default=None, help="items per stage (default: the spec's)")
+    parser.add_argument("--max-tokens", type=int, default=None, help="generation cap of every call (default: the pipeline's)")
     parser.add_argument("--batch-size", type=int, default=16, help="users per lockstep batch while recording")
     parser.add_argument("--model", default="smollm2")
     parser.add_argument("--n-threads", type=int, default=2)

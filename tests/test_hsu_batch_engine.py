@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import pytest
 
@@ -70,3 +71,29 @@ def test_hsu_run_through_the_cli(tmp_path, write_inter):
     assert sorted((r["user"], r["stage"]) for r in records) == [("u1", 1), ("u1", 2), ("u2", 1)]
     run = json.loads((tmp_path / "toy" / "hsu" / "batched" / "run.json").read_text())
     assert run["runtime"]["engine"] == "llamacpp-batch" and run["runtime"]["parallel"] == 2
+
+
+def test_engine_replay_benchmark_runs_both_engines_on_the_same_requests(tmp_path, write_inter, monkeypatch):
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parent.parent / "benchmarks"))
+    import hsu_engine_replay
+
+    folder = tmp_path / "toy"
+    write_inter(folder / "toy.inter", {"u1": ["1", "2", "3", "8", "9"], "u2": ["2", "3", "8", "9"]})
+    with (folder / "toy.item_text.jsonl").open("w", encoding="utf-8") as handle:
+        for item, title in zip(["1", "2", "3", "8", "9"], TITLES):
+            handle.write(json.dumps({"item_id": item, "title": title}) + "\n")
+    out, raw = tmp_path / "replay.md", tmp_path / "replay.json"
+    status = hsu_engine_replay.main(["--data", str(tmp_path), "--dataset", "toy", "--users", "2", "--stage-length", "2",
+                                     "--max-tokens", "16", "--n-threads", "1", "--setting", "llamacpp:n_ctx=1024",
+                                     "--setting", "llamacpp-batch:parallel=2,n_ctx=1024", "--out", str(out),
+                                     "--json", str(raw)])
+    assert status == 0
+    results = json.loads(raw.read_text())
+    # both users' stage-1 summaries come first, in one batch; what follows (retries of cut-off
+    # outputs, u1's stage 2) depends on the text the model writes
+    assert results["batch_sizes"][0] == 2 and results["requests"] == sum(results["batch_sizes"]) > 2
+    sequential, batched = results["rows"]
+    assert sequential["setting"] == "llamacpp:n_ctx=1024" and batched["setting"].startswith("llamacpp-batch")
+    assert sequential["requests"] == batched["requests"] == results["requests"]
+    assert sequential["prompt_tokens"] == batched["prompt_tokens"] > 0  # identical requests, same tokenisation
+    assert "| `llamacpp-batch:parallel=2,n_ctx=1024` |" in out.read_text()
