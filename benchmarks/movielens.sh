@@ -2,8 +2,10 @@
 # The second dataset: MovieLens-100K from RecBole's own package (943 users, 1,682 items, every
 # rating an interaction), prepared and embedded offline. The same question as amazon-beauty's
 # frontier steps 5-6, per dataset: SASRec, GAA on it (ID-only HSUGA), LLM-ESR's dual view and
-# HSUGA on it, 3 seeds, selected on validation `unseen` NDCG@10. User vectors are history text
-# (`useremb_text`) until HSU has run over every user. Resumable like frontier.sh.
+# HSUGA on it, 3 seeds, selected on validation `unseen` NDCG@10, each HSUGA with history-text
+# vectors (`useremb_text`) and, once HSU has run over every user (benchmarks/hsu_movielens.sh)
+# and been embedded as `useremb`, with HSU vectors, paired against the text-vector runs.
+# Resumable like frontier.sh.
 #
 #   bash benchmarks/movielens.sh            # prepare + embed if missing, then the run set
 #
@@ -21,9 +23,22 @@ export OMP_NUM_THREADS=1
 [ -f $DATA/movielens-100k.itememb ] || $PY -m dataset_tools embed movielens-100k --data dataset/ --extractor items
 [ -f $DATA/movielens-100k.useremb_text ] || \
     $PY -m dataset_tools embed movielens-100k --data dataset/ --extractor text --suffix useremb_text
+HSU_RUN=staged-llamacpp-batch-qwen2.5-coder-0.5b
 GAA="SASRecHSUGA+hsuga_backbone=id_only+semantic_suffix=useremb_text"
+DUAL="SASRecHSUGA+semantic_suffix=useremb_text"
+VARIANTS="SASRec,$GAA,SASRecLLMESR,$DUAL"
+PAIRS="$GAA:SASRec,$DUAL:SASRecLLMESR"
+if [ -f $DATA/hsu/$HSU_RUN/trajectories.jsonl ]; then
+    [ -f $DATA/movielens-100k.useremb ] || $PY -m dataset_tools embed movielens-100k --data dataset/ \
+        --extractor hsu --run $HSU_RUN --suffix useremb
+    GAA_HSU="SASRecHSUGA+hsuga_backbone=id_only+semantic_suffix=useremb"
+    DUAL_HSU="SASRecHSUGA+semantic_suffix=useremb"
+    VARIANTS="$VARIANTS,$GAA_HSU,$DUAL_HSU"
+    PAIRS="$PAIRS,$GAA_HSU:SASRec,$DUAL_HSU:SASRecLLMESR,$GAA_HSU:$GAA,$DUAL_HSU:$DUAL"
+else
+    echo "HSU run $HSU_RUN not finished (benchmarks/hsu_movielens.sh): history-text vectors only"
+fi
 $PY benchmarks/model_comparison.py --name=select-unseen --dataset=movielens-100k \
-    --variants="SASRec,$GAA,SASRecLLMESR,SASRecHSUGA+semantic_suffix=useremb_text" \
-    --pairs="$GAA:SASRec,SASRecHSUGA+semantic_suffix=useremb_text:SASRecLLMESR" \
+    --variants="$VARIANTS" --pairs="$PAIRS" \
     --seeds=42,43,44 --jobs=$JOBS --stopping_step=20 --epochs=200 --eval_protocol=unseen \
     --notes=benchmarks/notes/select-unseen-movielens-100k.md
