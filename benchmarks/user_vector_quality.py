@@ -106,6 +106,20 @@ def neighbour_shares(vectors: np.ndarray, k: int, train_sets: list[set[int]], ta
     return shares
 
 
+def vector_structure(vectors: np.ndarray, k: int) -> dict[str, float]:
+    """How spread out a file's vectors are, the first thing to look at when its neighbours
+    are no better than chance: the share of distinct vectors (users with the same text get
+    the same vector), the mean cosine to the ``k`` nearest other users, and the mean cosine
+    over all pairs of distinct users (near 1 when every text says much the same)."""
+    distinct = len(np.unique(np.round(vectors, 5), axis=0)) / len(vectors)
+    cosines = vectors @ vectors.T
+    np.fill_diagonal(cosines, -np.inf)
+    top = np.sort(cosines, axis=1)[:, -k:]
+    n = len(vectors)
+    pairs = (cosines[np.isfinite(cosines)].sum()) / (n * (n - 1))
+    return {"distinct_share": float(distinct), f"mean_top{k}_cosine": float(top.mean()), "mean_pair_cosine": float(pairs)}
+
+
 def chance_shares(train_sets: list[set[int]], targets: np.ndarray) -> np.ndarray:
     """Per user, the share of all *other* compared users whose training items hold its target."""
     holders: dict[int, int] = {}
@@ -157,6 +171,7 @@ def main(argv: list[str] | None = None) -> None:
 
     chance = chance_shares(train_sets, targets)
     per_file: dict[str, dict[str, np.ndarray]] = {}
+    structure: dict[str, dict[str, float]] = {}
     popularity = retrieval_ranks(None, item_counts, train_rows, targets)
     for suffix, index, vectors, _ in files:
         user_vectors = vectors[[index[u] for u in compared]]
@@ -164,6 +179,7 @@ def main(argv: list[str] | None = None) -> None:
         hit = (ranks <= args.cutoff).astype(float)
         ndcg = np.where(ranks <= args.cutoff, 1.0 / np.log2(ranks + 1), 0.0)
         per_file[suffix] = {"hit": hit, "ndcg": ndcg, "share": neighbour_shares(user_vectors, args.k, train_sets, targets)}
+        structure[suffix] = vector_structure(user_vectors, args.k)
 
     reference = {group: {f"hit@{args.cutoff}": float((popularity[mask] <= args.cutoff).mean()),
                          f"ndcg@{args.cutoff}": float(np.where(popularity[mask] <= args.cutoff,
@@ -174,7 +190,7 @@ def main(argv: list[str] | None = None) -> None:
               "users_per_file": {suffix: len(index) for suffix, index, _, _ in files},
               "group_sizes": {g: int(m.sum()) for g, m in masks.items()},
               "chance_share": {g: float(chance[m].mean()) for g, m in masks.items()},
-              "popularity": reference, "files": {}}
+              "popularity": reference, "structure": structure, "files": {}}
     base = args.vectors[0]
     for suffix, values in per_file.items():
         entry = {}
@@ -216,6 +232,11 @@ def markdown(report: dict, base: str) -> str:
         row = report["popularity"][group]
         lines.append(f"| popularity (no vectors) | {group} | {report['group_sizes'][group]} | {row[f'hit@{n}']:.4f} | "
                      f"{row[f'ndcg@{n}']:.4f} |  |  | {report['chance_share'][group]:.4f} |  |")
+    lines += ["", f"| vectors | distinct vectors | mean cosine to the {k} nearest | mean cosine over all pairs |",
+              "|---|---|---|---|"]
+    for suffix, row in report["structure"].items():
+        lines.append(f"| `{suffix}` | {row['distinct_share']:.1%} | {row[f'mean_top{k}_cosine']:.3f} | "
+                     f"{row['mean_pair_cosine']:.3f} |")
     return "\n".join(lines) + "\n"
 
 

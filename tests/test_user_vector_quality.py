@@ -33,6 +33,12 @@ def test_neighbour_share_and_chance_count_the_users_holding_the_target(quality):
     assert quality.chance_shares(train_sets, targets).tolist() == pytest.approx([1 / 3, 1 / 3, 0.0, 0.0])
 
 
+def test_vector_structure_counts_duplicates_and_mean_cosines(quality):
+    vectors = np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]], dtype=np.float32)
+    assert quality.vector_structure(vectors, 1) == pytest.approx(
+        {"distinct_share": 2 / 3, "mean_top1_cosine": 2 / 3, "mean_pair_cosine": 1 / 3})
+
+
 def test_retrieval_ranks_mask_training_items_and_count_ties_against_the_target(quality):
     items = np.eye(4, dtype=np.float32)
     users = np.array([[0.0, 0.0, 1.0, 0.0], [1.0, 0.0, 0.0, 0.0]], dtype=np.float32)
@@ -65,4 +71,6 @@ def test_report_compares_files_on_the_users_they_share(quality, tmp_path, write_
     assert report["files"]["useremb_oracle"]["all"]["hit@1"] == 1.0
     assert report["files"]["useremb_oracle"]["all"]["ndcg@1"] == 1.0
     assert report["files"]["useremb_oracle"]["all"]["p_ndcg"] is not None
+    # the compared users' validation items are items 3, 4, 5, 6, 7, 0, 1, 2, 3, 4: 8 distinct of 10
+    assert report["structure"]["useremb_oracle"]["distinct_share"] == pytest.approx(0.8)
     assert set(report["popularity"]["all"]) == {"hit@1", "ndcg@1"}
