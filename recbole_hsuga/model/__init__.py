@@ -13,6 +13,8 @@
   RecBole's backbone with its item embedding initialised from PCA of the item LLM vectors;
 - ``HIPHOP`` (:mod:`recbole_hsuga.model.hiphop`): session graphs + LLM item semantics +
   multi-intent queries + intent-guided learning against a memory of training sessions;
+- ``ISRF`` (:mod:`recbole_hsuga.model.isrf`): a T5 writing the next item's id, with whole-word
+  vectors from a user-item LightGCN and a user semantic LightGCN, constrained beam search;
 - ``NextId`` (:mod:`recbole_hsuga.model.next_id`): the "next unseen id" rule, a probe of item
   ids numbered in order of first appearance (what a model reading ids as text can exploit).
 
@@ -24,6 +26,7 @@ from recbole_hsuga.model.bsarec import BSARec
 from recbole_hsuga.model.grasp import BERT4RecGRASP, GRU4RecGRASP, SASRecGRASP
 from recbole_hsuga.model.gru4rec_hsuga import GRU4RecHSUGA
 from recbole_hsuga.model.hiphop import HIPHOP
+from recbole_hsuga.model.isrf import ISRF
 from recbole_hsuga.model.llmesr import BERT4RecLLMESR, GRU4RecLLMESR, SASRecLLMESR
 from recbole_hsuga.model.llminit import BERT4RecLLMInit, GRU4RecLLMInit, SASRecLLMInit
 from recbole_hsuga.model.next_id import NextId
@@ -31,4 +34,4 @@ from recbole_hsuga.model.sasrec_hsuga import SASRecHSUGA
 
 __all__ = ["BERT4RecHSUGA", "GRU4RecHSUGA", "SASRecHSUGA", "BERT4RecLLMESR", "GRU4RecLLMESR", "SASRecLLMESR",
            "BERT4RecGRASP", "GRU4RecGRASP", "SASRecGRASP", "BSARec",
-           "BERT4RecLLMInit", "GRU4RecLLMInit", "SASRecLLMInit", "HIPHOP", "NextId"]
+           "BERT4RecLLMInit", "GRU4RecLLMInit", "SASRecLLMInit", "HIPHOP", "ISRF", "NextId"]

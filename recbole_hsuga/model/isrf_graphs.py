@@ -1,0 +1,70 @@
+"""The two graphs of ISRF and their LightGCN propagation.
+
+- **Individual** (explicit interests): users and items on the bipartite graph of *training*
+  interactions (:class:`~recbole_hsuga.data.training_history.TrainingHistory`), never a
+  validation or test pair.
+- **Group** (implicit interests): users on a graph of their top-K cosine neighbours by the
+  user semantic vectors, made symmetric (an edge where either user lists the other).
+
+Both are ``D^-1/2 A D^-1/2``; LightGCN propagates ``E_{l+1} = Â E_l`` and averages
+``E_0 .. E_L`` (He et al. 2020). Tensors only: the model owns the embeddings.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from recbole_hsuga.data.training_history import TrainingHistory
+
+
+def normalised_adjacency(rows: np.ndarray, cols: np.ndarray, size: int) -> torch.Tensor:
+    """Symmetric ``D^-1/2 A D^-1/2`` of the undirected graph with edges ``rows[i] - cols[i]``.
+
+    Duplicate edges count once; isolated nodes keep a zero row. Returns a sparse CSR
+    ``[size, size]`` float32 tensor.
+    """
+    both_rows = np.concatenate([rows, cols]).astype(np.int64)
+    both_cols = np.concatenate([cols, rows]).astype(np.int64)
+    keys = np.unique(both_rows * size + both_cols)
+    r, c = keys // size, keys % size
+    degree = np.bincount(r, minlength=size).astype(np.float64)
+    scale = np.zeros(size)
+    scale[degree > 0] = degree[degree > 0] ** -0.5
+    values = (scale[r] * scale[c]).astype(np.float32)
+    matrix = torch.sparse_coo_tensor(torch.from_numpy(np.stack([r, c])), torch.from_numpy(values), (size, size))
+    return matrix.coalesce().to_sparse_csr()
+
+
+def interaction_graph(history: TrainingHistory) -> torch.Tensor:
+    """``[N + M, N + M]`` normalised user-item graph: users first, then items at offset ``N``."""
+    users, items = history.user_item_pairs()
+    keep = items > 0
+    return normalised_adjacency(users[keep], history.n_users + items[keep], history.n_users + history.n_items)
+
+
+def user_similarity_graph(vectors: np.ndarray, has_vector: np.ndarray, k: int) -> tuple[torch.Tensor, int]:
+    """``([N, N] normalised graph, edges)`` linking each user with a vector to its ``k`` most cosine-similar users.
+
+    Users without a vector (and the padding id 0) have no edge and keep their own vector.
+    """
+    from dataset_tools.neighbours.cosine import cosine_top_k
+
+    size = len(vectors)
+    ids = np.flatnonzero(has_vector)
+    if len(ids) < 2 or k < 1:
+        return normalised_adjacency(np.zeros(0, np.int64), np.zeros(0, np.int64), size), 0
+    candidates, keep = cosine_top_k(vectors[ids], ids, np.full(len(ids), k))
+    rows = np.repeat(ids, keep.sum(axis=1))
+    cols = candidates[keep]
+    return normalised_adjacency(rows, cols, size), int(len(rows))
+
+
+def light_gcn(adjacency: torch.Tensor, embeddings: torch.Tensor, layers: int) -> torch.Tensor:
+    """Mean of ``E_0 .. E_layers`` with ``E_{l+1} = adjacency @ E_l``: ``[n, d] -> [n, d]``."""
+    total = embeddings
+    current = embeddings
+    for _ in range(layers):
+        current = torch.sparse.mm(adjacency, current)
+        total = total + current
+    return total / (layers + 1)
