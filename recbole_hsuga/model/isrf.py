@@ -60,6 +60,7 @@ Differences from the released code (htired/ISRF on ELMRec, read 2026-12-05), on 
 
 from __future__ import annotations
 
+import inspect
 import logging
 from typing import Any
 
@@ -68,6 +69,8 @@ import torch
 import torch.nn.functional as F
 from recbole.model.abstract_recommender import SequentialRecommender
 from torch import nn
+from transformers import T5ForConditionalGeneration
+from transformers.cache_utils import DynamicCache, EncoderDecoderCache
 
 from recbole_hsuga.data.dataset import SemanticSequentialDataset, SemanticSettings
 from recbole_hsuga.data.text_ids import text_id_numbers, text_ids_from_config
@@ -80,6 +83,9 @@ from recbole_hsuga.model.isrf_text import (WORD_ITEM, WORD_USER, CheckpointToken
 logger = logging.getLogger(__name__)
 
 SEMANTIC_MODES = ("adapter", "none")
+#: the name under which this transformers version's T5 takes a decoding cache.
+_CACHE_KEYWORD = ("cache" if "cache" in inspect.signature(T5ForConditionalGeneration.forward).parameters
+                  else "past_key_values")
 #: the score of an item the beam search did not reach: below every log-likelihood it gives.
 UNREACHED = -1e9
 
@@ -181,7 +187,7 @@ class ISRF(SequentialRecommender):
 
     def _t5(self, config: Any) -> tuple[nn.Module, Any]:
         """A T5 from ``isrf_t5_path`` (checkpoint and tokenizer), else from a config with the digit vocabulary."""
-        from transformers import T5Config, T5ForConditionalGeneration
+        from transformers import T5Config
 
         path = config["isrf_t5_path"]
         if path:
@@ -325,13 +331,19 @@ class ISRF(SequentialRecommender):
         scores = torch.zeros(batch, 1, device=device)
         child_token, child_node, item_of = self.trie_child_token, self.trie_child_node, self.trie_item_of
         width = child_token.size(1)
+        # the decoder reads one new token per step: self-attention keys and values of the earlier
+        # tokens, and the cross-attention ones of the encoder states (computed once, at the first
+        # step, for one beam per row), come from the cache, reordered as beams are chosen
+        cache = EncoderDecoderCache(DynamicCache(), DynamicCache())
+        rows = torch.arange(batch, device=device)
+        beam_rows = rows  # encoder row of each flattened beam
         for _ in range(self.trie.depth):
             beams = tokens.size(1)
             finished = item_of[nodes] > 0  # [B, beams]
-            logits = self.t5(encoder_outputs=(hidden.repeat_interleave(beams, 0),),
-                             attention_mask=mask.long().repeat_interleave(beams, 0),
-                             decoder_input_ids=tokens.flatten(0, 1)).logits[:, -1]
-            log_probs = torch.log_softmax(logits.float(), dim=-1).view(batch, beams, -1)
+            # the cache is updated in place (the keyword is `cache` from transformers 5, `past_key_values` before)
+            output = self.t5(encoder_outputs=(hidden[beam_rows],), attention_mask=mask.long()[beam_rows],
+                             decoder_input_ids=tokens[:, :, -1].reshape(-1, 1), use_cache=True, **{_CACHE_KEYWORD: cache})
+            log_probs = torch.log_softmax(output.logits[:, -1].float(), dim=-1).view(batch, beams, -1)
             next_token = child_token[nodes]  # [B, beams, width]
             next_node = child_node[nodes]
             step = log_probs.gather(2, next_token.clamp(min=0))
@@ -348,11 +360,12 @@ class ISRF(SequentialRecommender):
             total = (scores.unsqueeze(-1) + step).flatten(1)  # [B, beams * width]
             keep = min(self.beams, total.size(1))
             scores, index = total.topk(keep, dim=1)
-            parent, slot = index // width, index % width
+            parent = index // width  # [B, keep]
             tokens = torch.cat([tokens.gather(1, parent.unsqueeze(-1).expand(-1, -1, tokens.size(2))),
                                 next_token.flatten(1).gather(1, index).unsqueeze(-1)], dim=2)
             nodes = next_node.flatten(1).gather(1, index)
-            del slot
+            cache.reorder_cache((rows.unsqueeze(1) * beams + parent).flatten())
+            beam_rows = rows.repeat_interleave(keep)
         items = item_of[nodes]
         found = torch.isfinite(scores) & (items > 0)
         return items.masked_fill(~found, 0), scores.masked_fill(~found, UNREACHED)
