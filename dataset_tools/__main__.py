@@ -25,6 +25,7 @@ SUBCOMMAND_MODULES: list[str] = [
     "dataset_tools.neighbours.cli",
     "dataset_tools.hsu.cli",
     "dataset_tools.generate.cli",
+    "dataset_tools.generate.reason_cli",
     "dataset_tools.report.cli",
 ]
 

