@@ -43,16 +43,15 @@ def test_prompts_are_packed_per_row_and_whole_words_mark_only_the_ids(vocabulary
     users = torch.tensor([1, 3])
     item_seq = torch.tensor([[1, 2, 3, 0], [4, 1, 0, 0]])
     ids, mask, kind, word = assemble_prompts(id_tokens, users, item_seq, torch.tensor([3, 2]), max_tokens=100)
-    assert words(vocabulary, ids[0][mask[0]]) == ["user_", "1", "has", "purchased", "item_", "3", ",", "item_", "1", "2",
-                                                  ",", "item_", "1", ",", "predict", "the", "next", "item", "</s>"]
-    assert kind[0][mask[0]].tolist() == [WORD_USER] * 2 + [WORD_NONE] * 2 + [WORD_ITEM] * 2 + [WORD_NONE] \
-        + [WORD_ITEM] * 3 + [WORD_NONE] + [WORD_ITEM] * 2 + [WORD_NONE] * 6
-    assert (word[0][mask[0]] * (kind[0][mask[0]] > 0)).tolist() == [1, 1, 0, 0, 1, 1, 0, 2, 2, 2, 0, 3, 3, 0, 0, 0, 0, 0, 0]
-    assert int(mask[1].sum()) == 17 and not mask[1, 17:].any() and ids[1, 17:].eq(vocabulary.pad_token_id).all()
+    assert words(vocabulary, ids[0][mask[0]]) == ["user_", "1", "has", "purchased", "item_", "3", "item_", "1", "2",
+                                                  "item_", "1", "predict", "the", "next", "item", "</s>"]
+    assert kind[0][mask[0]].tolist() == [WORD_USER] * 2 + [WORD_NONE] * 2 + [WORD_ITEM] * 7 + [WORD_NONE] * 5
+    assert (word[0][mask[0]] * (kind[0][mask[0]] > 0)).tolist() == [1, 1, 0, 0, 1, 1, 2, 2, 2, 3, 3, 0, 0, 0, 0, 0]
+    assert int(mask[1].sum()) == 15 and not mask[1, 15:].any() and ids[1, 15:].eq(vocabulary.pad_token_id).all()
     # a tight budget drops the oldest items first
-    ids, mask, _, _ = assemble_prompts(id_tokens, users, item_seq, torch.tensor([3, 2]), max_tokens=17)
-    assert words(vocabulary, ids[0][mask[0]]) == ["user_", "1", "has", "purchased", "item_", "1", "2", ",", "item_", "1",
-                                                  ",", "predict", "the", "next", "item", "</s>"]
+    ids, mask, _, _ = assemble_prompts(id_tokens, users, item_seq, torch.tensor([3, 2]), max_tokens=14)
+    assert words(vocabulary, ids[0][mask[0]]) == ["user_", "1", "has", "purchased", "item_", "1", "2", "item_", "1",
+                                                  "predict", "the", "next", "item", "</s>"]
 
 
 def test_trie_holds_every_item_once_and_ids_that_prefix_others_end_with_the_end_token(vocabulary, id_tokens):
@@ -65,7 +64,7 @@ def test_trie_holds_every_item_once_and_ids_that_prefix_others_end_with_the_end_
             node = int(trie.child_node[node, slot])
         reached[item] = int(trie.item_of[node])
     assert reached == {1: 1, 2: 2, 3: 3, 4: 4}
-    assert trie.depth == 5  # item_ 1 2 0 </s>
+    assert trie.depth == 4  # 1 2 0 </s>: the decoder writes the bare number
     assert int((trie.item_of > 0).sum()) == 4
 
 
@@ -83,7 +82,9 @@ def test_group_graph_links_users_with_vectors_only():
     graph, edges = user_similarity_graph(vectors, has_vector, k=1)
     dense = graph.to_dense()
     assert edges == 3 and dense[0].abs().sum() == 0 and dense[4].abs().sum() == 0
-    assert dense[1, 2] > 0 and dense[2, 1] > 0 and dense[3, 2] > 0  # 3's nearest with a vector is 2
+    # directed, with self-loops, each row summing to K + 1 = 2 before normalisation: 3's nearest with a vector is 2
+    assert dense[1].tolist() == [0, 0.5, 0.5, 0, 0] and dense[3].tolist() == [0, 0, 0.5, 0.5, 0]
+    assert dense[2, 3] == 0
 
 
 def test_pca_keeps_the_directions_of_most_variance():

@@ -4,9 +4,9 @@ Iterative Semantic Reasoning from Individual to Group Interests for Generative R
 with LLMs (``../shared/papers/ISRF-paper.md``; its base is ELMRec). Per training row (prefix
 rows: RecBole's ``item_seq`` and the target ``item``):
 
-1. **Prompt.** ``[3 soft prompts] user_<u> has purchased item_<a> , item_<b> , ... predict the
-   next item </s>`` (:mod:`recbole_hsuga.model.isrf_text`), ids written as text under
-   ``text_ids`` (a seeded permutation by default: the written Beauty ids follow first
+1. **Prompt.** ``[3 soft prompts] user_<u> has purchased item_<a> item_<b> ... predict the
+   next item </s>``, the decoder writing the bare number ``<x> </s>``
+   (:mod:`recbole_hsuga.model.isrf_text`); ids written as text under ``text_ids`` (a seeded permutation by default: the written Beauty ids follow first
    appearance, a leak a text-id model can learn, see :class:`~recbole_hsuga.model.NextId`).
 2. **Individual interests.** LightGCN over the training user-item graph
    (:mod:`recbole_hsuga.model.isrf_graphs`); initial item vectors are a 2-layer adapter over
@@ -18,11 +18,12 @@ rows: RecBole's ``item_seq`` and the target ``item``):
 4. **Whole-word embeddings.** Every token of an id gets the id's graph vector added
    (``token + isrf_word_scale x word``): the user's individual vector for ``user_<u>``, the
    item's individual vector for ``item_<i>``; other tokens share one learnt vector.
-5. **Losses.** Token cross-entropy of the target id (``item_<x> </s>``), plus
+5. **Losses.** Token cross-entropy of the target id (``<x> </s>``), plus
    ``isrf_align_weight`` x the direct-to-sequential alignment (InfoNCE between the group user
    vector and the individual user vector, the latter the teacher, detached), plus
    ``isrf_seq_align_weight`` x the sequential alignment (InfoNCE between the group user vector
    and the mean individual vector of the row's input items), temperature ``isrf_temperature``.
+   The group branch reaches the ranking only through these terms (as released).
 6. **Ranking.** ``predict`` (the sampled protocol's candidates) scores an item by the
    log-likelihood of its id's tokens; ``full_sort_predict`` runs a beam search
    (``isrf_beams`` beams) constrained by a prefix trie to valid item ids, the row's input
@@ -34,28 +35,54 @@ Shapes: ``B`` batch rows, ``L`` window, ``S`` prompt tokens (after the soft prom
 tokens, ``d`` the T5 width (``isrf_d_model``, or the checkpoint's), ``N`` users, ``M`` items
 (RecBole internal ids, padding 0 included), ``W`` beams.
 
-Differences from the released code (htired/ISRF on ELMRec, read 2026-12-05), on purpose:
+Differences from the released code (htired/ISRF ``model/module.py``, ``util/utils.py``,
+``pretrain.py``, ``SR.py``; its base WangXFng/ELMRec; read 2026-12-05). As released the training
+script does not run (it unpacks 6 values where the batchers return 7, builds ``SeqBatchify``
+with 3 of its 4 arguments), so what follows is what its model and data code do:
 
-- **No leaks.** Released user reasoning prompts read the last 20 items *including* the
-  validation and test items, and the individual graph is built from review pairs among which
-  are validation and test interactions. Here both come from training interactions only (the
-  user vectors from ``dataset_tools``' training-history extractors, the graph from
-  :class:`~recbole_hsuga.data.training_history.TrainingHistory`).
+- **Graphs in the sequential task.** Released, the sequential task adds only *entity-position*
+  whole-word embeddings (the i-th id of the prompt gets row i of a table); the graph vectors
+  enter the direct and explanation tasks only, so the sequential model sees neither graph nor
+  item semantics. Here, as the paper's Eq. 5 says, the ids' tokens carry the individual
+  graph's user and item vectors in the sequential task.
+- **Alignment.** Released: a soft-target CLIP loss (targets ``softmax((XX' + YY') / 2)``,
+  temperature 1, no normalisation, weight 1) between the group user vectors and, in the direct
+  task, the individual user vectors (detached), in the sequential task the mean over *every*
+  token position of the entity-position embeddings, padding included. Here both terms on every
+  batch (there is one task): InfoNCE over cosines at ``isrf_temperature`` between the group
+  vector and (a) the individual user vector, detached, (b) the mean individual vector of the
+  row's input items (the paper's Eq. 9), each user once per batch (its prefix rows would be
+  each other's false negatives), weights ``isrf_align_weight`` / ``isrf_seq_align_weight``.
+- **No leaks.** Released: the user reasoning prompts read the last 20 items of the whole
+  sequence, validation and test items included, and so does the user-user graph built from
+  them; the user-item graph is built from the explanation split's review pairs, which include
+  validation interactions. Here user texts come from training items only (``dataset_tools
+  reason``, or the history-text vectors) and the graph from
+  :class:`~recbole_hsuga.data.training_history.TrainingHistory`.
 - **Ids re-indexed** by default (``text_ids: permuted``); the released data keeps the
-  first-appearance numbering.
-- **Constrained beam search, history excluded.** Released: unconstrained beam search (30
-  beams), outputs that are not item ids replaced by random items. Here every beam is a valid
-  item id and no input item is recommended again; beam scores are sums of token
-  log-probabilities (no length normalisation, ids differ in length).
-- **Sequential task only.** The released training rotates sequential, direct (candidate
-  list) and explanation tasks by batch; the explanation task needs review texts this data
-  does not have, and the direct task is left out (the sampled protocol ranks the same 100
-  negatives through ``predict`` instead).
+  first-appearance numbering of P5's Beauty.
+- **Constrained beam search, history excluded, exact scores.** Released: unconstrained beam
+  search (30 beams, 20 returned), strings that are not numbers dropped, history items removed
+  afterwards, the list padded with random items (duplicates possible). Here every beam is a
+  valid, distinct, unseen item id; prefixes that can only end on excluded items are pruned;
+  scores are sums of token log-probabilities (ids differ in length; no length penalty).
+- **Sequential task only**, on every prefix row (released: one random segment of at most 20
+  items per user per pass, rotating with direct and explanation batches; the explanation task
+  needs review texts this data does not have; the sampled protocol ranks the same 100
+  negatives through ``predict`` instead of the direct task).
+- **Labels** ignore padding (released: padded with id 0, so padding positions are scored).
+- **Scales.** Released: users ``N(0, 5)``, whole-word term times ``alpha`` 9-11, t5-small's
+  token embeddings. Here graph vectors start at unit variance (the PCA output is scaled to unit
+  mean variance) on the scale of a T5 built from a config, ``isrf_word_scale`` 1.
 - **A T5 from a config by default** (CPU-sized, ``isrf_d_model`` / ``isrf_layers`` /
   ``isrf_heads`` / ``isrf_d_ff``) with a digit vocabulary; ``isrf_t5_path`` loads a local
-  pre-trained checkpoint and its tokenizer (the paper's t5-small) instead.
-- **Early stopping** on the project's validation metric through RecBole's trainer (released:
-  patience 5 on its own validation loop).
+  pre-trained checkpoint and its tokenizer (the paper's t5-small).
+- **Early stopping** on the project's validation ranking metric through RecBole's trainer
+  (released: the mean validation text loss, patience never reset).
+- **Kept as released:** the adapter (two linear maps, no activation, over PCA(512) of the frozen
+  item vectors), the group graph (top-K cosine neighbours plus a self-loop, directed,
+  normalised by row sums), 4 LightGCN layers averaged with layer 0, 3 soft prompts before the
+  tokens, AdamW 1e-3, batch 64, 20 input items, 30 beams, the bare-number target.
 """
 
 from __future__ import annotations
@@ -105,10 +132,14 @@ class ISRFDataset(SemanticSequentialDataset):
 
 
 def pca(table: np.ndarray, dim: int) -> np.ndarray:
-    """The first ``dim`` principal components of ``table``'s rows (centred), ``[n, min(dim, d)]`` float32."""
+    """The first ``dim`` principal components of ``table``'s rows (centred), ``[n, min(dim, d)]`` float32,
+    scaled by one factor so that the mean variance of a component is 1 (sentence vectors are
+    unit-norm, so their components are ~0.05: an adapter would start with near-zero output)."""
     centred = table - table.mean(axis=0, keepdims=True)
     _, _, vt = np.linalg.svd(centred.astype(np.float64), full_matrices=False)
-    return (centred @ vt[: min(dim, vt.shape[0])].T).astype(np.float32)
+    reduced = centred @ vt[: min(dim, vt.shape[0])].T
+    spread = float(np.sqrt(reduced.var(axis=0).mean()))
+    return (reduced / spread if spread > 0 else reduced).astype(np.float32)
 
 
 def info_nce(anchor: torch.Tensor, positive: torch.Tensor, temperature: float) -> torch.Tensor:
@@ -155,8 +186,9 @@ class ISRF(SequentialRecommender):
         self.shared_word = nn.Parameter(torch.zeros(width))
         history = TrainingHistory.from_datasets(dataset)
         self.register_buffer("individual_graph", interaction_graph(history), persistent=False)
+        # unit-variance vectors, on the scale of T5's token embeddings (released: N(0, 5) users)
         self.user_embedding = nn.Embedding(self.n_users_total(dataset), width)
-        nn.init.normal_(self.user_embedding.weight, std=0.1)
+        nn.init.normal_(self.user_embedding.weight, std=1.0)
         if self.semantic == "adapter":
             table = dataset.semantic_table("item") if hasattr(dataset, "semantic_table") else None
             if table is None:
@@ -164,10 +196,12 @@ class ISRF(SequentialRecommender):
                                 "build the data with recbole_hsuga.runner.prepare_data")
             reduced = pca(table.table, int(config["isrf_pca_dim"]))
             self.register_buffer("item_semantic", torch.from_numpy(reduced), persistent=False)  # frozen, [M, p]
-            self.adapter = nn.Sequential(nn.Linear(reduced.shape[1], width), nn.ReLU(), nn.Linear(width, width))
+            middle = (reduced.shape[1] + width) // 2
+            # two linear maps, no activation between them, as released
+            self.adapter = nn.Sequential(nn.Linear(reduced.shape[1], middle), nn.Linear(middle, width))
         else:
             self.item_embedding = nn.Embedding(self.n_items, width)
-            nn.init.normal_(self.item_embedding.weight, std=0.1)
+            nn.init.normal_(self.item_embedding.weight, std=1.0)
         if self.group:
             users = dataset.semantic_table("user") if hasattr(dataset, "semantic_table") else None
             if users is None:
@@ -175,7 +209,7 @@ class ISRF(SequentialRecommender):
             graph, edges = user_similarity_graph(users.table, users.has_vector, int(config["isrf_group_k"]))
             self.register_buffer("group_graph", graph, persistent=False)
             self.group_embedding = nn.Embedding(self.n_users_total(dataset), width)
-            nn.init.normal_(self.group_embedding.weight, std=0.1)
+            nn.init.normal_(self.group_embedding.weight, std=1.0)
             logger.info("ISRF: group graph of %d directed top-%d edges over %d users with vectors", edges,
                         int(config["isrf_group_k"]), int(users.has_vector.sum()))
         logger.info("ISRF: T5 width %d, %d trie nodes (ids of at most %d tokens), item ids %s",

@@ -3,11 +3,13 @@
 - **Individual** (explicit interests): users and items on the bipartite graph of *training*
   interactions (:class:`~recbole_hsuga.data.training_history.TrainingHistory`), never a
   validation or test pair.
-- **Group** (implicit interests): users on a graph of their top-K cosine neighbours by the
-  user semantic vectors, made symmetric (an edge where either user lists the other).
+- **Group** (implicit interests): each user linked to its top-K cosine neighbours by the user
+  semantic vectors and to itself, directed, as released (each row then holds ``K + 1`` ones).
 
-Both are ``D^-1/2 A D^-1/2``; LightGCN propagates ``E_{l+1} = Â E_l`` and averages
-``E_0 .. E_L`` (He et al. 2020). Tensors only: the model owns the embeddings.
+The interaction graph is ``D^-1/2 A D^-1/2``; the group graph, as released, normalises both
+sides by the row sums (``K + 1`` for every user with a vector). LightGCN propagates
+``E_{l+1} = Â E_l`` and averages ``E_0 .. E_L`` (He et al. 2020). Tensors only: the model owns
+the embeddings.
 """
 
 from __future__ import annotations
@@ -44,20 +46,30 @@ def interaction_graph(history: TrainingHistory) -> torch.Tensor:
 
 
 def user_similarity_graph(vectors: np.ndarray, has_vector: np.ndarray, k: int) -> tuple[torch.Tensor, int]:
-    """``([N, N] normalised graph, edges)`` linking each user with a vector to its ``k`` most cosine-similar users.
+    """``([N, N] graph, edges)``: each user with a vector linked to itself and to its ``k`` most
+    cosine-similar users with vectors (directed), ``D^-1/2 A D^-1/2`` with ``D`` the row sums.
 
-    Users without a vector (and the padding id 0) have no edge and keep their own vector.
+    Users without a vector (and the padding id 0) have a zero row: LightGCN leaves them their
+    own vector at layer 0 and nothing after, so their mean is ``E_0 / (L + 1)``.
     """
     from dataset_tools.neighbours.cosine import cosine_top_k
 
     size = len(vectors)
     ids = np.flatnonzero(has_vector)
-    if len(ids) < 2 or k < 1:
-        return normalised_adjacency(np.zeros(0, np.int64), np.zeros(0, np.int64), size), 0
-    candidates, keep = cosine_top_k(vectors[ids], ids, np.full(len(ids), k))
-    rows = np.repeat(ids, keep.sum(axis=1))
-    cols = candidates[keep]
-    return normalised_adjacency(rows, cols, size), int(len(rows))
+    rows, cols = ids, ids  # self-loops
+    edges = 0
+    if len(ids) >= 2 and k >= 1:
+        candidates, keep = cosine_top_k(vectors[ids], ids, np.full(len(ids), k))
+        rows = np.concatenate([rows, np.repeat(ids, keep.sum(axis=1))])
+        cols = np.concatenate([cols, candidates[keep]])
+        edges = int(keep.sum())
+    degree = np.bincount(rows, minlength=size).astype(np.float64)
+    scale = np.zeros(size)
+    scale[degree > 0] = degree[degree > 0] ** -0.5
+    values = (scale[rows] * scale[cols]).astype(np.float32)
+    indices = torch.from_numpy(np.stack([rows, cols]).astype(np.int64))
+    graph = torch.sparse_coo_tensor(indices, torch.from_numpy(values), (size, size)).coalesce().to_sparse_csr()
+    return graph, edges
 
 
 def light_gcn(adjacency: torch.Tensor, embeddings: torch.Tensor, layers: int) -> torch.Tensor:

@@ -27,11 +27,13 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
-#: what the encoder reads after the soft prompts: ``user_12 has purchased item_3 , item_7 , ... predict the next item``
+#: what the encoder reads after the soft prompts: ``user_12 has purchased item_3 item_7 ... predict the next item``
+#: (the released code's bare test template ``user_{} item_{}`` with the words of its training templates);
+#: the decoder writes the bare number, as released: ``3 7 </s>``.
 PROMPT_HEAD = "user_{user} has purchased"
-PROMPT_ITEM = "item_{item} ,"
+PROMPT_ITEM = "item_{item}"
 PROMPT_TAIL = "predict the next item"
-TARGET = "item_{item}"
+TARGET = "{item}"
 
 #: whole-word kinds of a token (which graph vector it is given).
 WORD_NONE, WORD_USER, WORD_ITEM = 0, 1, 2
@@ -92,11 +94,12 @@ class IdTokens:
     """Every user's and item's written form, tokenised once.
 
     Attributes:
-        item_piece: ``[n_items, P]`` tokens of ``item_<n> ,`` (row 0, padding: empty).
+        item_piece: ``[n_items, P]`` tokens of ``item_<n>`` in the prompt (row 0, padding: empty).
         item_piece_len: ``[n_items]``.
-        item_word_len: ``[n_items]`` how many of a piece's tokens are the id (the rest: punctuation).
-        item_target: ``[n_items, T]`` tokens of ``item_<n>`` followed by the end token: the
-            decoder's target and the path of the item in the trie (row 0: empty).
+        item_word_len: ``[n_items]`` how many of a piece's tokens are the id (all of them with the
+            templates here; the whole-word mask allows a template with punctuation after the id).
+        item_target: ``[n_items, T]`` tokens of the number ``<n>`` followed by the end token:
+            the decoder's target and the path of the item in the trie (row 0: empty).
         item_target_len: ``[n_items]``.
         user_piece: ``[n_users, U]`` tokens of the prompt head for each user.
         user_piece_len: ``[n_users]``.
@@ -127,7 +130,7 @@ class IdTokens:
         item_piece, item_piece_len = padded_table(items, pad)
         item_target, item_target_len = padded_table(targets, pad)
         user_piece, user_piece_len = padded_table(users, pad)
-        item_word_len = torch.clamp(item_target_len - 1, min=0)
+        item_word_len = torch.tensor([0] + [len(encode(f"item_{int(n)}")) for n in item_numbers[1:]], dtype=torch.long)
         user_word_len = torch.tensor([0] + [len(encode(f"user_{u}")) for u in range(1, n_users)], dtype=torch.long)
         for name, words, pieces in (("item", item_word_len, item_piece_len), ("user", user_word_len, user_piece_len)):
             if bool((words > pieces).any()):
@@ -139,7 +142,7 @@ class IdTokens:
 
 def assemble_prompts(tokens: IdTokens, users: torch.Tensor, item_seq: torch.Tensor, item_seq_len: torch.Tensor,
                      max_tokens: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Encoder inputs for a batch: ``user_<u> has purchased item_<a> , ... predict the next item </s>``.
+    """Encoder inputs for a batch: ``user_<u> has purchased item_<a> item_<b> ... predict the next item </s>``.
 
     The oldest items are dropped first when a prompt would exceed ``max_tokens``.
 
