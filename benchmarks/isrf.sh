@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Issue 26's run set: ISRF (CPU-sized T5 built from properties/model/ISRF.yaml), its two ablations
+# (without the group graph, without semantic item vectors) and SASRec on the same rows, window and
+# stopping rule, 3 seeds, one protocol for all; the NextId probe (nothing trained) is in
+# benchmarks/results/next-id-amazon-beauty.md. Resumable like frontier.sh: finished runs are
+# skipped, unfinished ones continue from their training state.
+#
+#   DATASET=movielens-100k SEEDS=42 bash benchmarks/isrf.sh    # the smaller dataset, one seed first
+#   bash benchmarks/isrf.sh                                    # amazon-beauty, 3 seeds
+#
+# Needs <dataset>.itememb and <dataset>.useremb_text (README, User vectors), or ISRF's own reasoning
+# texts: `dataset_tools reason --kind items|users` then embed them and pass
+# --item_semantic_suffix / --semantic_suffix through VARIANT_SETTINGS.
+# Cost measured on movielens-100k (1 torch thread, HSU decoding on both cores beside it): a
+# training step of 64 rows with 192 prompt tokens 0.83 s, a full-sort pass (30 beams) 1.9 s per
+# 64 users, so about 22 minutes per epoch there (1,519 steps). amazon-beauty's prompts are
+# shorter (median 4 training items) but it has 24x the users to validate.
+# Stop it by killing its process group (kill -- -PGID), not with pkill -f.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-.venv/bin/python}
+SEEDS=${SEEDS:-42,43,44}
+DATASET=${DATASET:-amazon-beauty}
+VARIANT_SETTINGS=${VARIANT_SETTINGS:-}
+# Every model on prefix rows (ISRF has no other), ISRF's batch of 64 and window of 20 (the released
+# user prompts read 20 items), early stopping on validation NDCG@10 under `unseen` with patience 5
+# (the released value) for all.
+COMMON=(--train_rows=prefix --train_batch_size=64 --MAX_ITEM_LIST_LENGTH=20 --stopping_step=5 --epochs=200
+        --eval_protocol=unseen)
+$PY benchmarks/model_comparison.py --name=isrf --dataset="$DATASET" \
+    --variants="SASRec,ISRF$VARIANT_SETTINGS,ISRF+isrf_group=False$VARIANT_SETTINGS,ISRF+isrf_semantic=none$VARIANT_SETTINGS" \
+    --pairs="ISRF$VARIANT_SETTINGS:SASRec,ISRF$VARIANT_SETTINGS:ISRF+isrf_group=False$VARIANT_SETTINGS,ISRF$VARIANT_SETTINGS:ISRF+isrf_semantic=none$VARIANT_SETTINGS" \
+    --seeds="$SEEDS" --jobs=2 "${COMMON[@]}"
