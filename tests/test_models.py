@@ -291,10 +291,13 @@ def test_model_yaml_keys_are_written_once_with_typed_comments():
     seen: dict[str, str] = {}
     # LLM-ESR's models re-set two shared keys to LLM-ESR's values (uniform SD on user text
     # vectors); LLMInit reads the dual view's item table keys (it is not a dual-view model, so
-    # it does not load DualViewMixin.yaml). A re-set key must keep its declared type. Nothing
-    # else may appear twice.
+    # it does not load DualViewMixin.yaml); ISRF reads the semantic tables and the text-id keys of
+    # the others and sets the released recipe (batch, window, optimiser). A re-set key must keep
+    # its declared type. Nothing else may appear twice.
     overrides = {"LLMESRMixin.yaml": {"semantic_suffix", "gaa_group_aware"},
-                 "LLMInitMixin.yaml": {"item_semantic_suffix", "item_semantic_missing"}}
+                 "LLMInitMixin.yaml": {"item_semantic_suffix", "item_semantic_missing"},
+                 "ISRF.yaml": {"semantic_suffix", "item_semantic_suffix", "text_ids", "text_ids_seed", "learning_rate",
+                               "train_batch_size", "eval_batch_size", "MAX_ITEM_LIST_LENGTH", "learner"}}
     types: dict[str, str] = {}
     for path in sorted(folder.glob("*.yaml")):
         for line in path.read_text().splitlines():
