@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import re
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +56,9 @@ def main(args: argparse.Namespace) -> int:
     folder = require_dataset_dir(args.data, args.dataset)
     records = read_item_texts(folder, args.dataset)
     model = args.model or DEFAULT_MODEL
-    run = args.run or re.sub(r"[^A-Za-z0-9.]+", "-", f"{args.engine}-{Path(model).stem}").strip("-").lower()
+    from dataset_tools.generate.reason_cli import default_run_name
+
+    run = args.run or default_run_name(args.engine, model)
     with make_engine(args.engine, model, **engine_options(args)) as engine:
         outcome = generate_item_texts(args.data, args.dataset, engine, run, records, domain=args.domain,
                                       batch_size=args.batch_size, max_tokens=args.max_tokens,

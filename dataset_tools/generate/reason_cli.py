@@ -26,6 +26,13 @@ from dataset_tools import DatasetToolsError
 log = logging.getLogger(__name__)
 
 
+def default_run_name(engine: str, model: str) -> str:
+    """``<engine>-<model name>`` as a folder name: a ``.gguf`` suffix dropped, the rest kept
+    (``qwen2.5-coder-0.5b`` must not become ``qwen2.5-coder-0`` as ``Path.stem`` would make it)."""
+    name = Path(model).name.removesuffix(".gguf")
+    return re.sub(r"[^A-Za-z0-9.]+", "-", f"{engine}-{name}").strip("-").lower()
+
+
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     from dataset_tools.hsu.cli import add_engine_arguments
 
@@ -66,7 +73,7 @@ def main(args: argparse.Namespace) -> int:
     folder = require_dataset_dir(args.data, args.dataset)
     records = read_item_texts(folder, args.dataset)
     model = args.model or DEFAULT_MODEL
-    run = args.run or re.sub(r"[^A-Za-z0-9.]+", "-", f"{args.engine}-{Path(model).stem}").strip("-").lower()
+    run = args.run or default_run_name(args.engine, model)
     with make_engine(args.engine, model, **engine_options(args)) as engine:
         outcome = run_reasoning(args.data, args.dataset, args.kind, engine, run, records, domain=args.domain,
                                 max_items=args.max_items, batch_size=args.batch_size, max_tokens=args.max_tokens,
