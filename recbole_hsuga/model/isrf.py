@@ -187,7 +187,7 @@ class ISRF(SequentialRecommender):
         history = TrainingHistory.from_datasets(dataset)
         self.register_buffer("individual_graph", interaction_graph(history), persistent=False)
         # unit-variance vectors, on the scale of T5's token embeddings (released: N(0, 5) users)
-        self.user_embedding = nn.Embedding(self.n_users_total(dataset), width)
+        self.user_embedding = nn.Embedding(dataset.user_num, width)
         nn.init.normal_(self.user_embedding.weight, std=1.0)
         if self.semantic == "adapter":
             table = dataset.semantic_table("item") if hasattr(dataset, "semantic_table") else None
@@ -208,16 +208,12 @@ class ISRF(SequentialRecommender):
                 raise TypeError("ISRF with isrf_group: True needs the user semantic table from ISRFDataset")
             graph, edges = user_similarity_graph(users.table, users.has_vector, int(config["isrf_group_k"]))
             self.register_buffer("group_graph", graph, persistent=False)
-            self.group_embedding = nn.Embedding(self.n_users_total(dataset), width)
+            self.group_embedding = nn.Embedding(dataset.user_num, width)
             nn.init.normal_(self.group_embedding.weight, std=1.0)
             logger.info("ISRF: group graph of %d directed top-%d edges over %d users with vectors", edges,
                         int(config["isrf_group_k"]), int(users.has_vector.sum()))
         logger.info("ISRF: T5 width %d, %d trie nodes (ids of at most %d tokens), item ids %s",
                     width, len(self.trie.item_of), self.trie.depth, order)
-
-    @staticmethod
-    def n_users_total(dataset: Any) -> int:
-        return int(dataset.user_num)
 
     def _t5(self, config: Any) -> tuple[nn.Module, Any]:
         """A T5 from ``isrf_t5_path`` (checkpoint and tokenizer), else from a config with the digit vocabulary."""
@@ -319,11 +315,17 @@ class ISRF(SequentialRecommender):
 
     # ------------------------------------------------------------------ ranking
     def predict(self, interaction: Any) -> torch.Tensor:
-        """``[B]``: the log-likelihood of each row's candidate item id."""
+        """``[B]``: the log-likelihood of each row's candidate item id.
+
+        The sampled protocol repeats a user's row once per candidate (101 times); each distinct
+        prompt is encoded once and its states shared by its candidates' decoder passes.
+        """
         users, item_seq, item_seq_len = self._rows(interaction)
+        keys = torch.cat([users.unsqueeze(1), item_seq_len.unsqueeze(1), item_seq], dim=1)
+        distinct, inverse = torch.unique(keys, dim=0, return_inverse=True)
         user_vectors, item_vectors = self.individual()
-        hidden, mask = self.encode(users, item_seq, item_seq_len, user_vectors, item_vectors)
-        return self._target_log_likelihood(hidden, mask, interaction[self.ITEM_ID])
+        hidden, mask = self.encode(distinct[:, 0], distinct[:, 2:], distinct[:, 1], user_vectors, item_vectors)
+        return self._target_log_likelihood(hidden[inverse], mask[inverse], interaction[self.ITEM_ID])
 
     def full_sort_predict(self, interaction: Any) -> torch.Tensor:
         """``[B, M]``: beam items get their log-likelihood, every other item ``UNREACHED``."""
