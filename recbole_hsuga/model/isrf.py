@@ -115,6 +115,10 @@ _CACHE_KEYWORD = ("cache" if "cache" in inspect.signature(T5ForConditionalGenera
                   else "past_key_values")
 #: the score of an item the beam search did not reach: below every log-likelihood it gives.
 UNREACHED = -1e9
+#: the tensors of :class:`IdTokens` and :class:`ItemTrie` kept as buffers (they follow the model's device).
+TEXT_FIELDS = ("item_piece", "item_piece_len", "item_word_len", "item_target", "item_target_len", "user_piece",
+               "user_piece_len", "user_word_len", "tail")
+TRIE_FIELDS = ("child_token", "child_node", "item_of", "subtree_items", "item_path")
 
 
 class ISRFDataset(SemanticSequentialDataset):
@@ -236,17 +240,15 @@ class ISRF(SequentialRecommender):
 
     def _register_text_buffers(self) -> None:
         # buffers follow the model to its device; not saved (rebuilt from the dataset)
-        for name in ("item_piece", "item_piece_len", "item_word_len", "item_target", "item_target_len",
-                     "user_piece", "user_piece_len", "user_word_len", "tail"):
+        for name in TEXT_FIELDS:
             self.register_buffer(f"text_{name}", getattr(self.id_tokens, name), persistent=False)
             setattr(self.id_tokens, name, getattr(self, f"text_{name}"))
-        for name in ("child_token", "child_node", "item_of", "subtree_items", "item_path"):
+        for name in TRIE_FIELDS:
             self.register_buffer(f"trie_{name}", getattr(self.trie, name), persistent=False)
 
     def _apply(self, fn, *args, **kwargs):  # keep the dataclasses pointing at the moved buffers
         result = super()._apply(fn, *args, **kwargs)
-        for name in ("item_piece", "item_piece_len", "item_word_len", "item_target", "item_target_len",
-                     "user_piece", "user_piece_len", "user_word_len", "tail"):
+        for name in TEXT_FIELDS:
             setattr(self.id_tokens, name, getattr(self, f"text_{name}"))
         return result
 
