@@ -8,6 +8,26 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 OPERATION_ORDER = ("summary", "add", "delete", "update", "retain")
+#: What an edit stage did to the previous stage's interest list (compared as sets).
+EDIT_EFFECTS = ("unchanged", "added", "removed", "removed and added")
+
+
+def edit_effect(before: Sequence[str], after: Sequence[str]) -> str:
+    """One of :data:`EDIT_EFFECTS` for an interest list ``before`` -> ``after`` (order ignored)."""
+    removed, added = bool(set(before) - set(after)), bool(set(after) - set(before))
+    return EDIT_EFFECTS[added + 2 * removed]
+
+
+def edit_effects(trajectories: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, int]]:
+    """Per selected operation, how often its executed list kept, grew, shrank or changed the
+    previous one: a small model may select Delete and then write the same list back."""
+    counts: dict[str, Counter] = {op: Counter() for op in OPERATION_ORDER[1:]}
+    for trajectory in trajectories:
+        stages = trajectory["stages"]
+        for previous, stage in zip(stages, stages[1:]):
+            if stage["operation"] in counts:
+                counts[stage["operation"]][edit_effect(previous["interests"], stage["interests"])] += 1
+    return {op: {effect: c.get(effect, 0) for effect in EDIT_EFFECTS} for op, c in counts.items()}
 
 
 def build_report(trajectories: Sequence[Mapping[str, Any]], invocation: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -19,7 +39,8 @@ def build_report(trajectories: Sequence[Mapping[str, Any]], invocation: Mapping[
 
     Returns:
         A JSON-able dict: user and stage counts, operation counts and frequencies (over
-        stages k >= 2 for edits), retries, parse failures and fallbacks by kind, token
+        stages k >= 2 for edits), what each selected operation's executed list did to the
+        previous one (``edit_effects``), retries, parse failures and fallbacks by kind, token
         and latency totals and per-stage means.
     """
     stages = [s for t in trajectories for s in t["stages"]]
@@ -39,6 +60,7 @@ def build_report(trajectories: Sequence[Mapping[str, Any]], invocation: Mapping[
         "edit_frequencies": {
             op: (operations.get(op, 0) / edit_total if edit_total else 0.0) for op in OPERATION_ORDER[1:]
         },
+        "edit_effects": edit_effects(trajectories),
         "llm_calls": calls,
         "retries": sum(s.get("retries", 0) for s in stages),
         "parse_failures": sum(s.get("parse_failures", 0) for s in stages),
@@ -65,6 +87,10 @@ def format_report(report: Mapping[str, Any]) -> str:
         "operations: " + ", ".join(
             f"{op} {n}" + (f" ({report['edit_frequencies'][op]:.0%})" if op != "summary" else "")
             for op, n in report["operations"].items()
+        ),
+        "executed edits (selected operation: unchanged/added/removed/both): " + ", ".join(
+            f"{op} {'/'.join(str(n) for n in effects.values())}"
+            for op, effects in (report.get("edit_effects") or {}).items() if any(effects.values())
         ),
         f"parse failures: {report['parse_failures']} ({report['parse_failure_rate']:.1%} of calls), "
         f"retries: {report['retries']}, fallbacks: {report['fallbacks'] or 0} "

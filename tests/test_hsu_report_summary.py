@@ -1,0 +1,26 @@
+"""The HSU run report: operation counts and what each selected operation's executed list did."""
+
+from __future__ import annotations
+
+from dataset_tools.report.summary import build_report, edit_effect, format_report
+
+
+def stage(operation: str, interests: list[str]) -> dict:
+    return {"operation": operation, "interests": interests, "fallback": None, "calls": 1}
+
+
+def test_edit_effects_compare_each_stage_with_the_one_before():
+    assert edit_effect(["a", "b"], ["b", "a"]) == "unchanged"
+    assert edit_effect(["a"], ["a", "b"]) == "added"
+    assert edit_effect(["a", "b"], ["a"]) == "removed"
+    assert edit_effect(["a"], ["b"]) == "removed and added"
+    trajectories = [
+        {"complete": True, "n_stages": 3, "stages": [stage("summary", ["a", "b"]), stage("delete", ["a", "b"]),
+                                                     stage("delete", ["a"])]},
+        {"complete": True, "n_stages": 2, "stages": [stage("summary", ["a"]), stage("add", ["a", "c"])]},
+    ]
+    report = build_report(trajectories)
+    assert report["operations"] == {"summary": 2, "add": 1, "delete": 2, "update": 0, "retain": 0}
+    assert report["edit_effects"]["delete"] == {"unchanged": 1, "added": 0, "removed": 1, "removed and added": 0}
+    assert report["edit_effects"]["add"]["added"] == 1 and sum(report["edit_effects"]["update"].values()) == 0
+    assert "delete 1/0/1/0" in format_report(report) and "update" not in format_report(report).split("\n")[2]
