@@ -348,6 +348,18 @@ class HeadTailEvaluationMixin:
             torch.load = original
 
     # ----------------------------------------------------------------- evaluation
+    def _sampled_ranks(self, interaction: Any, scores: torch.Tensor, targets: torch.Tensor,
+                       negatives: torch.Tensor) -> torch.Tensor:
+        """Ranks under the sampled protocol: from the full-sort scores, or, for a model whose
+        full-sort scores only order a short list (a generative model's beam: every other item
+        ties), from its own exact scores of the target and negatives
+        (``candidate_scores(interaction, candidates [B, C]) -> [B, C]``)."""
+        own = getattr(self.model, "candidate_scores", None)
+        if own is None:
+            return sampled_ranks(scores, targets, negatives)
+        candidate = own(interaction, torch.cat([targets.view(-1, 1), negatives], dim=1))
+        return (candidate[:, 1:] >= candidate[:, :1]).sum(dim=1)
+
     def _phase_context(self, eval_data) -> _PhaseContext:
         key = id(eval_data)
         if key in self._phase_contexts:
@@ -434,7 +446,7 @@ class HeadTailEvaluationMixin:
             batch_users = interaction[uid_field].to(self.device)
             targets = positive_i.to(self.device)
             ranks["full"].append(full_ranks(scores, targets).cpu())
-            ranks["sampled"].append(sampled_ranks(scores, targets, negatives[batch_users]).cpu())
+            ranks["sampled"].append(self._sampled_ranks(interaction, scores, targets, negatives[batch_users]).cpu())
             rows, seen = context.seen_mask_indices(batch_users.cpu().numpy())
             unseen_scores = scores.clone()
             unseen_scores[torch.from_numpy(rows).to(self.device), torch.from_numpy(seen).to(self.device)] = -torch.inf

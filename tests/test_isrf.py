@@ -239,3 +239,22 @@ def test_a_local_checkpoint_and_its_tokenizer_load(toy_with_vectors, tmp_path, v
     assert net.t5.config.d_model == 16 and net.trie.depth >= 3
     trainer.fit(train_data, valid_data, saved=False)
     assert np.isfinite(trainer.curve[-1]["train_loss"]).all()
+
+
+def test_sampled_protocol_ranks_the_candidates_by_their_exact_log_likelihood(built):
+    _, _, _, test_data, net, trainer = built
+    net.eval()
+    result = trainer.evaluate(test_data, load_best_model=False)
+    context = trainer._phase_context(test_data)
+    hits = []
+    with torch.no_grad():
+        for batch in test_data:
+            interaction = batch[0]
+            users, targets = interaction["user_id"], interaction["item_id"]
+            negatives = torch.from_numpy(context.negatives)[users]
+            scores = net.candidate_scores(interaction, torch.cat([targets.view(-1, 1), negatives], dim=1))
+            rows = interaction[[0] * 3]
+            rows.update(type(rows)({"item_id": torch.cat([targets[:1], negatives[0, :2]])}))
+            torch.testing.assert_close(scores[0, :3], net.predict(rows), rtol=1e-4, atol=1e-4)
+            hits.append(((scores[:, 1:] >= scores[:, :1]).sum(dim=1) < 10).float())
+    assert result["sampled/all/hit@10"] == pytest.approx(torch.cat(hits).mean().item(), abs=1e-4)

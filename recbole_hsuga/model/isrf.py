@@ -29,7 +29,9 @@ rows: RecBole's ``item_seq`` and the target ``item``):
    (``isrf_beams`` beams) constrained by a prefix trie to valid item ids, the row's input
    items excluded, and gives the found items their log-likelihood and every other item a
    score below all of them. Metrics at cut-offs up to ``isrf_beams`` are therefore exact for
-   the beam's list; a target outside the beam counts as a miss.
+   the beam's list; a target outside the beam counts as a miss. The sampled protocol ranks the
+   target among its 100 negatives by their exact log-likelihoods (``candidate_scores``, which
+   the evaluator calls instead of reading the full-sort scores).
 
 Shapes: ``B`` batch rows, ``L`` window, ``S`` prompt tokens (after the soft prompts), ``T`` id
 tokens, ``d`` the T5 width (``isrf_d_model``, or the checkpoint's), ``N`` users, ``M`` items
@@ -115,6 +117,8 @@ _CACHE_KEYWORD = ("cache" if "cache" in inspect.signature(T5ForConditionalGenera
                   else "past_key_values")
 #: the score of an item the beam search did not reach: below every log-likelihood it gives.
 UNREACHED = -1e9
+#: decoder rows per pass when scoring candidate lists (bounds the repeated encoder states held at once).
+CANDIDATE_ROWS = 2048
 #: the tensors of :class:`IdTokens` and :class:`ItemTrie` kept as buffers (they follow the model's device).
 TEXT_FIELDS = ("item_piece", "item_piece_len", "item_word_len", "item_target", "item_target_len", "user_piece",
                "user_piece_len", "user_word_len", "tail")
@@ -328,6 +332,23 @@ class ISRF(SequentialRecommender):
         user_vectors, item_vectors = self.individual()
         hidden, mask = self.encode(distinct[:, 0], distinct[:, 2:], distinct[:, 1], user_vectors, item_vectors)
         return self._target_log_likelihood(hidden[inverse], mask[inverse], interaction[self.ITEM_ID])
+
+    @torch.no_grad()
+    def candidate_scores(self, interaction: Any, candidates: torch.Tensor) -> torch.Tensor:
+        """``[B, C]``: the log-likelihood of each row's candidate ids (the sampled protocol's
+        target and negatives; the evaluator calls it because the full-sort scores only order
+        the beam's list). Each prompt is encoded once; decoder passes run in chunks."""
+        users, item_seq, item_seq_len = self._rows(interaction)
+        user_vectors, item_vectors = self.individual()
+        hidden, mask = self.encode(users, item_seq, item_seq_len, user_vectors, item_vectors)
+        per_chunk = max(1, CANDIDATE_ROWS // candidates.size(1))
+        scores = []
+        for start in range(0, len(users), per_chunk):
+            rows = torch.arange(start, min(start + per_chunk, len(users)), device=hidden.device)
+            expanded = rows.repeat_interleave(candidates.size(1))
+            scores.append(self._target_log_likelihood(hidden[expanded], mask[expanded],
+                                                      candidates[rows].flatten()).view(len(rows), -1))
+        return torch.cat(scores)
 
     def full_sort_predict(self, interaction: Any) -> torch.Tensor:
         """``[B, M]``: beam items get their log-likelihood, every other item ``UNREACHED``."""
