@@ -106,18 +106,23 @@ def neighbour_shares(vectors: np.ndarray, k: int, train_sets: list[set[int]], ta
     return shares
 
 
-def vector_structure(vectors: np.ndarray, k: int) -> dict[str, float]:
+def vector_structure(vectors: np.ndarray, k: int, chunk: int = 2048) -> dict[str, float]:
     """How spread out a file's vectors are, the first thing to look at when its neighbours
     are no better than chance: the share of distinct vectors (users with the same text get
     the same vector), the mean cosine to the ``k`` nearest other users, and the mean cosine
-    over all pairs of distinct users (near 1 when every text says much the same)."""
-    distinct = len(np.unique(np.round(vectors, 5), axis=0)) / len(vectors)
-    cosines = vectors @ vectors.T
-    np.fill_diagonal(cosines, -np.inf)
-    top = np.sort(cosines, axis=1)[:, -k:]
+    over all pairs of distinct users (near 1 when every text says much the same). Rows are
+    compared ``chunk`` at a time, so memory stays ``chunk x n``."""
     n = len(vectors)
-    pairs = (cosines[np.isfinite(cosines)].sum()) / (n * (n - 1))
-    return {"distinct_share": float(distinct), f"mean_top{k}_cosine": float(top.mean()), "mean_pair_cosine": float(pairs)}
+    distinct = len(np.unique(np.round(vectors, 5), axis=0)) / n
+    top_sum = pair_sum = 0.0
+    for start in range(0, n, chunk):
+        cosines = vectors[start:start + chunk] @ vectors.T
+        rows = np.arange(len(cosines))
+        pair_sum += float(cosines.sum() - cosines[rows, start + rows].sum())
+        cosines[rows, start + rows] = -np.inf
+        top_sum += float(np.partition(cosines, -k, axis=1)[:, -k:].sum())
+    return {"distinct_share": float(distinct), f"mean_top{k}_cosine": top_sum / (n * k),
+            "mean_pair_cosine": pair_sum / (n * (n - 1))}
 
 
 def chance_shares(train_sets: list[set[int]], targets: np.ndarray) -> np.ndarray:
