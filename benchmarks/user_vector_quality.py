@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 from scipy import stats
 
-from common import REPO, run_script
+from common import REPO, invocation, run_script
 from dataset_tools.formats.features import read_feature_file
 from dataset_tools.formats.inter import inter_path, read_user_sequences, training_part
 from dataset_tools.neighbours.cosine import cosine_top_k
@@ -190,7 +190,7 @@ def main(argv: list[str] | None = None) -> None:
                          f"ndcg@{args.cutoff}": float(np.where(popularity[mask] <= args.cutoff,
                                                                1.0 / np.log2(popularity[mask] + 1), 0.0).mean())}
                  for group, mask in masks.items()}
-    report = {"dataset": args.dataset, "users_compared": len(compared), "k": args.k, "cutoff": args.cutoff,
+    report = {"command": invocation("user_vector_quality.py"), "dataset": args.dataset, "users_compared": len(compared), "k": args.k, "cutoff": args.cutoff,
               "head_fraction": args.head_fraction, "items": args.items,
               "users_per_file": {suffix: len(index) for suffix, index, _, _ in files},
               "group_sizes": {g: int(m.sum()) for g, m in masks.items()},
@@ -220,6 +220,7 @@ def main(argv: list[str] | None = None) -> None:
 def markdown(report: dict, base: str) -> str:
     n, k = report["cutoff"], report["k"]
     lines = [f"# User vectors of {report['dataset']}: next-item retrieval and neighbour quality", "",
+             f"Command: `{report['command']}`", "",
              f"{report['users_compared']} users in every file ({', '.join(f'{s}: {c}' for s, c in report['users_per_file'].items())}); "
              f"target: the validation item; items: `{report['items']}`; head = top {report['head_fraction']:.0%}. "
              f"p: paired Wilcoxon against `{base}` (per-user values).", "",
