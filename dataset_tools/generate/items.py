@@ -33,7 +33,7 @@ from dataset_tools.progress import progress_bar
 
 from dataset_tools.formats.files import dataset_dir, write_json_atomic, write_jsonl_atomic
 from dataset_tools.formats.item_text import as_text
-from dataset_tools.hsu.engines.base import Engine, GenerationRequest
+from dataset_tools.hsu.engines.base import Engine, Generation, GenerationRequest
 from dataset_tools.hsu.store import StageStore, settings_hash, stage_key
 
 log = logging.getLogger(__name__)
@@ -69,6 +69,22 @@ def item_prompt(record: dict[str, Any], domain: str) -> str:
     return " ".join(parts)
 
 
+def generate_answers(engine: Engine, system_prompt: str, prompts: list[str], max_tokens: int) -> list[Generation]:
+    """One greedy engine call for ``prompts``; the empty answers are asked once more at
+    temperature 0.7 (a greedy answer that is empty stays empty on a rerun)."""
+    requests = [GenerationRequest(messages=[{"role": "system", "content": system_prompt},
+                                            {"role": "user", "content": prompt}], max_tokens=max_tokens)
+                for prompt in prompts]
+    outputs = engine.generate(requests)
+    retry = [i for i, out in enumerate(outputs) if not out.text.strip()]
+    if retry:
+        again = engine.generate([GenerationRequest(requests[i].messages, max_tokens, temperature=0.7, seed=1)
+                                 for i in retry])
+        for i, out in zip(retry, again):
+            outputs[i] = out
+    return outputs
+
+
 @dataclass
 class GenerationOutcome:
     path: Path
@@ -101,16 +117,7 @@ def generate_item_texts(data: str | Path, dataset: str, engine: Engine, run: str
         bar = progress_bar(len(todo), "generate items", unit="item", enabled=progress and bool(todo))
         for start in range(0, len(todo), batch_size):
             batch = todo[start: start + batch_size]
-            requests = [GenerationRequest(messages=[{"role": "system", "content": SYSTEM_PROMPT},
-                                                    {"role": "user", "content": prompts[item]}],
-                                          max_tokens=max_tokens) for item in batch]
-            outputs = engine.generate(requests)
-            retry = [i for i, out in enumerate(outputs) if not out.text.strip()]
-            if retry:
-                again = engine.generate([GenerationRequest(requests[i].messages, max_tokens, temperature=0.7, seed=1)
-                                         for i in retry])
-                for i, out in zip(retry, again):
-                    outputs[i] = out
+            outputs = generate_answers(engine, SYSTEM_PROMPT, [prompts[item] for item in batch], max_tokens)
             rows = []
             for item, out in zip(batch, outputs):
                 text = " ".join(out.text.split())

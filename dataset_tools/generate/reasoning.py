@@ -33,7 +33,8 @@ from typing import Any
 
 from dataset_tools.formats.files import MissingInputError, dataset_dir, write_json_atomic, write_jsonl_atomic
 from dataset_tools.formats.inter import inter_path, read_user_sequences, training_part
-from dataset_tools.hsu.engines.base import Engine, GenerationRequest
+from dataset_tools.generate.items import generate_answers
+from dataset_tools.hsu.engines.base import Engine
 from dataset_tools.hsu.store import StageStore, settings_hash, stage_key
 from dataset_tools.progress import progress_bar
 
@@ -148,15 +149,7 @@ def generate_step(engine: Engine, store: StageStore, todo: list[str], prompts: d
     """One step for the entities in ``todo``, ``batch_size`` per engine call, stored per batch."""
     for start in range(0, len(todo), batch_size):
         batch = todo[start: start + batch_size]
-        requests = [GenerationRequest([{"role": "system", "content": SYSTEM_PROMPT},
-                                       {"role": "user", "content": prompts[e]}], max_tokens) for e in batch]
-        outputs = engine.generate(requests)
-        retry = [i for i, out in enumerate(outputs) if not out.text.strip()]
-        if retry:
-            again = engine.generate([GenerationRequest(requests[i].messages, max_tokens, temperature=0.7, seed=1)
-                                     for i in retry])
-            for i, out in zip(retry, again):
-                outputs[i] = out
+        outputs = generate_answers(engine, SYSTEM_PROMPT, [prompts[e] for e in batch], max_tokens)
         rows = []
         for entity, out in zip(batch, outputs):
             text = " ".join(out.text.split())
