@@ -13,7 +13,7 @@
 # --item_semantic_suffix / --semantic_suffix through VARIANT_SETTINGS.
 # Cost measured on movielens-100k (1 torch thread, HSU decoding on both cores beside it): a
 # training step of 64 rows with 192 prompt tokens 0.83 s, a full-sort pass (30 beams) 1.9 s per
-# 64 users, so about 22 minutes per epoch there (1,519 steps). amazon-beauty's prompts are
+# 64 users; an epoch (1,519 steps) took 25-28 minutes there. amazon-beauty's prompts are
 # shorter (median 4 training items) but it has 24x the users to validate.
 # Stop it by killing its process group (kill -- -PGID), not with pkill -f.
 set -euo pipefail
