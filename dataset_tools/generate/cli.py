@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import re
 from pathlib import Path
 from typing import Any
 
@@ -43,22 +44,34 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     return parser
 
 
+def default_run_name(engine: str, model: str) -> str:
+    """``<engine>-<model name>`` as a folder name: a ``.gguf`` suffix dropped, the rest kept
+    (``qwen2.5-coder-0.5b`` must not become ``qwen2.5-coder-0`` as ``Path.stem`` would make it)."""
+    name = Path(model).name.removesuffix(".gguf")
+    return re.sub(r"[^A-Za-z0-9.]+", "-", f"{engine}-{name}").strip("-").lower()
+
+
+def model_and_run(args: argparse.Namespace) -> tuple[str, str]:
+    """The model (the packaged default for the llama.cpp engines) and the store folder name of a
+    generation command (``generate``, ``reason``); a served engine without ``--model`` is refused."""
+    from dataset_tools.hsu.packaged_models import DEFAULT_MODEL
+
+    if args.engine not in ("llamacpp", "llamacpp-batch") and not args.model:
+        raise DatasetToolsError(f"--engine {args.engine} needs --model (the served model name or model folder)")
+    model = args.model or DEFAULT_MODEL
+    return model, args.run or default_run_name(args.engine, model)
+
+
 def main(args: argparse.Namespace) -> int:
     from dataset_tools.embed.extractors import read_item_texts
     from dataset_tools.formats.files import require_dataset_dir
     from dataset_tools.generate.items import generate_item_texts
     from dataset_tools.hsu.cli import engine_options
     from dataset_tools.hsu.engines import make_engine
-    from dataset_tools.hsu.packaged_models import DEFAULT_MODEL
 
-    if args.engine not in ("llamacpp", "llamacpp-batch") and not args.model:
-        raise DatasetToolsError(f"--engine {args.engine} needs --model (the served model name or model folder)")
+    model, run = model_and_run(args)
     folder = require_dataset_dir(args.data, args.dataset)
     records = read_item_texts(folder, args.dataset)
-    model = args.model or DEFAULT_MODEL
-    from dataset_tools.generate.reason_cli import default_run_name
-
-    run = args.run or default_run_name(args.engine, model)
     with make_engine(args.engine, model, **engine_options(args)) as engine:
         outcome = generate_item_texts(args.data, args.dataset, engine, run, records, domain=args.domain,
                                       batch_size=args.batch_size, max_tokens=args.max_tokens,

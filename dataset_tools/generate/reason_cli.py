@@ -17,20 +17,12 @@ from __future__ import annotations
 
 import argparse
 import logging
-import re
 from pathlib import Path
 from typing import Any
 
 from dataset_tools import DatasetToolsError
 
 log = logging.getLogger(__name__)
-
-
-def default_run_name(engine: str, model: str) -> str:
-    """``<engine>-<model name>`` as a folder name: a ``.gguf`` suffix dropped, the rest kept
-    (``qwen2.5-coder-0.5b`` must not become ``qwen2.5-coder-0`` as ``Path.stem`` would make it)."""
-    name = Path(model).name.removesuffix(".gguf")
-    return re.sub(r"[^A-Za-z0-9.]+", "-", f"{engine}-{name}").strip("-").lower()
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -61,19 +53,16 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 def main(args: argparse.Namespace) -> int:
     from dataset_tools.embed.extractors import read_item_texts
     from dataset_tools.formats.files import require_dataset_dir
+    from dataset_tools.generate.cli import model_and_run
     from dataset_tools.generate.reasoning import run_reasoning
     from dataset_tools.hsu.cli import engine_options
     from dataset_tools.hsu.engines import make_engine
-    from dataset_tools.hsu.packaged_models import DEFAULT_MODEL
 
-    if args.engine not in ("llamacpp", "llamacpp-batch") and not args.model:
-        raise DatasetToolsError(f"--engine {args.engine} needs --model (the served model name or model folder)")
+    model, run = model_and_run(args)
     if args.max_items < 1 or args.batch_size < 1 or args.max_tokens < 1:
         raise DatasetToolsError("--max-items, --batch-size and --max-tokens must be >= 1")
     folder = require_dataset_dir(args.data, args.dataset)
     records = read_item_texts(folder, args.dataset)
-    model = args.model or DEFAULT_MODEL
-    run = args.run or default_run_name(args.engine, model)
     with make_engine(args.engine, model, **engine_options(args)) as engine:
         outcome = run_reasoning(args.data, args.dataset, args.kind, engine, run, records, domain=args.domain,
                                 max_items=args.max_items, batch_size=args.batch_size, max_tokens=args.max_tokens,
