@@ -5,7 +5,8 @@
 # HSUGA on it, 3 seeds, selected on validation `unseen` NDCG@10, each HSUGA with history-text
 # vectors (`useremb_text`) and, once HSU has run over every user (benchmarks/hsu_movielens.sh)
 # and been embedded as `useremb`, with HSU vectors, paired against the text-vector runs.
-# Resumable like frontier.sh.
+# Then LLMInit, GRASP and BSARec, so every model of the README reads per dataset. Resumable like
+# frontier.sh.
 #
 #   bash benchmarks/movielens.sh            # prepare + embed if missing, then the run set
 #
@@ -38,6 +39,16 @@ if [ -f $DATA/hsu/$HSU_RUN/trajectories.jsonl ]; then
 else
     echo "HSU run $HSU_RUN not finished (benchmarks/hsu_movielens.sh): history-text vectors only"
 fi
+# The other models of the per-dataset table, after the HSUGA question: LLMInit and GRASP on the same
+# SASRec recipe, BSARec on its own (prefix rows, its official learning rate 5e-4), as frontier.sh
+# step 4 runs them on amazon-beauty. HIPHOP and ISRF keep their own run sets (hiphop.sh, isrf.sh
+# with DATASET=movielens-100k): their batches, rows and patience differ from this recipe's.
+for source in useremb_text itememb; do
+    [ -f $DATA/movielens-100k.${source}_nbr10 ] || \
+        $PY -m dataset_tools neighbours movielens-100k --data dataset/ --source $source --k 10
+done
+VARIANTS="$VARIANTS,SASRecLLMInit,SASRecGRASP,BSARec+train_rows=prefix+learning_rate=0.0005"
+PAIRS="$PAIRS,SASRecLLMInit:SASRec,SASRecGRASP:SASRec,BSARec+train_rows=prefix+learning_rate=0.0005:SASRec"
 $PY benchmarks/model_comparison.py --name=select-unseen --dataset=movielens-100k \
     --variants="$VARIANTS" --pairs="$PAIRS" \
     --seeds=42,43,44 --jobs=$JOBS --stopping_step=20 --epochs=200 --eval_protocol=unseen \
