@@ -22,6 +22,9 @@ PY=${PYTHON:-.venv/bin/python}
 SEEDS=${SEEDS:-42,43,44}
 DATASET=${DATASET:-amazon-beauty}
 VARIANT_SETTINGS=${VARIANT_SETTINGS:-}
+# the reading notes under the report: the paper's Table 1 beside it, every protocol difference named
+NOTES=benchmarks/notes/isrf-$DATASET.md
+[ -f "$NOTES" ] || NOTES=
 # Every model on prefix rows (ISRF has no other), ISRF's batch of 64 and window of 20 (the released
 # user prompts read 20 items), early stopping on validation NDCG@10 under `unseen` with patience 5
 # (the released value) for all.
@@ -30,4 +33,4 @@ COMMON=(--train_rows=prefix --train_batch_size=64 --MAX_ITEM_LIST_LENGTH=20 --st
 $PY benchmarks/model_comparison.py --name=isrf --dataset="$DATASET" \
     --variants="SASRec,ISRF$VARIANT_SETTINGS,ISRF+isrf_group=False$VARIANT_SETTINGS,ISRF+isrf_semantic=none$VARIANT_SETTINGS" \
     --pairs="ISRF$VARIANT_SETTINGS:SASRec,ISRF$VARIANT_SETTINGS:ISRF+isrf_group=False$VARIANT_SETTINGS,ISRF$VARIANT_SETTINGS:ISRF+isrf_semantic=none$VARIANT_SETTINGS" \
-    --seeds="$SEEDS" --jobs=2 "${COMMON[@]}"
+    --seeds="$SEEDS" --jobs=2 "${COMMON[@]}" ${NOTES:+--notes="$NOTES"}
