@@ -14,8 +14,7 @@ Per model, in one process and alternating, the script times ``--steps`` training
 batches (the constrained beam search), and counts their floating-point operations with
 ``torch.utils.flop_counter.FlopCounterMode`` (matrix products and attention; a product with a
 sparse matrix, the LightGCNs' adjacency, counts 2 x its stored entries x the dense operand's
-columns, where the counter's own formula would count it as dense; its backward goes through
-another operator and is not counted, a few hundred MFLOP per step). Per epoch and per validation pass:
+columns: the counter's own formulas skip its forward and count its backward as dense). Per epoch and per validation pass:
 counted FLOPs x steps per epoch (or validation users). The GPU projection divides those FLOPs by
 ``--gpu_peak_tflops`` x ``--gpu_utilisation``: an assumption, stated in the report, not a
 measurement (the default peak is an RTX 4090's dense FP32/TF32 rate, the paper's card).
@@ -46,7 +45,16 @@ def matrix_product_flops(a: torch.Tensor, b: torch.Tensor, *args, **kwargs) -> i
     return 2 * a.shape[0] * a.shape[1] * b.shape[1]
 
 
-matrix_product_flops._get_raw = True  # the counter passes the tensors, not their shapes
+def sparse_addmm_flops(bias: torch.Tensor, sparse: torch.Tensor, dense: torch.Tensor, *args, **kwargs) -> int:
+    """FLOPs of ``aten._sparse_addmm`` (``torch.sparse.mm``'s forward): ``2 nnz n``."""
+    return 2 * int(sparse._nnz()) * dense.shape[1]
+
+
+# the counter passes these the tensors, not their shapes
+matrix_product_flops._get_raw = True
+sparse_addmm_flops._get_raw = True
+#: the counter's formulas with the sparse products counted by their stored entries
+FLOP_FORMULAS = {torch.ops.aten.mm: matrix_product_flops, torch.ops.aten._sparse_addmm: sparse_addmm_flops}
 
 T5_SMALL = "ISRF+isrf_d_model=512+isrf_layers=6+isrf_heads=8+isrf_d_ff=2048"
 #: t5-small's vocabulary (output layer rows).
@@ -95,7 +103,7 @@ class Contender:
 
     @staticmethod
     def _count(step, batch) -> float:
-        counter = FlopCounterMode(display=False, custom_mapping={torch.ops.aten.mm: matrix_product_flops})
+        counter = FlopCounterMode(display=False, custom_mapping=FLOP_FORMULAS)
         with counter:
             step(batch)
         return float(counter.get_total_flops())
