@@ -28,11 +28,8 @@ import time
 
 import torch
 from common import REPO, emit, first_batches, invocation, run_script
-from model_comparison import parse_variant
+from model_step_cost import prepare_model
 from torch.utils.flop_counter import FlopCounterMode
-
-from recbole_hsuga.config import HSUGAConfig
-from recbole_hsuga.runner import build_model_and_trainer, configure_threads, prepare_data
 
 
 
@@ -66,18 +63,11 @@ class Contender:
 
     def __init__(self, spec: str, dataset: str, settings: list[str], steps: int, eval_batches: int,
                  vocabulary: int | None) -> None:
-        model_name, own = parse_variant(spec)
         self.spec = spec
-        config = HSUGAConfig(model=model_name, dataset=dataset,
-                             cmd_args=[*settings, *own, "--state=WARNING",
-                                       f"--checkpoint_dir={REPO / 'saved' / 'isrf-cost'}"])
-        configure_threads(config)
-        _, train_data, valid_data, _ = prepare_data(config)
-        torch.manual_seed(0)
-        self.model, trainer = build_model_and_trainer(config, train_data._dataset)
+        prepared = prepare_model(spec, dataset, settings, "isrf-cost")
+        self.model, config, rows, valid_data = prepared.model, prepared.config, prepared.training_rows, prepared.valid_data
         if vocabulary:
             self.model.t5.resize_token_embeddings(vocabulary)
-        rows = trainer.prepare_training(train_data, valid_data)
         self.steps_per_epoch = len(rows)
         self.validation_users = valid_data.sample_size  # one full-sort row per validation user
         self.batches = first_batches(rows, steps)

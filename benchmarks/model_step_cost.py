@@ -23,6 +23,8 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from dataclasses import dataclass
+from typing import Any
 
 import torch
 from common import REPO, emit, first_batches, invocation
@@ -32,21 +34,43 @@ from recbole_hsuga.config import HSUGAConfig
 from recbole_hsuga.runner import build_model_and_trainer, configure_threads, prepare_data
 
 
+@dataclass
+class PreparedModel:
+    """A model built as the CLI builds it, with its training rows prepared as ``fit`` prepares them."""
+
+    config: HSUGAConfig
+    model: Any
+    trainer: Any
+    training_rows: Any
+    valid_data: Any
+
+
+def prepare_model(spec: str, dataset: str, settings: list[str], checkpoint_folder: str) -> PreparedModel:
+    """``spec`` (``Model+key=value`` as in ``model_comparison.py``) built through ``runner.prepare_data``
+    and the registry's trainer, weights seeded 0, and ``prepare_training`` run (training rows, GAA
+    neighbours and teacher); checkpoints, if any, go to ``saved/<checkpoint_folder>``."""
+    model_name, own = parse_variant(spec)
+    config = HSUGAConfig(model=model_name, dataset=dataset,
+                         cmd_args=[*settings, *own, "--state=WARNING",
+                                   f"--checkpoint_dir={REPO / 'saved' / checkpoint_folder}"])
+    configure_threads(config)
+    _, train_data, valid_data, _ = prepare_data(config)
+    torch.manual_seed(0)
+    model, trainer = build_model_and_trainer(config, train_data._dataset)
+    rows = trainer.prepare_training(train_data, valid_data)
+    return PreparedModel(config, model, trainer, rows, valid_data)
+
+
 class Contender:
     """One model with its data, trainer, a fixed set of training batches and its timings."""
 
     def __init__(self, spec: str, dataset: str, settings: list[str], steps: int) -> None:
-        model_name, own = parse_variant(spec)
         self.spec = spec
-        self.config = HSUGAConfig(model=model_name, dataset=dataset,
-                                  cmd_args=[*settings, *own, "--state=WARNING", f"--checkpoint_dir={REPO / 'saved' / 'step-cost'}"])
-        configure_threads(self.config)
-        _, train_data, self.valid_data, _ = prepare_data(self.config)
-        torch.manual_seed(0)
-        self.model, self.trainer = build_model_and_trainer(self.config, train_data._dataset)
-        rows = self.trainer.prepare_training(train_data, self.valid_data)
-        self.steps_per_epoch = len(rows)
-        self.batches = first_batches(rows, steps)
+        prepared = prepare_model(spec, dataset, settings, "step-cost")
+        self.config, self.model, self.trainer = prepared.config, prepared.model, prepared.trainer
+        self.valid_data = prepared.valid_data
+        self.steps_per_epoch = len(prepared.training_rows)
+        self.batches = first_batches(prepared.training_rows, steps)
         self.loss = self.trainer.training_loss() or self.model.calculate_loss
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=float(self.config["learning_rate"]))
         self.has_teacher = bool(getattr(self.trainer, "gaa_enabled", False) and self.trainer.gaa_teacher_detach)

@@ -192,6 +192,7 @@ def test_runner_trains_evaluates_and_reloads(toy_with_vectors, tmp_path):
     assert_reload_scores_the_same(config, train_data, test_data, net, checkpoint,
                                   agree_where=lambda at_target: at_target > UNREACHED, rtol=1e-4, atol=1e-4)
 
+
 @pytest.mark.parametrize("overrides", [{"isrf_semantic": "none"}, {"isrf_group": False}])
 def test_ablations_train(toy_with_vectors, tmp_path, overrides):
     _, train_data, valid_data, _, net, trainer = build_run(toy_with_vectors, TOY_DATASET, "ISRF",
