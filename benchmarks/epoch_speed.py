@@ -19,7 +19,7 @@ from recbole_hsuga.config import HSUGAConfig
 from recbole_hsuga.registry import get_model
 from recbole_hsuga.runner import prepare_data
 
-from common import first_batches, timed_steps
+from common import first_batches, run_script, timed_steps
 
 
 def _time_batches(model, optimizer, batches, anomaly: bool, threads: int) -> float:
@@ -75,4 +75,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

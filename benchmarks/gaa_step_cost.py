@@ -34,7 +34,7 @@ from recbole_hsuga.registry import get_model
 from recbole_hsuga.runner import prepare_data
 from recbole_hsuga.trainer import GAATrainer
 
-from common import first_batches, timed_steps
+from common import first_batches, run_script, timed_steps
 
 
 def measure_pair(base: str, dataset: str, n_batches: int, rounds: int, settings: list[str]) -> dict:
@@ -148,4 +148,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

@@ -31,6 +31,8 @@ from dataset_tools.formats.inter import write_sequences
 from recbole_hsuga.config import HSUGAConfig
 from recbole_hsuga.runner import prepare_data
 
+from common import run_script
+
 DATASET = "grasp-cost"
 
 
@@ -103,4 +105,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

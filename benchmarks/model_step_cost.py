@@ -30,7 +30,7 @@ import torch
 from common import REPO, emit, first_batches, invocation, run_script
 from model_comparison import parse_variant
 
-from recbole_hsuga.config import HSUGAConfig, require_dataset_folder
+from recbole_hsuga.config import HSUGAConfig
 from recbole_hsuga.runner import build_model_and_trainer, configure_threads, prepare_data
 
 
@@ -53,7 +53,6 @@ def prepare_model(spec: str, dataset: str, settings: list[str], checkpoint_folde
     config = HSUGAConfig(model=model_name, dataset=dataset,
                          cmd_args=[*settings, *own, "--state=WARNING",
                                    f"--checkpoint_dir={REPO / 'saved' / checkpoint_folder}"])
-    require_dataset_folder(config)  # one line naming the folder, not RecBole's download attempt
     configure_threads(config)
     _, train_data, valid_data, _ = prepare_data(config)
     torch.manual_seed(0)

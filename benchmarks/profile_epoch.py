@@ -20,7 +20,7 @@ from recbole_hsuga.config import HSUGAConfig
 from recbole_hsuga.registry import get_model
 from recbole_hsuga.runner import configure_threads, prepare_data
 
-from common import first_batches
+from common import first_batches, run_script
 
 
 def main() -> None:
@@ -69,4 +69,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

@@ -20,7 +20,7 @@ import sys
 import time
 
 import torch
-from common import emit, first_batches, step_seconds
+from common import emit, first_batches, run_script, step_seconds
 
 from recbole_hsuga.config import HSUGAConfig
 from recbole_hsuga.data.sequence_loader import SequenceTrainDataLoader, rows_layout
@@ -94,8 +94,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except InputError as error:
-        print(f"error: {error}", file=sys.stderr)
-        sys.exit(2)
+    run_script(main)

@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 import torch
-from common import emit, first_batches, step_seconds
+from common import emit, first_batches, run_script, step_seconds
 
 from recbole_hsuga.config import HSUGAConfig
 from recbole_hsuga.data.sequence_loader import TARGET_SEQ, SequenceTrainDataLoader, rows_layout
@@ -133,4 +133,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

@@ -16,7 +16,7 @@ from recbole.data import data_preparation
 from recbole.utils import init_logger, init_seed
 
 from recbole_hsuga import results
-from recbole_hsuga.config import HSUGAConfig
+from recbole_hsuga.config import HSUGAConfig, require_dataset_folder
 from recbole_hsuga.data.utils import create_dataset, share_semantic_tables
 from recbole_hsuga.registry import get_trainer
 from recbole_hsuga.trainer import tag_phase
@@ -36,8 +36,11 @@ def prepare_data(config):
 
     The dataset class is the model's ``dataset_class`` when it names one (HSUGA models:
     :class:`~recbole_hsuga.data.dataset.SemanticSequentialDataset`, which loads the semantic
-    tables), else RecBole's (:func:`recbole_hsuga.data.utils.create_dataset`).
+    tables), else RecBole's (:func:`recbole_hsuga.data.utils.create_dataset`). A missing
+    dataset folder is an :class:`~recbole_hsuga.errors.InputError` naming it, where RecBole
+    would try to download a dataset of that name.
     """
+    require_dataset_folder(config)
     dataset = create_dataset(config)
     train_data, valid_data, test_data = data_preparation(config, dataset)
     share_semantic_tables(dataset, train_data._dataset, valid_data._dataset, test_data._dataset)

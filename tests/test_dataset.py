@@ -74,6 +74,13 @@ def make_config(root, **overrides) -> HSUGAConfig:
     return HSUGAConfig(model="SASRecHSUGA", dataset=DATASET, config_dict=settings)
 
 
+def test_a_missing_dataset_folder_is_one_clear_error(tmp_path):
+    """``prepare_data`` names the missing folder; RecBole would try to download a dataset of
+    that name. Every script that builds data goes through it."""
+    with pytest.raises(InputError, match="dataset 'dup' not found: no folder"):
+        prepare_data(make_config(tmp_path))
+
+
 def test_guard_passes_when_the_sidecar_holds_out_recboles_targets(dup_root, caplog):
     config = make_config(dup_root)
     with caplog.at_level(logging.INFO):

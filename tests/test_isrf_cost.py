@@ -46,15 +46,3 @@ def test_a_dense_product_counts_as_the_counter_does(cost):
     with plain:
         left @ right
     assert plain.get_total_flops() == 2 * 5 * 7 * 3
-
-
-def test_a_missing_dataset_is_one_clear_error(monkeypatch, tmp_path):
-    """The cost scripts build models through ``prepare_model``: a missing dataset folder names
-    itself instead of RecBole trying to download a dataset of that name."""
-    monkeypatch.syspath_prepend(str(BENCHMARKS))
-    from model_step_cost import prepare_model
-
-    from recbole_hsuga.errors import InputError
-
-    with pytest.raises(InputError, match="dataset 'no-such-data' not found: no folder"):
-        prepare_model("SASRec", "no-such-data", [f"--data_path={tmp_path}/"], "cost-test")
