@@ -4,7 +4,8 @@
 # frontier steps 5-6, per dataset: SASRec, GAA on it (ID-only HSUGA), LLM-ESR's dual view and
 # HSUGA on it, 3 seeds, selected on validation `unseen` NDCG@10, each HSUGA with history-text
 # vectors (`useremb_text`) and, once HSU has run over every user (benchmarks/hsu_movielens.sh)
-# and been embedded as `useremb`, with HSU vectors, paired against the text-vector runs.
+# and been embedded as `useremb`, with HSU vectors, paired against the text-vector runs, and GAA
+# with shuffled text vectors (benchmarks/shuffled_user_vectors.py) as the control for both.
 # Then LLMInit, GRASP and BSARec, so every model of the README reads per dataset. Resumable like
 # frontier.sh.
 #
@@ -36,6 +37,13 @@ if [ -f $DATA/hsu/$HSU_RUN/trajectories.jsonl ]; then
     DUAL_HSU="SASRecHSUGA+semantic_suffix=useremb"
     VARIANTS="$VARIANTS,$GAA_HSU,$DUAL_HSU"
     PAIRS="$PAIRS,$GAA_HSU:SASRec,$DUAL_HSU:SASRecLLMESR,$GAA_HSU:$GAA,$DUAL_HSU:$DUAL"
+    # The control that says what GAA takes from the vectors at all: the history-text vectors
+    # handed to the wrong users (a fixed derangement), so neighbours are chance neighbours.
+    [ -f $DATA/movielens-100k.useremb_text_shuffled ] || \
+        $PY benchmarks/shuffled_user_vectors.py --dataset movielens-100k --vectors useremb_text
+    GAA_SHUFFLED="SASRecHSUGA+hsuga_backbone=id_only+semantic_suffix=useremb_text_shuffled"
+    VARIANTS="$VARIANTS,$GAA_SHUFFLED"
+    PAIRS="$PAIRS,$GAA_SHUFFLED:SASRec,$GAA:$GAA_SHUFFLED,$GAA_HSU:$GAA_SHUFFLED"
 else
     echo "HSU run $HSU_RUN not finished (benchmarks/hsu_movielens.sh): history-text vectors only"
 fi
