@@ -95,15 +95,23 @@ def retrieval_ranks(users: np.ndarray | None, items: np.ndarray, train_rows: lis
     return ranks
 
 
-def neighbour_shares(vectors: np.ndarray, k: int, train_sets: list[set[int]], targets: np.ndarray) -> np.ndarray:
-    """Per user, the share of its ``k`` cosine neighbours whose training items hold its target."""
+def neighbour_lists(vectors: np.ndarray, k: int) -> list[np.ndarray]:
+    """Per user, the rows of its ``k`` nearest other users by cosine (GAA's neighbour search)."""
     ids = np.arange(len(vectors))
     candidates, keep = cosine_top_k(vectors, ids, np.full(len(vectors), k))
-    shares = np.empty(len(vectors))
-    for u in range(len(vectors)):
-        neighbours = candidates[u][keep[u]]
-        shares[u] = np.mean([targets[u] in train_sets[v] for v in neighbours]) if len(neighbours) else 0.0
-    return shares
+    return [candidates[u][keep[u]] for u in range(len(vectors))]
+
+
+def neighbour_shares(neighbours: list[np.ndarray], train_sets: list[set[int]], targets: np.ndarray) -> np.ndarray:
+    """Per user, the share of its neighbours whose training items hold its target."""
+    return np.array([np.mean([targets[u] in train_sets[v] for v in near]) if len(near) else 0.0
+                     for u, near in enumerate(neighbours)])
+
+
+def shared_neighbours(neighbours: list[np.ndarray], base: list[np.ndarray]) -> float:
+    """Mean share of a user's neighbours that are also its neighbours under ``base``: whether
+    two files send GAA to the same users at all."""
+    return float(np.mean([len(set(a.tolist()) & set(b.tolist())) / max(1, len(b)) for a, b in zip(neighbours, base)]))
 
 
 def vector_structure(vectors: np.ndarray, k: int, chunk: int = 2048) -> dict[str, float]:
@@ -178,13 +186,17 @@ def main(argv: list[str] | None = None) -> None:
     per_file: dict[str, dict[str, np.ndarray]] = {}
     structure: dict[str, dict[str, float]] = {}
     popularity = retrieval_ranks(None, item_counts, train_rows, targets)
+    base_neighbours: list[np.ndarray] = []
     for suffix, index, vectors, _ in files:
         user_vectors = vectors[[index[u] for u in compared]]
         ranks = retrieval_ranks(user_vectors, item_vectors, train_rows, targets)
         hit = (ranks <= args.cutoff).astype(float)
         ndcg = np.where(ranks <= args.cutoff, 1.0 / np.log2(ranks + 1), 0.0)
-        per_file[suffix] = {"hit": hit, "ndcg": ndcg, "share": neighbour_shares(user_vectors, args.k, train_sets, targets)}
-        structure[suffix] = vector_structure(user_vectors, args.k)
+        neighbours = neighbour_lists(user_vectors, args.k)
+        base_neighbours = base_neighbours or neighbours
+        per_file[suffix] = {"hit": hit, "ndcg": ndcg, "share": neighbour_shares(neighbours, train_sets, targets)}
+        structure[suffix] = {**vector_structure(user_vectors, args.k),
+                             f"shared_neighbours@{args.k}": shared_neighbours(neighbours, base_neighbours)}
 
     reference = {group: {f"hit@{args.cutoff}": float((popularity[mask] <= args.cutoff).mean()),
                          f"ndcg@{args.cutoff}": float(np.where(popularity[mask] <= args.cutoff,
@@ -238,11 +250,12 @@ def markdown(report: dict, base: str) -> str:
         row = report["popularity"][group]
         lines.append(f"| popularity (no vectors) | {group} | {report['group_sizes'][group]} | {row[f'hit@{n}']:.4f} | "
                      f"{row[f'ndcg@{n}']:.4f} |  |  | {report['chance_share'][group]:.4f} |  |")
-    lines += ["", f"| vectors | distinct vectors | mean cosine to the {k} nearest | mean cosine over all pairs |",
-              "|---|---|---|---|"]
+    lines += ["", f"| vectors | distinct vectors | mean cosine to the {k} nearest | mean cosine over all pairs | "
+                  f"neighbours shared with `{base}` (of {k}) |",
+              "|---|---|---|---|---|"]
     for suffix, row in report["structure"].items():
         lines.append(f"| `{suffix}` | {row['distinct_share']:.1%} | {row[f'mean_top{k}_cosine']:.3f} | "
-                     f"{row['mean_pair_cosine']:.3f} |")
+                     f"{row['mean_pair_cosine']:.3f} | {row[f'shared_neighbours@{k}']:.1%} |")
     return "\n".join(lines) + "\n"
 
 

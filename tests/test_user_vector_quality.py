@@ -28,9 +28,18 @@ def test_neighbour_share_and_chance_count_the_users_holding_the_target(quality):
     vectors = np.array([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0], [0.1, 0.9]], dtype=np.float32)
     train_sets = [{1}, {5}, {7}, {8}]
     targets = np.array([5, 7, 7, 9])
-    assert quality.neighbour_shares(vectors, 1, train_sets, targets).tolist() == [1.0, 0.0, 0.0, 0.0]
+    neighbours = quality.neighbour_lists(vectors, 1)
+    assert [n.tolist() for n in neighbours] == [[1], [0], [3], [2]]
+    assert quality.neighbour_shares(neighbours, train_sets, targets).tolist() == [1.0, 0.0, 0.0, 0.0]
     # user 2's own training items hold its target 7; they do not count as another user's
     assert quality.chance_shares(train_sets, targets).tolist() == pytest.approx([1 / 3, 1 / 3, 0.0, 0.0])
+
+
+def test_shared_neighbours_is_the_overlap_with_the_base_files_neighbours(quality):
+    base = [np.array([1, 2]), np.array([0, 2]), np.array([0, 1])]
+    other = [np.array([2, 1]), np.array([2, 0]), np.array([3, 4])]
+    assert quality.shared_neighbours(other, base) == pytest.approx(2 / 3)
+    assert quality.shared_neighbours(base, base) == 1.0
 
 
 def test_vector_structure_counts_duplicates_and_mean_cosines(quality):
@@ -73,4 +82,5 @@ def test_report_compares_files_on_the_users_they_share(quality, tmp_path, write_
     assert report["files"]["useremb_oracle"]["all"]["p_ndcg"] is not None
     # the compared users' validation items are items 3, 4, 5, 6, 7, 0, 1, 2, 3, 4: 8 distinct of 10
     assert report["structure"]["useremb_oracle"]["distinct_share"] == pytest.approx(0.8)
+    assert report["structure"]["useremb_noise"]["shared_neighbours@3"] == 1.0
     assert set(report["popularity"]["all"]) == {"hit@1", "ndcg@1"}
