@@ -7,12 +7,13 @@
 #   bash benchmarks/frontier.sh 3        # only step 3 (steps are independent run sets)
 #   bash benchmarks/frontier.sh 5        # step 5: SASRec and GAA on it, 3 seeds (a subset of step 4, first)
 #   bash benchmarks/frontier.sh 6        # step 6: LLM-ESR and HSUGA on its dual view, 3 seeds (the next subset)
+#   bash benchmarks/frontier.sh 7        # step 7: GAA on shuffled user vectors, the control for step 5's gain
 #
 # Stop it by killing its process group (kill -- -PGID), not with pkill -f, which also hits other runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-.venv/bin/python}
-STEPS=${1:-1 2 3 5 6 4}
+STEPS=${1:-1 2 3 5 7 6 4}
 # Runs side by side. 2 fits 2 cores; 3 keeps both cores busy when a run set ends with one long run.
 JOBS=${JOBS:-2}
 NOTES=benchmarks/notes/frontier-amazon-beauty.md
@@ -23,6 +24,7 @@ COMMON=(--train_rows=sequence --loss_type=CE --train_batch_size=256 --train_batc
 SEQUENCE_SASREC=benchmarks/results/raw/train-rows-amazon-beauty/sequence
 # eSASRec's Beauty recipe (RecTools SASRec: sampled softmax over 256 uniform negatives drawn per
 # position, 1 block, 1 head, dropout 0.2, max length 50) in RecBole's keys.
+GAA_SHUFFLED="SASRecHSUGA+hsuga_backbone=id_only+semantic_suffix=useremb_text_shuffled"
 ESASREC="SASRec+softmax_negatives=256+n_layers=1+n_heads=1+hidden_dropout_prob=0.2+attn_dropout_prob=0.2+MAX_ITEM_LIST_LENGTH=50"
 
 for step in $STEPS; do
@@ -70,6 +72,17 @@ for step in $STEPS; do
         $PY benchmarks/model_comparison.py --name=frontier-select-unseen \
             --variants="SASRecLLMESR,SASRecHSUGA+semantic_suffix=useremb_text" \
             --seeds=42,43,44 --jobs=$JOBS --notes=$NOTES "${COMMON[@]}" --eval_protocol=unseen ;;
-    *)  echo "frontier.sh: unknown step '$step' (steps: 1 2 3 4 5 6)" >&2; exit 2 ;;
+    7)  # What step 5's GAA gain owes to the user vectors: GAA on the history-text vectors handed to
+        # the wrong users (a fixed derangement, benchmarks/shuffled_user_vectors.py), so every
+        # neighbour set is a chance one with the real file's structure. Same run set (it reuses step
+        # 5's runs), paired by seed; its own report, so the run set's report keeps its variants.
+        [ -f dataset/amazon-beauty/amazon-beauty.useremb_text_shuffled ] || \
+            $PY benchmarks/shuffled_user_vectors.py --dataset amazon-beauty --vectors useremb_text
+        GAA="SASRecHSUGA+hsuga_backbone=id_only+semantic_suffix=useremb_text"
+        $PY benchmarks/model_comparison.py --name=frontier-select-unseen \
+            --variants="SASRec,$GAA,$GAA_SHUFFLED" --pairs="$GAA_SHUFFLED:SASRec,$GAA:$GAA_SHUFFLED" \
+            --seeds=42,43,44 --jobs=$JOBS --notes=$NOTES "${COMMON[@]}" --eval_protocol=unseen \
+            --out=benchmarks/results/compare-frontier-shuffled-vectors-amazon-beauty.md ;;
+    *)  echo "frontier.sh: unknown step '$step' (steps: 1 2 3 4 5 6 7)" >&2; exit 2 ;;
     esac
 done
