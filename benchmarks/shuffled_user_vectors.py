@@ -2,8 +2,8 @@
 
 GAA uses user vectors only to pick each user's cosine neighbours. Whether a GAA gain comes
 from what the vectors know about a user, or only from pulling every user towards *some*
-other users, is read off one more run: GAA on a file whose rows are a random permutation of
-a real file's rows. The permuted file keeps the set of vectors (their spread, their
+other users, is read off one more run: GAA on a file whose rows are a real file's rows,
+permuted so that no user keeps its own. The permuted file keeps the set of vectors (their spread, their
 duplicates, the shape of the neighbour graph) and breaks the tie to the user, so its
 neighbours are chance neighbours with the real file's structure.
 
@@ -39,7 +39,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def derangement(n: int, seed: int) -> np.ndarray:
     """A permutation of ``range(n)`` that moves every index (n >= 2), so no user keeps its own vector."""
     rng = np.random.default_rng(seed)
-    # A random cyclic shift of a random order is a derangement: one cycle through all n.
+    # Each user in a random order takes the vector of the one before it: a single cycle
+    # through all n, so nobody keeps its own (not uniform over derangements; no need here).
     order = rng.permutation(n)
     permutation = np.empty(n, dtype=np.int64)
     permutation[order] = order[np.roll(np.arange(n), 1)]
