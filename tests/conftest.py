@@ -208,3 +208,13 @@ def score_terms_of(net, test_data) -> tuple[torch.Tensor, torch.Tensor]:
         id_term, semantic_term = (view_scores.view_scorer(net, view)(interaction) for view in ("id", "semantic"))
         torch.testing.assert_close(id_term + semantic_term, net.full_sort_predict(interaction))
     return id_term, semantic_term
+
+
+@pytest.fixture
+def import_benchmark(monkeypatch) -> Callable[[str], object]:
+    """``import_benchmark("run_progress")``: a script of ``benchmarks/``, imported as the scripts
+    import each other (their folder on the path, removed again after the test)."""
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parent.parent / "benchmarks"))
+    import importlib
+
+    return importlib.import_module

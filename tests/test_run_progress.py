@@ -4,20 +4,14 @@ runs of the same seed, each cut at the unfinished run's last epoch."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 import torch
 
-BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
-
 
 @pytest.fixture
-def progress(monkeypatch):
-    monkeypatch.syspath_prepend(str(BENCHMARKS))
-    import run_progress
-
-    return run_progress
+def progress(import_benchmark):
+    return import_benchmark("run_progress")
 
 
 def curve(scores):

@@ -4,22 +4,16 @@ keeps the set of vectors and the source's held-out record, and names its source.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from dataset_tools.formats.features import read_feature_file, write_feature_file
 
-BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
-
 
 @pytest.fixture
-def shuffle(monkeypatch):
-    monkeypatch.syspath_prepend(str(BENCHMARKS))
-    import shuffled_user_vectors
-
-    return shuffled_user_vectors
+def shuffle(import_benchmark):
+    return import_benchmark("shuffled_user_vectors")
 
 
 @pytest.mark.parametrize("n", [2, 3, 17, 500])
