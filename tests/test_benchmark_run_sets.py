@@ -21,13 +21,9 @@ BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 
 
 @pytest.fixture
-def bench(monkeypatch):
+def bench(import_benchmark):
     """The benchmark modules, imported as the scripts import them (their folder on the path)."""
-    monkeypatch.syspath_prepend(str(BENCHMARKS))
-    import common
-    import model_comparison
-
-    return common, model_comparison
+    return import_benchmark("common"), import_benchmark("model_comparison")
 
 
 def write_result(folder: Path, model: str, seed: int, stamp: str, config: dict, **extra) -> Path:
@@ -204,9 +200,8 @@ def test_paired_comparison_between_two_variants_pairs_their_seeds(bench, tmp_pat
         comparison.parse_pairs("GRASP:LLMESR", ["LLMESR", "HSUGA"])
 
 
-def test_train_rows_reads_model_and_integer_seeds(monkeypatch):
-    monkeypatch.syspath_prepend(str(BENCHMARKS))
-    import train_rows
+def test_train_rows_reads_model_and_integer_seeds(import_benchmark):
+    train_rows = import_benchmark("train_rows")
 
     assert train_rows.parse_runs(["SASRec:42,43", "GRU4Rec:42"]) == [("SASRec", 42), ("SASRec", 43), ("GRU4Rec", 42)]
     with pytest.raises(InputError, match="integer seeds, got 'SASRec:42,x'"):
@@ -215,12 +210,10 @@ def test_train_rows_reads_model_and_integer_seeds(monkeypatch):
         train_rows.parse_runs(["SASRec"])
 
 
-def test_train_rows_wall_clock_ratio_uses_the_seeds_both_modes_have(monkeypatch, tmp_path):
-    monkeypatch.syspath_prepend(str(BENCHMARKS))
+def test_train_rows_wall_clock_ratio_uses_the_seeds_both_modes_have(import_benchmark, tmp_path):
     from argparse import Namespace
 
-    import common
-    import train_rows
+    common, train_rows = import_benchmark("common"), import_benchmark("train_rows")
 
     def run(seed: int, mode: str, epoch_seconds: float) -> dict:
         ranks = tmp_path / f"{mode}-{seed}.npz"

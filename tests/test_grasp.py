@@ -301,13 +301,9 @@ def test_id_and_semantic_terms_add_up_to_the_score(gr):
 
 # ---------------------------------------------------------------------------- gate diagnostics
 @pytest.fixture
-def grasp_gates(monkeypatch):
+def grasp_gates(import_benchmark):
     """``benchmarks/grasp_gates.py`` and ``benchmarks/trained_model.py``, imported as the scripts import them."""
-    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parent.parent / "benchmarks"))
-    import grasp_gates
-    import trained_model
-
-    return grasp_gates, trained_model
+    return import_benchmark("grasp_gates"), import_benchmark("trained_model")
 
 
 def test_gate_spread_matches_a_direct_computation(grasp_gates):

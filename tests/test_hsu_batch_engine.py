@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 import pytest
 
@@ -73,9 +72,8 @@ def test_hsu_run_through_the_cli(tmp_path, write_inter):
     assert run["runtime"]["engine"] == "llamacpp-batch" and run["runtime"]["parallel"] == 2
 
 
-def test_engine_replay_benchmark_runs_both_engines_on_the_same_requests(tmp_path, write_inter, monkeypatch):
-    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parent.parent / "benchmarks"))
-    import hsu_engine_replay
+def test_engine_replay_benchmark_runs_both_engines_on_the_same_requests(tmp_path, write_inter, import_benchmark):
+    hsu_engine_replay = import_benchmark("hsu_engine_replay")
 
     folder = tmp_path / "toy"
     write_inter(folder / "toy.inter", {"u1": ["1", "2", "3", "8", "9"], "u2": ["2", "3", "8", "9"]})

@@ -4,21 +4,14 @@ over 34k nodes look like 60x the T5's own work."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
-
 
 @pytest.fixture
-def cost(monkeypatch):
-    monkeypatch.syspath_prepend(str(BENCHMARKS))
-    import isrf_cost
-
-    return isrf_cost
+def cost(import_benchmark):
+    return import_benchmark("isrf_cost")
 
 
 def counted(cost, run) -> int:

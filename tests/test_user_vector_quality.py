@@ -5,22 +5,16 @@ neighbours are known."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from dataset_tools.formats.features import ITEM_FIELDS, write_feature_file
 
-BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
-
 
 @pytest.fixture
-def quality(monkeypatch):
-    monkeypatch.syspath_prepend(str(BENCHMARKS))
-    import user_vector_quality
-
-    return user_vector_quality
+def quality(import_benchmark):
+    return import_benchmark("user_vector_quality")
 
 
 def test_neighbour_share_and_chance_count_the_users_holding_the_target(quality):
