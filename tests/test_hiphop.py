@@ -17,7 +17,7 @@ import recbole_hsuga  # noqa: F401  (compat shims before RecBole)
 from recbole_hsuga.data.training_history import TrainingHistory
 from recbole_hsuga.errors import InputError
 from recbole_hsuga.model.hiphop import (HIPHOP, IntentGuidedAttention, SessionMemory, gnn_on_packed, hard_negatives,
-                                        item_sets, last_items, packed_graphs)
+                                        item_sets, last_items, packed_graphs, top_k_per_row)
 from recbole_hsuga.registry import get_model
 
 EXPERIMENTS = Path(__file__).resolve().parents[1] / "properties" / "experiments"
@@ -77,6 +77,37 @@ def test_memory_neighbours_by_jaccard_never_the_user_itself():
     assert ids.tolist() == [[1]] and valid.tolist() == [[True]]
 
 
+def test_memory_neighbours_equal_a_dense_jaccard_ranking_with_ties_to_the_lower_id():
+    # Random sessions over few items, so Jaccard values tie often; the reference computes every
+    # user's Jaccard densely and ranks by (value descending, id ascending).
+    rng = np.random.default_rng(0)
+    n_items, n_users = 9, 60
+    sessions = [[]] + [list(rng.choice(np.arange(1, n_items), size=rng.integers(1, 5), replace=False))
+                       for _ in range(n_users - 1)]
+    memory = memory_of(sessions, n_items)
+    queries = torch.tensor([list(s) + [0] * (4 - len(s)) for s in sessions[1:]])
+    owners = torch.arange(1, n_users)
+    k = 7
+    ids, valid = memory.neighbours(queries, owners, k, "global")
+    for row, owner in enumerate(owners.tolist()):
+        mine = set(sessions[owner])
+        scored = sorted(((-len(mine & set(other)) / len(mine | set(other)), user)
+                         for user, other in enumerate(sessions) if user != owner and mine & set(other)))
+        expected = [user for _, user in scored[:k]]
+        assert ids[row, :len(expected)].tolist() == expected
+        assert valid[row].tolist() == [True] * len(expected) + [False] * (k - len(expected))
+        assert ids[row, len(expected):].eq(0).all()
+
+
+def test_top_k_per_row_pads_short_rows_and_breaks_ties_by_column():
+    rows = torch.tensor([0, 0, 0, 2, 2])
+    columns = torch.tensor([1, 4, 7, 3, 5])
+    values = torch.tensor([0.5, 0.9, 0.5, 0.2, 0.2])
+    top_values, top_columns = top_k_per_row(rows, columns, values, n_rows=3, k=2)
+    assert top_columns.tolist() == [[4, 1], [0, 0], [3, 5]]
+    torch.testing.assert_close(top_values, torch.tensor([[0.9, 0.5], [0.0, 0.0], [0.2, 0.2]]))
+
+
 def test_memory_mean_vectors_are_differentiable_means():
     memory = memory_of([[], [1, 2, 3], [2, 1], [4, 5]], n_items=6)
     table = torch.randn(6, 4, requires_grad=True)
@@ -107,11 +138,17 @@ def test_hard_negatives_share_no_item_with_the_anchor():
     item_seq = torch.tensor([[1, 2, 0], [2, 3, 0], [4, 5, 0], [6, 0, 0], [1, 6, 0]])
     anchors = torch.nn.functional.normalize(torch.randn(5, 3), dim=-1)
     values, index = hard_negatives(anchors, item_seq, n_items=7, k=5)
-    sets = item_sets(item_seq, 7).bool()
+    sets = item_sets(item_seq, 7).to_dense().bool()
     for row in range(5):
         chosen = index[row][torch.isfinite(values[row])]
         assert len(chosen) and all(not (sets[row] & sets[j]).any() for j in chosen.tolist())
     assert torch.isfinite(values[0]).sum() == 2  # session 0 shares items with 1 and 4 (and itself)
+
+
+def test_item_sets_are_the_distinct_items_of_each_row():
+    item_seq = torch.tensor([[3, 1, 3, 0], [0, 0, 0, 0], [2, 2, 5, 1]])
+    dense = item_sets(item_seq, 6).to_dense()
+    assert dense.tolist() == [[0, 1, 0, 1, 0, 0], [0] * 6, [0, 1, 1, 0, 0, 1]]
 
 
 # ------------------------------------------------------------------ model

@@ -187,11 +187,45 @@ def gnn_on_packed(gnn: GNN, graphs: PackedGraphs, hidden: torch.Tensor) -> torch
 
 
 def item_sets(item_seq: torch.Tensor, n_items: int) -> torch.Tensor:
-    """``[B, L] -> [B, n_items]`` 0/1 rows: the items of each sequence (padding 0 excluded)."""
-    sets = torch.zeros(item_seq.size(0), n_items, device=item_seq.device)
-    sets.scatter_(1, item_seq, 1.0)
-    sets[:, 0] = 0.0
-    return sets
+    """``[B, L] -> [B, n_items]`` sparse CSR 0/1 rows: the distinct items of each sequence (padding
+    0 excluded), columns sorted. Sparse because a row holds at most ``L`` of ``n_items`` items:
+    products with it cost the items' popularity, not ``B x n_items``."""
+    ordered, _ = item_seq.sort(dim=1)
+    keep = ordered > 0
+    keep[:, 1:] &= ordered[:, 1:] != ordered[:, :-1]
+    counts = keep.sum(dim=1)
+    crow = torch.cat([counts.new_zeros(1), counts.cumsum(0)])
+    columns = ordered[keep]  # row-major, so each row's columns come sorted
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "sparse CSR support is in beta"
+        return torch.sparse_csr_tensor(crow, columns, torch.ones(len(columns), device=item_seq.device),
+                                       (item_seq.size(0), n_items))
+
+
+def top_k_per_row(rows: torch.Tensor, columns: torch.Tensor, values: torch.Tensor, n_rows: int, k: int
+                  ) -> tuple[torch.Tensor, torch.Tensor]:
+    """The ``k`` largest entries of each row of a sparse matrix given as ``(rows, columns, values)``.
+
+    Ties go to the lower column, so a neighbour list does not depend on the sort's whims.
+
+    Returns:
+        ``(values [n_rows, k], columns [n_rows, k])``, value 0 and column 0 where a row has fewer.
+    """
+    # Sorted by column, then stably by (row ascending, value descending), so equal values stay in
+    # column order (a sparse product's entries need not come sorted). Values lie in [0, 1]:
+    # 4 * row - value keeps rows apart, and float64 holds every float32 value exactly.
+    order = torch.sort(columns, stable=True).indices
+    rows, columns, values = rows[order], columns[order], values[order]
+    order = torch.sort(rows.double() * 4 - values.double(), stable=True).indices
+    rows, columns, values = rows[order], columns[order], values[order]
+    starts = torch.bincount(rows, minlength=n_rows).cumsum(0) - torch.bincount(rows, minlength=n_rows)
+    rank = torch.arange(len(rows), device=rows.device) - starts[rows]
+    kept = rank < k
+    top_values = torch.zeros(n_rows, k, device=values.device, dtype=values.dtype)
+    top_columns = torch.zeros(n_rows, k, device=columns.device, dtype=torch.long)
+    top_values[rows[kept], rank[kept]] = values[kept]
+    top_columns[rows[kept], rank[kept]] = columns[kept]
+    return top_values, top_columns
 
 
 def last_items(item_seq: torch.Tensor, item_seq_len: torch.Tensor, k: int) -> torch.Tensor:
@@ -214,7 +248,9 @@ def hard_negatives(anchors: torch.Tensor, item_seq: torch.Tensor, n_items: int, 
         ``(cosines [B, k'], index [B, k'])``, ``k' = min(k, B)``; ``-inf`` where a row has fewer.
     """
     sets = item_sets(item_seq, n_items)
-    disjoint = (sets @ sets.t()) == 0  # [B, B]; a session shares its items with itself
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "sparse CSR support is in beta"
+        disjoint = (sets @ sets.t()).to_dense() == 0  # [B, B]; a session shares its items with itself
     similarity = (anchors @ anchors.detach().t()).masked_fill(~disjoint, float("-inf"))
     return similarity.topk(min(k, similarity.size(1)), dim=1)
 
@@ -262,24 +298,26 @@ class SessionMemory(nn.Module):
             scope: ``global`` or ``local`` (which sets of the memory to compare with).
 
         Returns:
-            ``(ids [B, k], valid [B, k])``: user ids, and whether the neighbour shares an item.
+            ``(ids [B, k], valid [B, k])``: user ids, most similar first (ties: the lower id), and
+            whether the neighbour shares an item (slots beyond those that do: id 0, not valid).
         """
         by_item, sizes = getattr(self, f"{scope}_by_item"), getattr(self, f"{scope}_sizes")
         k = min(k, self.n_users)
         found = []
-        # [chunk, N] at a time: an evaluation batch of thousands against every session would not fit.
+        # A chunk of queries at a time: the overlaps of an evaluation batch of thousands would not fit.
         for items, owners in zip(query_items.split(QUERY_CHUNK), users.split(QUERY_CHUNK)):
             query_sets = item_sets(items, by_item.size(0))
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", UserWarning)  # "sparse CSR support is in beta"
                 # sparse x sparse: the work is the popularity of the query's items, not N x n_items.
-                overlap = (query_sets.to_sparse_csr() @ by_item).to_sparse_coo().coalesce()
+                overlap = (query_sets @ by_item).to_sparse_coo()
             rows, sessions = overlap.indices()
             shared = overlap.values()
-            union = query_sets.sum(dim=1)[rows] + sizes[sessions] - shared
-            jaccard = torch.zeros(len(owners), self.n_users, device=owners.device)
-            jaccard[rows, sessions] = torch.where(sessions == owners[rows], 0.0, shared / union.clamp(min=1.0))
-            found.append(jaccard.topk(k, dim=1))
+            other = sessions != owners[rows]  # never the query's own user
+            rows, sessions, shared = rows[other], sessions[other], shared[other]
+            query_sizes = query_sets.crow_indices().diff().to(shared.dtype)
+            jaccard = shared / (query_sizes[rows] + sizes[sessions] - shared).clamp(min=1.0)
+            found.append(top_k_per_row(rows, sessions, jaccard, len(owners), k))
         values = torch.cat([value for value, _ in found])
         ids = torch.cat([index for _, index in found])
         return ids, values > 0
