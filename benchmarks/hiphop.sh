@@ -10,7 +10,9 @@
 # Needs dataset/amazon-beauty/amazon-beauty.itememb (README, User vectors: `embed --extractor items`).
 # Cost measured before the run set: a HIPHOP training step of 512 rows 0.86 s and a bank refresh
 # 13 s with two other training runs on the 2 cores, so roughly 4 minutes per epoch; at 20-30 epochs
-# per run, the five HIPHOP variants are about 8 core-hours per seed (the RecBole baselines far less).
+# per run, the five HIPHOP variants were about 8 core-hours per seed (the RecBole baselines far less).
+# Sparse overlaps and attention on real positions since cut a step from 0.77x to 0.56x of SASRec's
+# (benchmarks/results/hiphop-step-cost-amazon-beauty.md): about 6 core-hours per seed.
 # Run SEEDS=42 first; the other seeds resume in later sessions.
 # Stop it by killing its process group (kill -- -PGID), not with pkill -f.
 set -euo pipefail

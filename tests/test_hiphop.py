@@ -17,7 +17,8 @@ import recbole_hsuga  # noqa: F401  (compat shims before RecBole)
 from recbole_hsuga.data.training_history import TrainingHistory
 from recbole_hsuga.errors import InputError
 from recbole_hsuga.model.hiphop import (HIPHOP, IntentGuidedAttention, SessionMemory, gnn_on_packed, hard_negatives,
-                                        item_sets, last_items, packed_graphs, top_k_per_row)
+                                        item_sets, last_items, packed_graphs, shared_query_attention,
+                                        top_k_per_row)
 from recbole_hsuga.registry import get_model
 
 EXPERIMENTS = Path(__file__).resolve().parents[1] / "properties" / "experiments"
@@ -132,6 +133,23 @@ def test_intent_guided_attention_depends_on_the_intent_and_ignores_excluded_cand
     changed[0, 3] = 100.0
     torch.testing.assert_close(attention(changed, valid, torch.ones(1, 6)), attention(candidates, valid, torch.ones(1, 6)))
     torch.testing.assert_close(first.norm(dim=-1), torch.ones(1))
+
+
+def test_shared_query_attention_equals_multihead_attention_on_padded_rows():
+    torch.manual_seed(0)
+    attention = torch.nn.MultiheadAttention(8, 4, batch_first=True)
+    queries = torch.randn(4, 8, requires_grad=True)
+    sequence = torch.randn(3, 5, 8, requires_grad=True)
+    mask = torch.tensor([[True] * 5, [True, True, False, False, False], [True, False, False, False, False]])
+    packed = shared_query_attention(attention, queries, sequence, mask)
+    reference, _ = attention(queries.unsqueeze(0).expand(3, -1, -1), sequence, sequence, key_padding_mask=~mask,
+                             need_weights=False)
+    torch.testing.assert_close(packed, reference)
+    weights = torch.randn_like(reference)
+    grads = torch.autograd.grad((packed * weights).sum(), [queries, sequence, attention.in_proj_weight])
+    reference_grads = torch.autograd.grad((reference * weights).sum(), [queries, sequence, attention.in_proj_weight])
+    for grad, reference_grad in zip(grads, reference_grads):
+        torch.testing.assert_close(grad, reference_grad)
 
 
 def test_hard_negatives_share_no_item_with_the_anchor():

@@ -202,6 +202,38 @@ def item_sets(item_seq: torch.Tensor, n_items: int) -> torch.Tensor:
                                        (item_seq.size(0), n_items))
 
 
+def shared_query_attention(attention: nn.MultiheadAttention, queries: torch.Tensor, sequence: torch.Tensor,
+                           mask: torch.Tensor) -> torch.Tensor:
+    """``attention(queries, sequence, sequence, key_padding_mask=~mask)`` for queries shared by every
+    row, with the key/value projection run on the real positions only.
+
+    A window of 50 over histories of about 8 items is mostly padding, and projecting every
+    position was HIPHOP's largest product after the item scores. Padded positions get zero keys
+    and values; the mask keeps them out as ``nn.MultiheadAttention``'s does.
+
+    Args:
+        attention: its weights (``batch_first``, packed in-projection, with biases).
+        queries: ``[M, d]``.
+        sequence: ``[B, L, d]``.
+        mask: ``[B, L]``, True at real positions (every row has one).
+
+    Returns:
+        ``[B, M, d]``.
+    """
+    batch, length, width = sequence.shape
+    heads = attention.num_heads
+    w_query, w_key_value = attention.in_proj_weight.split([width, 2 * width])
+    b_query, b_key_value = attention.in_proj_bias.split([width, 2 * width])
+    key_value = sequence.new_zeros(batch, length, 2 * width)
+    key_value[mask] = F.linear(sequence[mask], w_key_value, b_key_value)
+    key, value = (x.reshape(batch, length, heads, -1).transpose(1, 2) for x in key_value.chunk(2, dim=-1))
+    query = F.linear(queries, w_query, b_query).view(1, -1, heads, width // heads).transpose(1, 2)
+    mixed = F.scaled_dot_product_attention(query.expand(batch, -1, -1, -1), key, value,
+                                           attn_mask=mask[:, None, None, :],
+                                           dropout_p=attention.dropout if attention.training else 0.0)
+    return attention.out_proj(mixed.transpose(1, 2).reshape(batch, -1, width))
+
+
 def top_k_per_row(rows: torch.Tensor, columns: torch.Tensor, values: torch.Tensor, n_rows: int, k: int
                   ) -> tuple[torch.Tensor, torch.Tensor]:
     """The ``k`` largest entries of each row of a sparse matrix given as ``(rows, columns, values)``.
@@ -481,7 +513,9 @@ class HIPHOP(SequentialRecommender):
     def _readout(self, sequence: torch.Tensor, item_seq_len: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Soft attention ``[sum_i a_i h_i ; h_last]`` -> ``[B, d]`` (L2-normalised)."""
         last = self.gather_indexes(sequence, item_seq_len - 1)  # [B, d]
-        scores = self.attend_score(torch.sigmoid(self.attend_last(last).unsqueeze(1) + self.attend_item(sequence)))
+        item_terms = sequence.new_zeros(sequence.shape)
+        item_terms[mask] = self.attend_item(sequence[mask])  # real positions only; padding is masked below
+        scores = self.attend_score(torch.sigmoid(self.attend_last(last).unsqueeze(1) + item_terms))
         weights = torch.softmax(scores.masked_fill(~mask.unsqueeze(-1), -1e9), dim=1)  # [B, L, 1]
         pooled = (weights * sequence).sum(dim=1)
         return F.normalize(self.readout(torch.cat([pooled, last], dim=1)), dim=-1)
@@ -490,9 +524,7 @@ class HIPHOP(SequentialRecommender):
         """``[B, L, d] -> [B, d]``: max over the intents' attention outputs (mean over positions if M = 1)."""
         if self.n_intents == 1:
             return (sequence * mask.unsqueeze(-1)).sum(dim=1) / mask.sum(dim=1, keepdim=True).clamp(min=1)
-        queries = self.intent_queries.unsqueeze(0).expand(sequence.size(0), -1, -1)
-        intents, _ = self.intent_attention(queries, sequence, sequence, key_padding_mask=~mask, need_weights=False)
-        return intents.max(dim=1).values
+        return shared_query_attention(self.intent_attention, self.intent_queries, sequence, mask).max(dim=1).values
 
     def _neighbour_branch(self, scope: str, own_items: torch.Tensor, users: torch.Tensor, table: torch.Tensor,
                           attention: IntentGuidedAttention, intent: torch.Tensor
