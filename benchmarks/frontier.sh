@@ -9,12 +9,13 @@
 #   bash benchmarks/frontier.sh 6        # step 6: LLM-ESR and HSUGA on its dual view, 3 seeds (the next subset)
 #   bash benchmarks/frontier.sh 7        # step 7: GAA on shuffled user vectors, the control for step 5's gain
 #   bash benchmarks/frontier.sh 8        # step 8: tune SASRec's backbone recipe (issue 24, item 4), one core
+#   bash benchmarks/frontier.sh 9        # step 9: tune GAA's own keys on step 8's recipe, the same budget
 #
 # Stop it by killing its process group (kill -- -PGID), not with pkill -f, which also hits other runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-.venv/bin/python}
-STEPS=${1:-1 2 3 5 7 8 6 4}
+STEPS=${1:-1 2 3 5 7 8 9 6 4}
 # Runs side by side. 2 fits 2 cores; 3 keeps both cores busy when a run set ends with one long run.
 JOBS=${JOBS:-2}
 NOTES=benchmarks/notes/frontier-amazon-beauty.md
@@ -26,6 +27,14 @@ SEQUENCE_SASREC=benchmarks/results/raw/train-rows-amazon-beauty/sequence
 # eSASRec's Beauty recipe (RecTools SASRec: sampled softmax over 256 uniform negatives drawn per
 # position, 1 block, 1 head, dropout 0.2, max length 50) in RecBole's keys.
 GAA_SHUFFLED="SASRecHSUGA+hsuga_backbone=id_only+semantic_suffix=useremb_text_shuffled"
+# Step 8's and 9's tuning tables; each step resumes the newest table of its model.
+TUNED=benchmarks/results/raw/tuning-frontier-amazon-beauty
+# The budget of every model's tuning: 30 random trials, no early stop of the search, ASHA rungs at
+# 5/15/45 epochs (keep the top third), epoch cap 50, selected on validation `unseen`, seed 42.
+TUNING=(--tool=hyperopt --algo=random --max_evals=30 --early_stop=0 --scheduler=asha --grace_period=5
+        --reduction_factor=3 --dataset=amazon-beauty --results_dir=$TUNED --train_rows=sequence --loss_type=CE
+        --train_batch_size=256 --train_batch_unit=rows --stopping_step=20 --epochs=50 --eval_protocol=unseen
+        --seed=42)
 ESASREC="SASRec+softmax_negatives=256+n_layers=1+n_heads=1+hidden_dropout_prob=0.2+attn_dropout_prob=0.2+MAX_ITEM_LIST_LENGTH=50"
 
 for step in $STEPS; do
@@ -85,18 +94,22 @@ for step in $STEPS; do
             --seeds=42,43,44 --jobs=$JOBS --notes=$NOTES "${COMMON[@]}" --eval_protocol=unseen \
             --out=benchmarks/results/compare-frontier-shuffled-vectors-amazon-beauty.md ;;
     8)  # Tune the backbone recipe on SASRec (properties/hyper/sasrec_recipe.hyper: sampled softmax,
-        # window, depth, width, dropout, weight decay, learning rate), selected on validation NDCG@10
-        # under `unseen`, seed 42. The budget every model's tuning gets: 30 random trials, no early
-        # stop of the search, ASHA rungs at 5/15/45 epochs (keep the top third), epoch cap 50 (step 5's
-        # SASRec runs selected epochs 27-42). One trial at a time (hyperopt), so the other core stays
-        # free; a stopped search resumes from its table, re-training only the trial it was in.
-        TUNED=benchmarks/results/raw/tuning-frontier-amazon-beauty
+        # window, depth, width, dropout, weight decay, learning rate) with the budget above. The cap of
+        # 50 epochs is above step 5's selected SASRec epochs (27-42). One trial at a time (hyperopt), so
+        # the other core stays free; a stopped search resumes from its table, re-training only the
+        # trial it was in.
         RESUME=$(ls -t $TUNED/tuning-SASRec-amazon-beauty-hyperopt-*.csv 2>/dev/null | head -n 1 || true)
-        $PY run_hyper_hsuga.py --tool=hyperopt --algo=random --max_evals=30 --early_stop=0 \
-            --scheduler=asha --grace_period=5 --reduction_factor=3 --model=SASRec --dataset=amazon-beauty \
-            --params_file=properties/hyper/sasrec_recipe.hyper --results_dir=$TUNED ${RESUME:+--resume=$RESUME} \
-            --train_rows=sequence --loss_type=CE --train_batch_size=256 --train_batch_unit=rows \
-            --stopping_step=20 --epochs=50 --eval_protocol=unseen --seed=42 ;;
-    *)  echo "frontier.sh: unknown step '$step' (steps: 1 2 3 4 5 6 7 8)" >&2; exit 2 ;;
+        $PY run_hyper_hsuga.py --model=SASRec --params_file=properties/hyper/sasrec_recipe.hyper \
+            ${RESUME:+--resume=$RESUME} "${TUNING[@]}" ;;
+    9)  # GAA's own keys (properties/hyper/gaa_own.hyper: alpha, K per group, Pearson percentile) on
+        # step 8's best recipe, the same budget; best_trial.py refuses until step 8 has used its budget.
+        SASREC_TABLE=$(ls -t $TUNED/tuning-SASRec-amazon-beauty-hyperopt-*.csv 2>/dev/null | head -n 1 || true)
+        RECIPE=$($PY benchmarks/best_trial.py "${SASREC_TABLE:-step 8 has no table yet}")
+        RESUME=$(ls -t $TUNED/tuning-SASRecHSUGA-amazon-beauty-hyperopt-*.csv 2>/dev/null | head -n 1 || true)
+        # shellcheck disable=SC2086  # RECIPE is a list of --key=value settings
+        $PY run_hyper_hsuga.py --model=SASRecHSUGA --params_file=properties/hyper/gaa_own.hyper \
+            --hsuga_backbone=id_only --semantic_suffix=useremb_text $RECIPE ${RESUME:+--resume=$RESUME} \
+            "${TUNING[@]}" ;;
+    *)  echo "frontier.sh: unknown step '$step' (steps: 1 2 3 4 5 6 7 8 9)" >&2; exit 2 ;;
     esac
 done
