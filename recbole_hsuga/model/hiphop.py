@@ -53,7 +53,8 @@ What the released code does (hjx159/HIPHOP, ``pytorch_code/model.py``, ``utils.p
   from the training-session memory and the bank, with the user's own session excluded (it
   holds the training target), so scores do not depend on the batch (tested). The top
   ``hiphop_graph_neighbours`` Jaccard neighbours stand in for the batch-wide ``D^-1 A``
-  propagation, whose weights the repeated-vector attention then ignored. (The memory holds
+  propagation, whose weights the repeated-vector attention then ignored; neighbours tied on
+  Jaccard go to the lower user id, so the list is reproducible. (The memory holds
   every user's training items, some later in calendar time than another user's test item:
   leave-one-out splits by position, as for every model here, e.g. GAA's neighbours.)
 - **Last k in time order.** Released: the last ``k`` of the sorted unique-node list. Here the
