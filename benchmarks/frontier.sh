@@ -29,6 +29,9 @@ SEQUENCE_SASREC=benchmarks/results/raw/train-rows-amazon-beauty/sequence
 GAA_SHUFFLED="SASRecHSUGA+hsuga_backbone=id_only+semantic_suffix=useremb_text_shuffled"
 # Step 8's and 9's tuning tables; each step resumes the newest table of its model.
 TUNED=benchmarks/results/raw/tuning-frontier-amazon-beauty
+newest_table() {  # the newest tuning table of model $1 (empty if none)
+    ls -t "$TUNED"/tuning-"$1"-amazon-beauty-hyperopt-*.csv 2>/dev/null | head -n 1 || true
+}
 # The budget of every model's tuning: 30 random trials, no early stop of the search, ASHA rungs at
 # 5/15/45 epochs (keep the top third), epoch cap 50, selected on validation `unseen`, seed 42.
 TUNING=(--tool=hyperopt --algo=random --max_evals=30 --early_stop=0 --scheduler=asha --grace_period=5
@@ -98,14 +101,14 @@ for step in $STEPS; do
         # 50 epochs is above step 5's selected SASRec epochs (27-42). One trial at a time (hyperopt), so
         # the other core stays free; a stopped search resumes from its table, re-training only the
         # trial it was in.
-        RESUME=$(ls -t $TUNED/tuning-SASRec-amazon-beauty-hyperopt-*.csv 2>/dev/null | head -n 1 || true)
+        RESUME=$(newest_table SASRec)
         $PY run_hyper_hsuga.py --model=SASRec --params_file=properties/hyper/sasrec_recipe.hyper \
             ${RESUME:+--resume=$RESUME} "${TUNING[@]}" ;;
     9)  # GAA's own keys (properties/hyper/gaa_own.hyper: alpha, K per group, Pearson percentile) on
         # step 8's best recipe, the same budget; best_trial.py refuses until step 8 has used its budget.
-        SASREC_TABLE=$(ls -t $TUNED/tuning-SASRec-amazon-beauty-hyperopt-*.csv 2>/dev/null | head -n 1 || true)
+        SASREC_TABLE=$(newest_table SASRec)
         RECIPE=$($PY benchmarks/best_trial.py "${SASREC_TABLE:-step 8 has no table yet}")
-        RESUME=$(ls -t $TUNED/tuning-SASRecHSUGA-amazon-beauty-hyperopt-*.csv 2>/dev/null | head -n 1 || true)
+        RESUME=$(newest_table SASRecHSUGA)
         # shellcheck disable=SC2086  # RECIPE is a list of --key=value settings
         $PY run_hyper_hsuga.py --model=SASRecHSUGA --params_file=properties/hyper/gaa_own.hyper \
             --hsuga_backbone=id_only --semantic_suffix=useremb_text $RECIPE ${RESUME:+--resume=$RESUME} \

@@ -1,4 +1,5 @@
-"""Where one training epoch (SASRec by default, any model with ``--model``) spends its time: cProfile over a block of batches.
+"""Where one training epoch spends its time (SASRec by default, any model with ``--model``):
+cProfile over a block of batches.
 
     python benchmarks/profile_epoch.py --dataset=amazon-beauty --batches=20
 

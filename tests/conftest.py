@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import os
 import random
@@ -214,7 +215,5 @@ def score_terms_of(net, test_data) -> tuple[torch.Tensor, torch.Tensor]:
 def import_benchmark(monkeypatch) -> Callable[[str], object]:
     """``import_benchmark("run_progress")``: a script of ``benchmarks/``, imported as the scripts
     import each other (their folder on the path, removed again after the test)."""
-    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parent.parent / "benchmarks"))
-    import importlib
-
+    monkeypatch.syspath_prepend(str(REPO_ROOT / "benchmarks"))
     return importlib.import_module

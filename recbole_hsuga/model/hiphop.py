@@ -85,6 +85,8 @@ from __future__ import annotations
 import logging
 import math
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -108,6 +110,14 @@ LOSSES = ("ce", "focal")
 _EXCLUDED = -1e4
 #: queries compared with the whole memory at once, and sessions per bank-refresh batch.
 QUERY_CHUNK = 256
+
+
+@contextmanager
+def quiet_sparse_csr() -> Iterator[None]:
+    """Silence torch's "sparse CSR support is in beta" warning, which every CSR operation repeats."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        yield
 
 
 class HIPHOPDataset(SemanticSequentialDataset):
@@ -197,8 +207,7 @@ def item_sets(item_seq: torch.Tensor, n_items: int) -> torch.Tensor:
     counts = keep.sum(dim=1)
     crow = torch.cat([counts.new_zeros(1), counts.cumsum(0)])
     columns = ordered[keep]  # row-major, so each row's columns come sorted
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # "sparse CSR support is in beta"
+    with quiet_sparse_csr():
         return torch.sparse_csr_tensor(crow, columns, torch.ones(len(columns), device=item_seq.device),
                                        (item_seq.size(0), n_items))
 
@@ -251,7 +260,8 @@ def top_k_per_row(rows: torch.Tensor, columns: torch.Tensor, values: torch.Tenso
     rows, columns, values = rows[order], columns[order], values[order]
     order = torch.sort(rows.double() * 4 - values.double(), stable=True).indices
     rows, columns, values = rows[order], columns[order], values[order]
-    starts = torch.bincount(rows, minlength=n_rows).cumsum(0) - torch.bincount(rows, minlength=n_rows)
+    per_row = torch.bincount(rows, minlength=n_rows)
+    starts = per_row.cumsum(0) - per_row
     rank = torch.arange(len(rows), device=rows.device) - starts[rows]
     kept = rank < k
     top_values = torch.zeros(n_rows, k, device=values.device, dtype=values.dtype)
@@ -281,8 +291,7 @@ def hard_negatives(anchors: torch.Tensor, item_seq: torch.Tensor, n_items: int, 
         ``(cosines [B, k'], index [B, k'])``, ``k' = min(k, B)``; ``-inf`` where a row has fewer.
     """
     sets = item_sets(item_seq, n_items)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # "sparse CSR support is in beta"
+    with quiet_sparse_csr():
         disjoint = (sets @ sets.t()).to_dense() == 0  # [B, B]; a session shares its items with itself
     similarity = (anchors @ anchors.detach().t()).masked_fill(~disjoint, float("-inf"))
     return similarity.topk(min(k, similarity.size(1)), dim=1)
@@ -311,8 +320,7 @@ class SessionMemory(nn.Module):
             # [n_items, N] CSR: which sessions hold each item (the inverted index of the sets).
             by_item = torch.sparse_coo_tensor(torch.from_numpy(np.stack([flat, rows])), torch.ones(len(flat)),
                                               (n_items, n_users), check_invariants=True).coalesce()
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", UserWarning)  # "sparse CSR support is in beta"
+            with quiet_sparse_csr():
                 by_item = by_item.to_sparse_csr()
             self.register_buffer(f"{name}_indptr", torch.from_numpy(indptr), persistent=False)
             self.register_buffer(f"{name}_items", torch.from_numpy(flat), persistent=False)
@@ -340,8 +348,7 @@ class SessionMemory(nn.Module):
         # A chunk of queries at a time: the overlaps of an evaluation batch of thousands would not fit.
         for items, owners in zip(query_items.split(QUERY_CHUNK), users.split(QUERY_CHUNK)):
             query_sets = item_sets(items, by_item.size(0))
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", UserWarning)  # "sparse CSR support is in beta"
+            with quiet_sparse_csr():
                 # sparse x sparse: the work is the popularity of the query's items, not N x n_items.
                 overlap = (query_sets @ by_item).to_sparse_coo()
             rows, sessions = overlap.indices()
