@@ -99,8 +99,8 @@ for step in $STEPS; do
     8)  # Tune the backbone recipe on SASRec (properties/hyper/sasrec_recipe.hyper: sampled softmax,
         # window, depth, width, dropout, weight decay, learning rate) with the budget above. The cap of
         # 50 epochs is above step 5's selected SASRec epochs (27-42). One trial at a time (hyperopt), so
-        # the other core stays free; a stopped search resumes from its table, re-training only the
-        # trial it was in.
+        # the other core stays free; a stopped search resumes from its table, and the trial it was in
+        # from that trial's last validated epoch.
         RESUME=$(newest_table SASRec)
         $PY run_hyper_hsuga.py --model=SASRec --params_file=properties/hyper/sasrec_recipe.hyper \
             ${RESUME:+--resume=$RESUME} "${TUNING[@]}" ;;

@@ -181,7 +181,9 @@ class HeadTailEvaluationMixin:
             return super().fit(rows, valid_data, verbose, saved, show_progress, callback_fn)
         # Held while this process trains the run; a killed process releases it with its files.
         with training_state.hold_lock(self.training_state_file):
-            if self._resume_training_state():
+            stopped = self._resume_training_state()
+            self._replay_validations(callback_fn)
+            if stopped:
                 self.logger.info(f"{self.training_state_file}: this run had already stopped; testing its best "
                                  "checkpoint")
                 return self.best_valid_score, self.best_valid_result
@@ -332,6 +334,16 @@ class HeadTailEvaluationMixin:
             self.logger.info(f"{self.training_state_file}: resuming at epoch {self.start_epoch} (best valid score "
                              f"{self.best_valid_score}, {self.cur_step} evaluations without improvement)")
         return stopped
+
+    def _replay_validations(self, callback_fn) -> None:
+        """Hand ``callback_fn`` the validations of the epochs a resumed run already trained, in
+        order, so a caller that follows the scores (a tuning trial's halving rung records) sees
+        the same sequence as an uninterrupted run."""
+        if callback_fn is None:
+            return
+        for entry in self.curve:
+            if "valid_score" in entry:
+                callback_fn(entry["epoch"], entry["valid_score"])
 
     def forget_training_state(self) -> None:
         """Remove the saved training state and its lock file (the run's result is written)."""

@@ -209,6 +209,48 @@ def test_hyperopt_asha_early_terminates_a_weak_trial_and_resumes(toy_data_path, 
                    settings=[f"--{k}={v}" for k, v in dict(fast_settings, epochs=3).items()] + flags)
 
 
+def test_a_search_killed_mid_trial_continues_that_trial_from_its_last_validated_epoch(toy_data_path, fast_settings,
+                                                                                     tmp_path, monkeypatch):
+    # Grid order is [second, first]: the barely-moving rate runs first, the good one second and
+    # stays above it at rung 1, so both trials train all 3 epochs.
+    space = write(tmp_path / "lr.hyper", "learning_rate choice [0.01, 1e-7]\n")
+    flags = ["--scheduler=asha", "--grace_period=1", "--reduction_factor=2"]
+
+    def search(root, resume_table=None):
+        settings = dict(fast_settings, epochs=3, checkpoint_dir=str(root / "saved"), results_dir=str(root / "results"))
+        return tune_model("SASRec", DATASET, space, tool="hyperopt", algo="exhaustive", resume_table=resume_table,
+                          settings=[f"--{k}={v}" for k, v in settings.items()] + flags)
+
+    uninterrupted = read_rows(search(tmp_path / "whole").csv_path)
+
+    # A process killed while the second trial trains: the interrupt leaves its second epoch's
+    # validation saved and nothing in the table.
+    from recbole_hsuga.tuning import objective
+
+    update, calls = objective.EpochTracker.update, []
+
+    def killed_at_the_fifth_validation(tracker, epoch_idx, valid_score):
+        calls.append(epoch_idx)
+        if len(calls) == 5:
+            raise KeyboardInterrupt
+        return update(tracker, epoch_idx, valid_score)
+
+    monkeypatch.setattr(objective.EpochTracker, "update", killed_at_the_fifth_validation)
+    with pytest.raises(KeyboardInterrupt):
+        search(tmp_path / "killed")
+    monkeypatch.setattr(objective.EpochTracker, "update", update)
+    table = next((tmp_path / "killed" / "results").glob("tuning-*.csv"))
+    assert [row["trial"] for row in read_rows(table)] == ["trial0001"]
+
+    resumed = read_rows(search(tmp_path / "killed", resume_table=table).csv_path)
+    assert [row["trial"] for row in resumed] == ["trial0001", "trial0002"]
+    second = resumed[1]
+    assert json.loads(open(second["result_file"]).read())["trainer_report"]["resumed_at_epochs"] == [2]
+    for column in ("learning_rate", "status", "epochs", "rung_scores", "valid_score", "test/full/ndcg@10"):
+        assert second[column] == uninterrupted[1][column], column
+    assert not list((tmp_path / "killed" / "saved").rglob("training-state-*"))  # removed once the result is written
+
+
 def test_hyperopt_records_a_failed_trial_and_goes_on(toy_data_path, fast_settings, tmp_path):
     # 3 heads do not divide SASRec's hidden size 64: RecBole raises while building the model.
     space = write(tmp_path / "heads.hyper", "n_heads choice [1, 3]\n")

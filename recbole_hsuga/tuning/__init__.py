@@ -21,7 +21,10 @@ test; here test metrics of a trial are only written to the table for information
 trial that ends (finished, early-terminated or failed) is appended to ``<results_dir>/tuning-<model>-<dataset>-<tool>-<time>.csv``
 at once (under a file lock, Ray trials run in parallel processes) and the markdown table
 next to it is rewritten, so an interrupted search keeps what it finished;
-``resume_table`` reuses those rows instead of training the same parameters again.
+``resume_table`` reuses those rows instead of training the same parameters again. Trials
+train with ``resume_training`` in their own checkpoint folder, and a resumed search draws its
+trials in the same order under the same names, so the trial a stopped search was in continues
+from its last validated epoch, its earlier validations replayed to the halving rule.
 """
 
 from recbole_hsuga.tuning.driver import ALGOS, PATH_SETTINGS, SCHEDULER_FLAGS, TOOLS, TuningOutcome, tune_model

@@ -208,7 +208,6 @@ def tune_model(
             halving.load(row["trial"], json.loads(row.get("rung_scores") or "{}"))
     objective = TuningObjective(model, dataset, config_files, trial_settings, paths, table, bigger, reuse, keep_checkpoints,
                                 budget=budget, epoch_cap=epochs, milestones=milestones, halving=halving)
-    objective.trials_started = len(table.read())
     logger.info("tuning %s on %s with %s/%s over %s; selecting on valid %s; budget %s", model, dataset, tool, algo, names,
                 valid_metric, budget)
 

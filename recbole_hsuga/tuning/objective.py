@@ -95,7 +95,8 @@ class TuningObjective:
     epoch_cap: int | None = None
     milestones: tuple[int, ...] = ()
     halving: HalvingRule | None = None
-    #: trials named so far by :meth:`__call__` (hyperopt; Ray names its own trials).
+    #: trials drawn so far by :meth:`__call__` (hyperopt; Ray names its own trials). A resumed
+    #: search draws the same sequence again, so draw ``k`` is ``trial{k:04d}`` in every run of it.
     trials_started: int = 0
 
     def _row(self, trial_name: str, params: dict, status: str, score: float | None, tracker: EpochTracker | None,
@@ -151,6 +152,9 @@ class TuningObjective:
         config_dict["data_path"] = self.paths["data_path"]
         config_dict["checkpoint_dir"] = str(Path(self.paths["checkpoint_dir"]) / trial_dir)
         config_dict["results_dir"] = str(Path(self.paths["results_dir"]) / trial_dir)
+        # A trial killed mid-training (a search longer than a session) continues from its last
+        # validated epoch when the resumed search draws it again under the same name.
+        config_dict["resume_training"] = True
         tracker = EpochTracker(self.bigger, self.milestones)
 
         def after_validation(epoch_idx: int, valid_score: float) -> None:
