@@ -156,8 +156,9 @@ def test_table_states_budget_and_status_and_ranks_finished_trials_first(tmp_path
     assert lines[0] == ("Budget: 8 trials (max_evals); scheduler asha (grace_period 5 epochs, reduction_factor 3, max_t 20 "
                         "epochs); epoch cap 20; search seed 2020, training seed 42; hyperopt/random; early_stop 10 trials.")
     assert lines[2] == "| trial | a | status | epochs | valid NDCG@10 | test NDCG@10 | seconds |"
-    assert [line.split(" | ")[0] for line in lines[4:]] == ["| t2", "| t1", "| t3"]  # by score, no score last
+    assert [line.split(" | ")[0] for line in lines[4:7]] == ["| t2", "| t1", "| t3"]  # by score, no score last
     assert lines[6].startswith("| t3 | 3 | failed |  |  |")
+    assert lines[-1] == "Ended: 2 of 8 trials (1 finished, 1 early-terminated, 1 failed); 0.00 core-hours of trials in all."
 
     table.check_budget(dict(BUDGET))
     with pytest.raises(InputError, match=r"budget key 'max_evals' is 8 in the table but 16 now"):

@@ -62,6 +62,18 @@ def describe_budget(budget: dict[str, Any]) -> str:
     return "Budget: " + "; ".join(parts) + "."
 
 
+def progress_line(rows: list[dict[str, str]], budget: dict[str, Any] | None) -> str:
+    """How far a search is: trials ended against the budget, by status, and the training time
+    spent (one core per trial, so hours are core-hours)."""
+    counts = {status: sum(row_status(row) == status for row in rows) for status in (FINISHED, EARLY_TERMINATED, FAILED)}
+    ended = counts[FINISHED] + counts[EARLY_TERMINATED]  # a failed trial is tried again on resume
+    wanted = (budget or {}).get("max_evals")
+    seconds = sum(float(row.get("seconds") or 0.0) for row in rows)
+    by_status = ", ".join(f"{n} {status}" for status, n in counts.items() if n)
+    of = f" of {wanted}" if wanted is not None else ""
+    return f"Ended: {ended}{of} trials ({by_status or 'none yet'}); {seconds / 3600:.2f} core-hours of trials in all."
+
+
 def row_status(row: dict[str, str]) -> str:
     """A row's status; rows of tables written before the column existed were finished."""
     return row.get(STATUS_COLUMN) or FINISHED
@@ -195,6 +207,7 @@ class TuningTable:
             cells = [row["trial"], *(row[name] for name in self.parameter_names), row_status(row), row.get("epochs", "")]
             cells += [_fmt(row.get(SCORE_COLUMN)), _fmt(row.get(test_column)), _fmt(row.get("seconds"), 1)]
             lines.append("| " + " | ".join(cells) + " |")
+        lines += ["", progress_line(rows, budget)]
         tmp = self.markdown_path.with_suffix(".md.tmp")
         tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
         tmp.replace(self.markdown_path)
