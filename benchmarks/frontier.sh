@@ -11,12 +11,14 @@
 #   bash benchmarks/frontier.sh 8        # step 8: tune SASRec's backbone recipe (issue 24, item 4), one core
 #   bash benchmarks/frontier.sh 9        # step 9: tune GAA's own keys on step 8's recipe, the same budget
 #   SEEDS=42 bash benchmarks/frontier.sh 10   # step 10: BSARec and FEARec on their own recipes, beside SASRec
+#   bash benchmarks/frontier.sh 11       # steps 11-13: LLM-ESR's, HSUGA-on-the-dual-view's and GRASP's own keys
+#   bash benchmarks/frontier.sh 14       # step 14: BSARec's own keys on its recipe (does not wait for step 8)
 #
 # Stop it by killing its process group (kill -- -PGID), not with pkill -f, which also hits other runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-.venv/bin/python}
-STEPS=${1:-1 2 3 5 7 10 8 9 6 4}
+STEPS=${1:-1 2 3 5 7 10 8 9 11 12 13 14 6 4}
 # Runs side by side. 2 fits 2 cores; 3 keeps both cores busy when a run set ends with one long run.
 JOBS=${JOBS:-2}
 NOTES=benchmarks/notes/frontier-amazon-beauty.md
@@ -28,17 +30,30 @@ SEQUENCE_SASREC=benchmarks/results/raw/train-rows-amazon-beauty/sequence
 # eSASRec's Beauty recipe (RecTools SASRec: sampled softmax over 256 uniform negatives drawn per
 # position, 1 block, 1 head, dropout 0.2, max length 50) in RecBole's keys.
 GAA_SHUFFLED="SASRecHSUGA+hsuga_backbone=id_only+semantic_suffix=useremb_text_shuffled"
-# Step 8's and 9's tuning tables; each step resumes the newest table of its model.
+# The tuning tables: step 8's in this folder, each later search's in a sub-folder of its own (two
+# searches of one model, GAA and HSUGA on the dual view, must not resume each other's table).
 TUNED=benchmarks/results/raw/tuning-frontier-amazon-beauty
-newest_table() {  # the newest tuning table of model $1 (empty if none)
-    ls -t "$TUNED"/tuning-"$1"-amazon-beauty-hyperopt-*.csv 2>/dev/null | head -n 1 || true
+newest_table() {  # the newest tuning table of model $2 in folder $1 (empty if none)
+    ls -t "$1"/tuning-"$2"-amazon-beauty-hyperopt-*.csv 2>/dev/null | head -n 1 || true
 }
 # The budget of every model's tuning: 30 random trials, no early stop of the search, ASHA rungs at
 # 5/15/45 epochs (keep the top third), epoch cap 50, selected on validation `unseen`, seed 42.
-TUNING=(--tool=hyperopt --algo=random --max_evals=30 --early_stop=0 --scheduler=asha --grace_period=5
-        --reduction_factor=3 --dataset=amazon-beauty --results_dir=$TUNED --train_rows=sequence --loss_type=CE
-        --train_batch_size=256 --train_batch_unit=rows --stopping_step=20 --epochs=50 --eval_protocol=unseen
-        --seed=42)
+BUDGET=(--tool=hyperopt --algo=random --max_evals=30 --early_stop=0 --scheduler=asha --grace_period=5
+        --reduction_factor=3 --dataset=amazon-beauty --stopping_step=20 --epochs=50 --eval_protocol=unseen --seed=42)
+# ... over the training protocol of the SASRec-based models.
+TUNING=("${BUDGET[@]}" --train_rows=sequence --loss_type=CE --train_batch_size=256 --train_batch_unit=rows)
+tune_own_keys() {  # $1 folder label, $2 model, $3 .hyper file, then fixed settings: the model's own keys
+    # searched on step 8's best recipe with the same budget; best_trial.py refuses (exit 2) until step
+    # 8 has used its budget.
+    local label=$1 model=$2 space=$3 sasrec_table recipe resume
+    shift 3
+    sasrec_table=$(newest_table "$TUNED" SASRec)
+    recipe=$($PY benchmarks/best_trial.py "${sasrec_table:-step 8 has no table yet}")
+    resume=$(newest_table "$TUNED/$label" "$model")
+    # shellcheck disable=SC2086  # recipe is a list of --key=value settings
+    $PY run_hyper_hsuga.py --model="$model" --params_file="$space" "$@" $recipe ${resume:+--resume=$resume} \
+        "${TUNING[@]}" --results_dir="$TUNED/$label"
+}
 # BSARec and FEARec keep their own recipes in every step (prefix rows, window 50).
 BSAREC="BSARec+train_rows=prefix+MAX_ITEM_LIST_LENGTH=50+learning_rate=0.0005"
 FEAREC="FEARec+train_rows=prefix+MAX_ITEM_LIST_LENGTH=50"
@@ -105,18 +120,24 @@ for step in $STEPS; do
         # 50 epochs is above step 5's selected SASRec epochs (27-42). One trial at a time (hyperopt), so
         # the other core stays free; a stopped search resumes from its table, and the trial it was in
         # from that trial's last validated epoch.
-        RESUME=$(newest_table SASRec)
+        RESUME=$(newest_table "$TUNED" SASRec)
         $PY run_hyper_hsuga.py --model=SASRec --params_file=properties/hyper/sasrec_recipe.hyper \
-            ${RESUME:+--resume=$RESUME} "${TUNING[@]}" ;;
-    9)  # GAA's own keys (properties/hyper/gaa_own.hyper: alpha, K per group, Pearson percentile) on
-        # step 8's best recipe, the same budget; best_trial.py refuses until step 8 has used its budget.
-        SASREC_TABLE=$(newest_table SASRec)
-        RECIPE=$($PY benchmarks/best_trial.py "${SASREC_TABLE:-step 8 has no table yet}")
-        RESUME=$(newest_table SASRecHSUGA)
-        # shellcheck disable=SC2086  # RECIPE is a list of --key=value settings
-        $PY run_hyper_hsuga.py --model=SASRecHSUGA --params_file=properties/hyper/gaa_own.hyper \
-            --hsuga_backbone=id_only --semantic_suffix=useremb_text $RECIPE ${RESUME:+--resume=$RESUME} \
-            "${TUNING[@]}" ;;
+            ${RESUME:+--resume=$RESUME} "${TUNING[@]}" --results_dir=$TUNED ;;
+    9)  # GAA's own keys (properties/hyper/gaa_own.hyper: alpha, K per group, Pearson percentile).
+        tune_own_keys gaa-id-only SASRecHSUGA properties/hyper/gaa_own.hyper --hsuga_backbone=id_only \
+            --semantic_suffix=useremb_text ;;
+    11) # LLM-ESR's own keys (properties/hyper/llmesr.hyper: the self-distillation weight, neighbours).
+        tune_own_keys llmesr SASRecLLMESR properties/hyper/llmesr.hyper ;;
+    12) # HSUGA on the dual view: GAA's keys on LLM-ESR's backbone (the paper's model).
+        tune_own_keys hsuga-dual-view SASRecHSUGA properties/hyper/gaa_own.hyper --semantic_suffix=useremb_text ;;
+    13) # GRASP's own keys (properties/hyper/grasp.hyper: level weights, fusion depth, ID embedding).
+        tune_own_keys grasp SASRecGRASP properties/hyper/grasp.hyper ;;
+    14) # BSARec's own keys (properties/hyper/bsarec.hyper: alpha, c) on its own recipe (step 10's),
+        # the same budget; it does not wait for step 8.
+        RESUME=$(newest_table "$TUNED/bsarec" BSARec)
+        $PY run_hyper_hsuga.py --model=BSARec --params_file=properties/hyper/bsarec.hyper \
+            ${RESUME:+--resume=$RESUME} "${BUDGET[@]}" --train_rows=prefix --loss_type=CE --train_batch_size=256 \
+            --train_batch_unit=rows --MAX_ITEM_LIST_LENGTH=50 --learning_rate=0.0005 --results_dir=$TUNED/bsarec ;;
     10) # The frequency-domain models of step 4 on their own recipes (prefix rows, window 50; BSARec's
         # official Beauty alpha 0.7, c 5 and learning rate 5e-4), which do not wait for step 8: how
         # far is BSARec's published 0.0611 on this data, and do they beat SASRec under `unseen`?
@@ -125,6 +146,6 @@ for step in $STEPS; do
             --variants="SASRec,$BSAREC,$FEAREC" --pairs="$BSAREC:SASRec,$FEAREC:SASRec" \
             --seeds="${SEEDS:-42,43,44}" --jobs=$JOBS --notes=$NOTES "${COMMON[@]}" --eval_protocol=unseen \
             --out=benchmarks/results/compare-frontier-frequency-models-amazon-beauty.md ;;
-    *)  echo "frontier.sh: unknown step '$step' (steps: 1 2 3 4 5 6 7 8 9 10)" >&2; exit 2 ;;
+    *)  echo "frontier.sh: unknown step '$step' (steps: 1 to 14)" >&2; exit 2 ;;
     esac
 done
