@@ -44,6 +44,7 @@ seeds (within a head/tail group only for runs whose rank files carry the group l
 from __future__ import annotations
 
 import argparse
+import hashlib
 import re
 from pathlib import Path
 
@@ -100,8 +101,22 @@ def selection_protocols(done: dict[str, list[dict]]) -> str:
     return " / ".join(found) or "full"
 
 
+#: longest variant folder name kept whole; file systems refuse names over 255 bytes, and a tuned
+#: recipe handed over as ``+key=value`` settings is longer than that.
+SLUG_MAX = 120
+
+
 def slug(spec: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.=-]+", "_", spec.replace("+", "__"))
+    """A variant's folder name: ``A+k=v`` -> ``A__k=v``. A longer one than :data:`SLUG_MAX` keeps its
+    leading whole settings and ends in ``__sha=<10 hex digits of the spec>`` (every run's result
+    file holds its full settings)."""
+    name = re.sub(r"[^A-Za-z0-9_.=-]+", "_", spec.replace("+", "__"))
+    if len(name) <= SLUG_MAX:
+        return name
+    digest = "__sha=" + hashlib.sha1(spec.encode()).hexdigest()[:10]
+    head = name[:SLUG_MAX - len(digest)]
+    head = head[:head.rfind("__")] if "__" in head else head
+    return head + digest
 
 
 def mean_metric(runs: list[dict], protocol: str, group: str, metric: str) -> float:

@@ -44,6 +44,22 @@ def test_variant_seeds_default_to_all_and_may_be_narrowed(bench):
         comparison.split_seeds("SASRec@42,43", [42, 43, 44])
 
 
+def test_variant_folders_keep_short_names_and_shorten_long_ones_uniquely(bench):
+    _, comparison = bench
+    # Existing run sets' folders keep their names.
+    assert comparison.slug("SASRecHSUGA+hsuga_backbone=id_only+semantic_suffix=useremb_text") == (
+        "SASRecHSUGA__hsuga_backbone=id_only__semantic_suffix=useremb_text")
+    recipe = ("+softmax_negatives=0+MAX_ITEM_LIST_LENGTH=50+n_layers=2+n_heads=1+hidden_size=64+hidden_dropout_prob=0.1"
+              "+attn_dropout_prob=0.2+weight_decay=0+learning_rate=0.0014938502855395982")
+    spec = "SASRecHSUGA+hsuga_backbone=id_only+semantic_suffix=useremb_text" + recipe
+    name = comparison.slug(spec)
+    assert len(name) <= comparison.SLUG_MAX < 255
+    assert name.startswith("SASRecHSUGA__hsuga_backbone=id_only__semantic_suffix=useremb_text__softmax_negatives=0__")
+    head, digest = name.rsplit("__sha=", 1)
+    assert len(digest) == 10 and not head.endswith("_")  # cut between settings, never inside one
+    assert comparison.slug(spec) == name and comparison.slug(spec + "+gaa_alpha=0.5") != name
+
+
 def test_finished_run_is_the_newest_with_the_same_settings(bench, tmp_path):
     common, _ = bench
     write_result(tmp_path, "SASRec", 42, "20261101T000000", {"loss_type": "CE", "train_rows": "sequence"})
