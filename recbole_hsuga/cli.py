@@ -45,8 +45,9 @@ written to the table for information only.
 Writes ``<results_dir>/tuning-<model>-<dataset>-<tool>-<time>.csv`` (one row per trial, as
 trials finish) and ``.md``; ``--resume=<that csv>`` continues a search without re-training
 finished parameter sets; the trial a stopped search was in continues from its last validated
-epoch (each trial keeps a training state under ``<checkpoint_dir>/<table>/<trial>/``). Bad input exits with status 2 and one line naming what is wrong;
--v (or RECBOLE_HSUGA_TRACEBACK=1) shows the traceback.
+epoch (each trial keeps a training state under ``<checkpoint_dir>/<table>/<trial>/``). Bad
+input exits with status 2 and one line naming what is wrong; -v (or
+RECBOLE_HSUGA_TRACEBACK=1) shows the traceback.
 """
 
 #: exit status for bad input (argparse's and ``python -m dataset_tools``'s).

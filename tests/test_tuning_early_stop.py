@@ -158,7 +158,7 @@ def test_table_states_budget_and_status_and_ranks_finished_trials_first(tmp_path
     assert lines[2] == "| trial | a | status | epochs | valid NDCG@10 | test NDCG@10 | seconds |"
     assert [line.split(" | ")[0] for line in lines[4:7]] == ["| t2", "| t1", "| t3"]  # by score, no score last
     assert lines[6].startswith("| t3 | 3 | failed |  |  |")
-    assert lines[-1] == "Ended: 2 of 8 trials (1 finished, 1 early-terminated, 1 failed); 0.00 core-hours of trials in all."
+    assert lines[-1] == "Ended: 2 of 8 trials (1 finished, 1 early-terminated); 1 failed; 0.00 core-hours of trials in all."
 
     table.check_budget(dict(BUDGET))
     with pytest.raises(InputError, match=r"budget key 'max_evals' is 8 in the table but 16 now"):
@@ -242,6 +242,7 @@ def test_a_search_killed_mid_trial_continues_that_trial_from_its_last_validated_
     monkeypatch.setattr(objective.EpochTracker, "update", update)
     table = next((tmp_path / "killed" / "results").glob("tuning-*.csv"))
     assert [row["trial"] for row in read_rows(table)] == ["trial0001"]
+    trained_before = float((tmp_path / "killed" / "saved" / table.stem / "trial0002" / objective.ELAPSED_FILE).read_text())
 
     resumed = read_rows(search(tmp_path / "killed", resume_table=table).csv_path)
     assert [row["trial"] for row in resumed] == ["trial0001", "trial0002"]
@@ -249,6 +250,7 @@ def test_a_search_killed_mid_trial_continues_that_trial_from_its_last_validated_
     assert json.loads(open(second["result_file"]).read())["trainer_report"]["resumed_at_epochs"] == [2]
     for column in ("learning_rate", "status", "epochs", "rung_scores", "valid_score", "test/full/ndcg@10"):
         assert second[column] == uninterrupted[1][column], column
+    assert float(second["seconds"]) > trained_before > 0  # the time before the stop counts
     assert not list((tmp_path / "killed" / "saved").rglob("training-state-*"))  # removed once the result is written
 
 

@@ -38,6 +38,16 @@ logger = logging.getLogger(__name__)
 
 #: the per-epoch report's time attribute (epochs trained, 1-based): ASHA's ``time_attr``.
 EPOCH_KEY = "epoch"
+#: a trial's seconds so far, in its checkpoint folder (beside its training state), for a resumed trial.
+ELAPSED_FILE = "trial-seconds.txt"
+
+
+def _seconds_in(path: Path) -> float:
+    """Seconds a stopped trial had trained (0 for a new trial or an unreadable file)."""
+    try:
+        return float(path.read_text())
+    except (OSError, ValueError):
+        return 0.0
 
 
 @dataclass
@@ -146,18 +156,22 @@ class TuningObjective:
             return row
         from recbole_hsuga.runner import run  # torch; after the space is known to be valid
 
-        started = time.perf_counter()
         trial_dir = self.table.csv_path.stem + "/" + trial_name
         config_dict = dict(params)
         config_dict["data_path"] = self.paths["data_path"]
         config_dict["checkpoint_dir"] = str(Path(self.paths["checkpoint_dir"]) / trial_dir)
         config_dict["results_dir"] = str(Path(self.paths["results_dir"]) / trial_dir)
         # A trial killed mid-training (a search longer than a session) continues from its last
-        # validated epoch when the resumed search draws it again under the same name.
+        # validated epoch when the resumed search draws it again under the same name; its seconds
+        # count the time it trained before the stop too.
         config_dict["resume_training"] = True
+        elapsed_file = Path(config_dict["checkpoint_dir"]) / ELAPSED_FILE
+        started = time.perf_counter() - _seconds_in(elapsed_file)
         tracker = EpochTracker(self.bigger, self.milestones)
 
         def after_validation(epoch_idx: int, valid_score: float) -> None:
+            elapsed_file.parent.mkdir(parents=True, exist_ok=True)
+            elapsed_file.write_text(f"{time.perf_counter() - started:.3f}\n")
             best = tracker.update(epoch_idx, valid_score)
             if self.epoch_cap is not None and tracker.epochs >= self.epoch_cap:
                 return  # the last epoch: training ends anyway, the trial finishes

@@ -65,13 +65,15 @@ def describe_budget(budget: dict[str, Any]) -> str:
 def progress_line(rows: list[dict[str, str]], budget: dict[str, Any] | None) -> str:
     """How far a search is: trials ended against the budget, by status, and the training time
     spent (one core per trial, so hours are core-hours)."""
-    counts = {status: sum(row_status(row) == status for row in rows) for status in (FINISHED, EARLY_TERMINATED, FAILED)}
-    ended = counts[FINISHED] + counts[EARLY_TERMINATED]  # a failed trial is tried again on resume
+    finished, stopped, failed = (sum(row_status(row) == status for row in rows)
+                                 for status in (FINISHED, EARLY_TERMINATED, FAILED))
     wanted = (budget or {}).get("max_evals")
     seconds = sum(float(row.get("seconds") or 0.0) for row in rows)
-    by_status = ", ".join(f"{n} {status}" for status, n in counts.items() if n)
-    of = f" of {wanted}" if wanted is not None else ""
-    return f"Ended: {ended}{of} trials ({by_status or 'none yet'}); {seconds / 3600:.2f} core-hours of trials in all."
+    line = f"Ended: {finished + stopped}" + (f" of {wanted}" if wanted is not None else "")
+    line += f" trials ({finished} {FINISHED}, {stopped} {EARLY_TERMINATED})"
+    if failed:  # a failed trial is tried again on resume: it has not used the budget
+        line += f"; {failed} {FAILED}"
+    return line + f"; {seconds / 3600:.2f} core-hours of trials in all."
 
 
 def row_status(row: dict[str, str]) -> str:
