@@ -12,7 +12,7 @@ import recbole_hsuga  # noqa: F401  (compat shims before RecBole)
 from recbole_hsuga.data.training_history import TrainingHistory
 from recbole_hsuga.errors import InputError
 from recbole_hsuga.model.isrf import ISRF, UNREACHED, pca
-from recbole_hsuga.model.isrf_graphs import light_gcn, normalised_adjacency, user_similarity_graph
+from recbole_hsuga.model.isrf_graphs import light_gcn, normalised_adjacency, transposed, user_similarity_graph
 from recbole_hsuga.model.isrf_text import (WORD_ITEM, WORD_NONE, WORD_USER, DigitVocabulary, IdTokens, ItemTrie,
                                            assemble_prompts)
 from recbole_hsuga.registry import get_model
@@ -73,7 +73,25 @@ def test_normalised_adjacency_and_light_gcn_average_the_layers():
     dense = adjacency.to_dense()
     assert dense.tolist() == [[0.0, 1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 0.0]]
     start = torch.tensor([[1.0], [3.0], [5.0]])
-    assert light_gcn(adjacency, start, 1).squeeze(1).tolist() == [2.0, 2.0, 2.5]
+    assert light_gcn(adjacency, start, 1, adjacency).squeeze(1).tolist() == [2.0, 2.0, 2.5]
+
+
+def test_light_gcn_on_a_directed_graph_has_the_gradient_of_the_dense_product():
+    vectors = np.random.default_rng(3).normal(size=(12, 4)).astype(np.float32)
+    has_vector = np.ones(12, dtype=bool)
+    has_vector[0] = False
+    graph, _ = user_similarity_graph(vectors, has_vector, k=3)
+    assert not torch.equal(graph.to_dense(), graph.to_dense().T)  # directed: the backward needs the transpose
+    start = torch.randn(12, 5, dtype=torch.float32, requires_grad=True)
+    weights = torch.randn(12, 5)
+    (light_gcn(graph, start, 3, transposed(graph)) * weights).sum().backward()
+    sparse_grad, start.grad = start.grad, None
+    dense, total, current = graph.to_dense(), start, start
+    for _ in range(3):
+        current = dense @ current
+        total = total + current
+    (total / 4 * weights).sum().backward()
+    assert torch.allclose(sparse_grad, start.grad, atol=1e-6)
 
 
 def test_group_graph_links_users_with_vectors_only():

@@ -105,7 +105,7 @@ from recbole_hsuga.data.dataset import SemanticSequentialDataset, SemanticSettin
 from recbole_hsuga.data.text_ids import text_id_numbers, text_ids_from_config
 from recbole_hsuga.data.training_history import TrainingHistory
 from recbole_hsuga.errors import InputError
-from recbole_hsuga.model.isrf_graphs import interaction_graph, light_gcn, user_similarity_graph
+from recbole_hsuga.model.isrf_graphs import interaction_graph, light_gcn, transposed, user_similarity_graph
 from recbole_hsuga.model.isrf_text import (WORD_ITEM, WORD_USER, CheckpointTokenizer, DigitVocabulary, IdTokens,
                                            ItemTrie, assemble_prompts)
 
@@ -216,6 +216,7 @@ class ISRF(SequentialRecommender):
                 raise TypeError("ISRF with isrf_group: True needs the user semantic table from ISRFDataset")
             graph, edges = user_similarity_graph(users.table, users.has_vector, int(config["isrf_group_k"]))
             self.register_buffer("group_graph", graph, persistent=False)
+            self.register_buffer("group_graph_t", transposed(graph), persistent=False)  # directed: K per row
             self.group_embedding = nn.Embedding(dataset.user_num, width)
             nn.init.normal_(self.group_embedding.weight, std=1.0)
             logger.info("ISRF: group graph of %d directed top-%d edges over %d users with vectors", edges,
@@ -260,12 +261,14 @@ class ISRF(SequentialRecommender):
     def individual(self) -> tuple[torch.Tensor, torch.Tensor]:
         """LightGCN on the training user-item graph: ``(users [N, d], items [M, d])``."""
         items = self.adapter(self.item_semantic) if self.semantic == "adapter" else self.item_embedding.weight
-        every = light_gcn(self.individual_graph, torch.cat([self.user_embedding.weight, items]), self.gcn_layers)
+        # D^-1/2 A D^-1/2 of an undirected graph is its own transpose
+        every = light_gcn(self.individual_graph, torch.cat([self.user_embedding.weight, items]), self.gcn_layers,
+                          self.individual_graph)
         return every[: self.user_embedding.num_embeddings], every[self.user_embedding.num_embeddings:]
 
     def group_users(self) -> torch.Tensor:
         """LightGCN on the users' semantic top-K graph: ``[N, d]``."""
-        return light_gcn(self.group_graph, self.group_embedding.weight, self.gcn_layers)
+        return light_gcn(self.group_graph, self.group_embedding.weight, self.gcn_layers, self.group_graph_t)
 
     # ------------------------------------------------------------------ encoder
     def encode(self, users: torch.Tensor, item_seq: torch.Tensor, item_seq_len: torch.Tensor,

@@ -72,11 +72,39 @@ def user_similarity_graph(vectors: np.ndarray, has_vector: np.ndarray, k: int) -
     return graph, edges
 
 
-def light_gcn(adjacency: torch.Tensor, embeddings: torch.Tensor, layers: int) -> torch.Tensor:
-    """Mean of ``E_0 .. E_layers`` with ``E_{l+1} = adjacency @ E_l``: ``[n, d] -> [n, d]``."""
+def transposed(adjacency: torch.Tensor) -> torch.Tensor:
+    """The transpose of a sparse CSR matrix, as sparse CSR (for :func:`light_gcn`'s backward pass)."""
+    return adjacency.to_sparse_coo().t().coalesce().to_sparse_csr()
+
+
+class _SparseProduct(torch.autograd.Function):
+    """``adjacency @ x`` whose backward multiplies by a transpose computed once.
+
+    ``torch.sparse.mm`` builds the transpose of a CSR matrix in every backward pass: on the
+    group graph (22k users x 101 entries) that was two thirds of an ISRF training step.
+    """
+
+    @staticmethod
+    def forward(ctx, adjacency: torch.Tensor, adjacency_t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        ctx.adjacency_t = adjacency_t
+        return adjacency @ x
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        return None, None, ctx.adjacency_t @ grad
+
+
+def light_gcn(adjacency: torch.Tensor, embeddings: torch.Tensor, layers: int, adjacency_t: torch.Tensor) -> torch.Tensor:
+    """Mean of ``E_0 .. E_layers`` with ``E_{l+1} = adjacency @ E_l``: ``[n, d] -> [n, d]``.
+
+    Args:
+        adjacency: sparse CSR ``[n, n]``.
+        adjacency_t: its transpose (:func:`transposed`; the matrix itself when it is symmetric),
+            used by the backward pass.
+    """
     total = embeddings
     current = embeddings
     for _ in range(layers):
-        current = torch.sparse.mm(adjacency, current)
+        current = _SparseProduct.apply(adjacency, adjacency_t, current)
         total = total + current
     return total / (layers + 1)
