@@ -44,6 +44,13 @@ BUDGET=(--tool=hyperopt --algo=random --max_evals=30 --early_stop=0 --scheduler=
         --reduction_factor=3 --dataset=amazon-beauty --stopping_step=20 --epochs=50 --eval_protocol=unseen --seed=42)
 # ... over the training protocol of the SASRec-based models.
 TUNING=("${BUDGET[@]}" --train_rows=sequence --loss_type=CE --train_batch_size=256 --train_batch_unit=rows)
+grasp_neighbours() {  # GRASP's neighbour-mean tables (GRASPMixin.yaml), written once
+    local source
+    for source in useremb_text itememb; do
+        [ -f dataset/amazon-beauty/amazon-beauty.${source}_nbr10 ] || \
+            $PY -m dataset_tools neighbours amazon-beauty --data dataset/ --source $source --k 10
+    done
+}
 best_settings() {  # the best trial of the newest table of model $2 in folder $1, as +key=value settings
     local table
     table=$(newest_table "$1" "$2")
@@ -96,6 +103,7 @@ for step in $STEPS; do
         # HSUGA on the dual view, GRASP. BSARec and FEARec keep their own recipes (prefix rows,
         # window 50; BSARec's official learning rate 5e-4); the eSASRec recipe stays beside them.
         # Needs dataset/amazon-beauty/amazon-beauty.itememb and .useremb_text (README, User vectors).
+        grasp_neighbours
         $PY benchmarks/model_comparison.py --name=frontier-select-unseen \
             --variants="SASRec,SASRecHSUGA+hsuga_backbone=id_only+semantic_suffix=useremb_text,SASRecLLMInit,SASRecLLMESR,SASRecHSUGA+semantic_suffix=useremb_text,SASRecGRASP,$BSAREC,$FEAREC,$ESASREC" \
             --seeds=42,43,44 --jobs=$JOBS --notes=$NOTES "${COMMON[@]}" --eval_protocol=unseen ;;
@@ -138,6 +146,7 @@ for step in $STEPS; do
     12) # HSUGA on the dual view: GAA's keys on LLM-ESR's backbone (the paper's model).
         tune_own_keys hsuga-dual-view SASRecHSUGA properties/hyper/gaa_own.hyper --semantic_suffix=useremb_text ;;
     13) # GRASP's own keys (properties/hyper/grasp.hyper: level weights, fusion depth, ID embedding).
+        grasp_neighbours
         tune_own_keys grasp SASRecGRASP properties/hyper/grasp.hyper ;;
     14) # BSARec's own keys (properties/hyper/bsarec.hyper: alpha, c) on its own recipe (step 10's),
         # the same budget; it does not wait for step 8.
@@ -158,6 +167,7 @@ for step in $STEPS; do
         # recipe: the enhanced models' own searches come on top of SASRec's, so a gain that only the
         # tuned GAA shows is the extra search's as much as GAA's. The default recipe's SASRec stays as
         # the earlier reports' baseline. Refuses (exit 2) until every search has used its budget.
+        grasp_neighbours
         RECIPE=$(best_settings "$TUNED" SASRec)
         GAA="SASRecHSUGA+hsuga_backbone=id_only+semantic_suffix=useremb_text$RECIPE"
         GAA_TUNED="$GAA$(best_settings "$TUNED/gaa-id-only" SASRecHSUGA)"
