@@ -312,6 +312,8 @@ def test_ray_asha_stops_the_weak_trial_one_at_a_time(local_ray, toy_data_path, f
         (0.01, "finished", "2"), (1e-7, "early-terminated", "1")]
     assert float(rows[1]["valid_score"]) < json.loads(rows[0]["rung_scores"])["1"]
     assert json.loads(rows[1]["rung_scores"]) == {"1": pytest.approx(float(rows[1]["valid_score"]))}
+    # Neither trial leaves its model file or training state behind, the stopped one included.
+    assert not [path for path in (tmp_path / "saved").rglob("*") if path.is_file()]
 
     # Resumed, both rows are reused (the early-terminated one too) and no row is added.
     again = tune_model(

@@ -133,6 +133,7 @@ class TuningObjective:
         row[BUDGET_COLUMN] = budget_text(self.budget)
         row["error"] = error
         self.table.append(row)
+        self._drop_checkpoints(trial_name)  # the scheduler killed its worker before it could
         return row
 
     def evaluate(self, params: dict, trial_name: str, report: Callable[[int, float, dict], None] | None = None) -> dict[str, Any]:
@@ -156,11 +157,10 @@ class TuningObjective:
             return row
         from recbole_hsuga.runner import run  # torch; after the space is known to be valid
 
-        trial_dir = self.table.csv_path.stem + "/" + trial_name
         config_dict = dict(params)
         config_dict["data_path"] = self.paths["data_path"]
-        config_dict["checkpoint_dir"] = str(Path(self.paths["checkpoint_dir"]) / trial_dir)
-        config_dict["results_dir"] = str(Path(self.paths["results_dir"]) / trial_dir)
+        config_dict["checkpoint_dir"] = str(self.trial_checkpoints(trial_name))
+        config_dict["results_dir"] = str(Path(self.paths["results_dir"]) / self.table.csv_path.stem / trial_name)
         # A trial killed mid-training (a search longer than a session) continues from its last
         # validated epoch when the resumed search draws it again under the same name; its seconds
         # count the time it trained before the stop too.
@@ -196,7 +196,7 @@ class TuningObjective:
             )
         except TrialStopped as stop:
             seconds = time.perf_counter() - started
-            self._drop_checkpoints(config_dict)
+            self._drop_checkpoints(trial_name)
             row = self._row(trial_name, params, EARLY_TERMINATED, stop.score, tracker, seconds)
             row[BUDGET_COLUMN] = budget_text(self.budget)
             self.table.append(row)
@@ -206,7 +206,7 @@ class TuningObjective:
             raise  # bad settings: every trial would fail the same way
         except Exception as error:
             seconds = time.perf_counter() - started
-            self._drop_checkpoints(config_dict)
+            self._drop_checkpoints(trial_name)
             row = self._row(trial_name, params, FAILED, tracker.best, tracker, seconds)
             row[BUDGET_COLUMN] = budget_text(self.budget)
             row["error"] = f"{type(error).__name__}: {error}".splitlines()[0][:300]
@@ -215,7 +215,7 @@ class TuningObjective:
             raise
         seconds = time.perf_counter() - started
         if result.get("checkpoint"):
-            self._drop_checkpoints(config_dict)
+            self._drop_checkpoints(trial_name)
         row = self._row(trial_name, params, FINISHED, float(result["best_valid_score"]), tracker, seconds)
         row["valid_metric"] = result["valid_metric"]
         for split in ("valid", "test"):
@@ -229,9 +229,13 @@ class TuningObjective:
         logger.info("trial %s: valid %s = %.4f (%.1f s)", trial_name, result["valid_metric"], row[SCORE_COLUMN], seconds)
         return row
 
-    def _drop_checkpoints(self, config_dict: dict) -> None:
+    def trial_checkpoints(self, trial_name: str) -> Path:
+        """A trial's checkpoint folder: its model file and its training state."""
+        return Path(self.paths["checkpoint_dir"]) / self.table.csv_path.stem / trial_name
+
+    def _drop_checkpoints(self, trial_name: str) -> None:
         if not self.keep_checkpoints:
-            shutil.rmtree(config_dict["checkpoint_dir"], ignore_errors=True)
+            shutil.rmtree(self.trial_checkpoints(trial_name), ignore_errors=True)
 
     def __call__(self, params: dict, fixed_config_file_list: Any = None) -> dict:
         """RecBole's ``objective_function`` interface, with the *valid* result as the score.
