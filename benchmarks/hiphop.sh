@@ -3,7 +3,7 @@
 # paper (RecBole's SRGNN, GCSAN, NARM, STAMP, CORE) plus SASRec, one protocol for all. Resumable like
 # frontier.sh: finished runs are skipped, unfinished ones continue from their training state.
 #
-#   bash benchmarks/hiphop.sh            # 3 seeds, two runs side by side (2 cores)
+#   bash benchmarks/hiphop.sh            # 3 seeds, two runs side by side (2 cores; JOBS=1 for one)
 #   SEEDS=42 bash benchmarks/hiphop.sh   # one seed first
 #   DATASET=movielens-100k bash benchmarks/hiphop.sh   # the second dataset (needs its .itememb)
 #
@@ -29,4 +29,4 @@ COMMON=(--train_rows=prefix --loss_type=CE --train_batch_size=512 --MAX_ITEM_LIS
 $PY benchmarks/model_comparison.py --name=hiphop --dataset="$DATASET" \
     --variants="SRGNN,HIPHOP,HIPHOP+hiphop_semantic=none,HIPHOP+hiphop_intents=1,HIPHOP+hiphop_inter_session=False,HIPHOP+hiphop_contrastive_weight=0.0,GCSAN,NARM,STAMP,CORE,SASRec" \
     --pairs="HIPHOP:SASRec,HIPHOP:HIPHOP+hiphop_semantic=none" \
-    --seeds="$SEEDS" --jobs=2 "${COMMON[@]}"
+    --seeds="$SEEDS" --jobs="${JOBS:-2}" "${COMMON[@]}"

@@ -36,4 +36,4 @@ COMMON=(--train_rows=prefix --train_batch_size=64 --MAX_ITEM_LIST_LENGTH=20 --st
 $PY benchmarks/model_comparison.py --name=isrf --dataset="$DATASET" \
     --variants="SASRec,ISRF$VARIANT_SETTINGS,ISRF+isrf_group=False$VARIANT_SETTINGS,ISRF+isrf_semantic=none$VARIANT_SETTINGS" \
     --pairs="ISRF$VARIANT_SETTINGS:SASRec,ISRF$VARIANT_SETTINGS:ISRF+isrf_group=False$VARIANT_SETTINGS,ISRF$VARIANT_SETTINGS:ISRF+isrf_semantic=none$VARIANT_SETTINGS" \
-    --seeds="$SEEDS" --jobs=2 "${COMMON[@]}" ${NOTES:+--notes="$NOTES"}
+    --seeds="$SEEDS" --jobs="${JOBS:-2}" "${COMMON[@]}" ${NOTES:+--notes="$NOTES"}
