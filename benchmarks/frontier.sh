@@ -141,6 +141,14 @@ for step in $STEPS; do
     9)  # GAA's own keys (properties/hyper/gaa_own.hyper: alpha, K per group, Pearson percentile).
         tune_own_keys gaa-id-only SASRecHSUGA properties/hyper/gaa_own.hyper --hsuga_backbone=id_only \
             --semantic_suffix=useremb_text ;;
+    10) # The frequency-domain models of step 4 on their own recipes (prefix rows, window 50; BSARec's
+        # official Beauty alpha 0.7, c 5 and learning rate 5e-4), which do not wait for step 8: how
+        # far is BSARec's published 0.0611 on this data, and do they beat SASRec under `unseen`?
+        # Same run set as step 4 (it reuses these runs); its own report. SEEDS=42 first.
+        $PY benchmarks/model_comparison.py --name=frontier-select-unseen \
+            --variants="SASRec,$BSAREC,$FEAREC" --pairs="$BSAREC:SASRec,$FEAREC:SASRec" \
+            --seeds="${SEEDS:-42,43,44}" --jobs=$JOBS --notes=$NOTES "${COMMON[@]}" --eval_protocol=unseen \
+            --out=benchmarks/results/compare-frontier-frequency-models-amazon-beauty.md ;;
     11) # LLM-ESR's own keys (properties/hyper/llmesr.hyper: the self-distillation weight, neighbours).
         tune_own_keys llmesr SASRecLLMESR properties/hyper/llmesr.hyper ;;
     12) # HSUGA on the dual view: GAA's keys on LLM-ESR's backbone (the paper's model).
@@ -154,14 +162,6 @@ for step in $STEPS; do
         $PY run_hyper_hsuga.py --model=BSARec --params_file=properties/hyper/bsarec.hyper \
             ${RESUME:+--resume=$RESUME} "${BUDGET[@]}" --train_rows=prefix --loss_type=CE --train_batch_size=256 \
             --train_batch_unit=rows --MAX_ITEM_LIST_LENGTH=50 --learning_rate=0.0005 --results_dir=$TUNED/bsarec ;;
-    10) # The frequency-domain models of step 4 on their own recipes (prefix rows, window 50; BSARec's
-        # official Beauty alpha 0.7, c 5 and learning rate 5e-4), which do not wait for step 8: how
-        # far is BSARec's published 0.0611 on this data, and do they beat SASRec under `unseen`?
-        # Same run set as step 4 (it reuses these runs); its own report. SEEDS=42 first.
-        $PY benchmarks/model_comparison.py --name=frontier-select-unseen \
-            --variants="SASRec,$BSAREC,$FEAREC" --pairs="$BSAREC:SASRec,$FEAREC:SASRec" \
-            --seeds="${SEEDS:-42,43,44}" --jobs=$JOBS --notes=$NOTES "${COMMON[@]}" --eval_protocol=unseen \
-            --out=benchmarks/results/compare-frontier-frequency-models-amazon-beauty.md ;;
     15) # Issue 24's items 5-6: every model on its tuned settings, 3 seeds at convergence, selected on
         # `unseen`, paired with the tuned SASRec. GAA also at the paper's default keys on the tuned
         # recipe: the enhanced models' own searches come on top of SASRec's, so a gain that only the
