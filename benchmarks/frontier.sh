@@ -11,7 +11,7 @@
 #   bash benchmarks/frontier.sh 7        # step 7: GAA on shuffled user vectors, the control for step 5's gain
 #   bash benchmarks/frontier.sh 8        # step 8: tune SASRec's backbone recipe (issue 24, item 4), one core
 #   bash benchmarks/frontier.sh 9        # step 9: tune GAA's own keys on step 8's recipe, the same budget
-#   SEEDS=42 bash benchmarks/frontier.sh 10   # step 10: BSARec and FEARec on their own recipes, beside SASRec
+#   SEEDS=42 bash benchmarks/frontier.sh 10   # step 10: BSARec, FEARec, CORE and LightSANs on their own recipes
 #   bash benchmarks/frontier.sh 11       # steps 11-13: LLM-ESR's, HSUGA-on-the-dual-view's and GRASP's own keys
 #   bash benchmarks/frontier.sh 14       # step 14: BSARec's own keys on its recipe (does not wait for step 8)
 #   bash benchmarks/frontier.sh 15       # step 15: the re-measure, every model on its tuned settings, 3 seeds
@@ -68,9 +68,12 @@ tune_own_keys() {  # $1 folder label, $2 model, $3 .hyper file, then fixed setti
     $PY run_hyper_hsuga.py --model="$model" --params_file="$space" "$@" $recipe ${resume:+--resume=$resume} \
         "${TUNING[@]}" --results_dir="$TUNED/$label"
 }
-# BSARec and FEARec keep their own recipes in every step (prefix rows, window 50).
+# BSARec, FEARec and RecBole's CORE and LightSANs keep their own recipes in every step (prefix rows,
+# which they need, window 50, their YAML's other settings).
 BSAREC="BSARec+train_rows=prefix+MAX_ITEM_LIST_LENGTH=50+learning_rate=0.0005"
 FEAREC="FEARec+train_rows=prefix+MAX_ITEM_LIST_LENGTH=50"
+CORE="CORE+train_rows=prefix+MAX_ITEM_LIST_LENGTH=50"
+LIGHTSANS="LightSANs+train_rows=prefix+MAX_ITEM_LIST_LENGTH=50"
 ESASREC="SASRec+softmax_negatives=256+n_layers=1+n_heads=1+hidden_dropout_prob=0.2+attn_dropout_prob=0.2+MAX_ITEM_LIST_LENGTH=50"
 
 for step in $STEPS; do
@@ -141,14 +144,15 @@ for step in $STEPS; do
     9)  # GAA's own keys (properties/hyper/gaa_own.hyper: alpha, K per group, Pearson percentile).
         tune_own_keys gaa-id-only SASRecHSUGA properties/hyper/gaa_own.hyper --hsuga_backbone=id_only \
             --semantic_suffix=useremb_text ;;
-    10) # The frequency-domain models of step 4 on their own recipes (prefix rows, window 50; BSARec's
+    10) # The models of the table that keep their own recipes (prefix rows, window 50; BSARec's
         # official Beauty alpha 0.7, c 5 and learning rate 5e-4), which do not wait for step 8: how
         # far is BSARec's published 0.0611 on this data, and do they beat SASRec under `unseen`?
-        # Same run set as step 4 (it reuses these runs); its own report. SEEDS=42 first.
+        # Same run set as step 4 (step 15 reuses these runs); its own report. SEEDS=42 first.
         $PY benchmarks/model_comparison.py --name=frontier-select-unseen \
-            --variants="SASRec,$BSAREC,$FEAREC" --pairs="$BSAREC:SASRec,$FEAREC:SASRec" \
+            --variants="SASRec,$BSAREC,$FEAREC,$CORE,$LIGHTSANS" \
+            --pairs="$BSAREC:SASRec,$FEAREC:SASRec,$CORE:SASRec,$LIGHTSANS:SASRec" \
             --seeds="${SEEDS:-42,43,44}" --jobs=$JOBS --notes=$NOTES "${COMMON[@]}" --eval_protocol=unseen \
-            --out=benchmarks/results/compare-frontier-frequency-models-amazon-beauty.md ;;
+            --out=benchmarks/results/compare-frontier-own-recipes-amazon-beauty.md ;;
     11) # LLM-ESR's own keys (properties/hyper/llmesr.hyper: the self-distillation weight, neighbours).
         tune_own_keys llmesr SASRecLLMESR properties/hyper/llmesr.hyper ;;
     12) # HSUGA on the dual view: GAA's keys on LLM-ESR's backbone (the paper's model).
@@ -180,7 +184,7 @@ for step in $STEPS; do
         # if its search keeps alpha 0.7 and c 5) are reused, matched by their settings
         EARLIER=$(ls -d benchmarks/results/raw/compare-frontier-select-unseen-amazon-beauty/*/ | paste -sd, -)
         $PY benchmarks/model_comparison.py --name=frontier-tuned --reuse_runs="$EARLIER" \
-            --variants="SASRec$RECIPE,$GAA,$GAA_TUNED,SASRecLLMInit$RECIPE,$LLMESR,$HSUGA,$GRASP,$BSAREC_TUNED,$FEAREC,$ESASREC,SASRec" \
+            --variants="SASRec$RECIPE,$GAA,$GAA_TUNED,SASRecLLMInit$RECIPE,$LLMESR,$HSUGA,$GRASP,$BSAREC_TUNED,$FEAREC,$CORE,$LIGHTSANS,$ESASREC,SASRec" \
             --pairs="$GAA:SASRec$RECIPE,$GAA_TUNED:SASRec$RECIPE,$GAA_TUNED:$GAA,$HSUGA:$LLMESR,$LLMESR:SASRec$RECIPE,$BSAREC_TUNED:SASRec$RECIPE" \
             --seeds=42,43,44 --jobs=$JOBS --notes=$NOTES "${COMMON[@]}" --eval_protocol=unseen ;;
     *)  echo "frontier.sh: unknown step '$step' (steps: 1 to 15)" >&2; exit 2 ;;
