@@ -15,9 +15,10 @@
 # training step of 64 rows with 192 prompt tokens 0.83 s, a full-sort pass (30 beams) 1.9 s per
 # 64 users; an epoch (1,519 steps) took 25-28 minutes there. amazon-beauty's prompts are
 # shorter (median 4 training items) but it has 24x the users to validate. LightGCN's backward
-# has since cut an amazon-beauty step to 0.47x (benchmarks/results/isrf-graph-backward-amazon-beauty.md;
-# its group graph is 24x MovieLens', so MovieLens gains less): 1.23 s per step, 0.7 CPU-hours
-# per epoch (benchmarks/results/isrf-cost-amazon-beauty.md).
+# has since cut an amazon-beauty step to 0.47x (benchmarks/results/isrf-graph-backward-amazon-beauty.md):
+# 1.23 s per step, 0.7 CPU-hours per epoch (benchmarks/results/isrf-cost-amazon-beauty.md). On
+# MovieLens, whose group graph is 24x smaller and whose cost is the T5 over long prompts, it is
+# 0.97x (benchmarks/results/isrf-graph-backward-movielens-100k.md).
 # Stop it by killing its process group (kill -- -PGID), not with pkill -f.
 set -euo pipefail
 cd "$(dirname "$0")/.."
