@@ -186,6 +186,11 @@ for step in $STEPS; do
         $PY benchmarks/model_comparison.py --name=frontier-tuned --reuse_runs="$EARLIER" \
             --variants="SASRec$RECIPE,$GAA,$GAA_TUNED,SASRecLLMInit$RECIPE,$LLMESR,$HSUGA,$GRASP,$BSAREC_TUNED,$FEAREC,$CORE,$LIGHTSANS,$ESASREC,SASRec" \
             --pairs="$GAA:SASRec$RECIPE,$GAA_TUNED:SASRec$RECIPE,$GAA_TUNED:$GAA,$HSUGA:$LLMESR,$LLMESR:SASRec$RECIPE,$BSAREC_TUNED:SASRec$RECIPE" \
+            --label="SASRec$RECIPE=SASRec, tuned recipe" --label="$GAA=GAA on it, the paper's default keys" \
+            --label="$GAA_TUNED=GAA on it, tuned keys" --label="SASRecLLMInit$RECIPE=LLMInit, tuned recipe" \
+            --label="$LLMESR=LLM-ESR, tuned" --label="$HSUGA=HSUGA on the dual view, tuned" --label="$GRASP=GRASP, tuned" \
+            --label="$BSAREC_TUNED=BSARec, tuned alpha and c" --label="$ESASREC=SASRec, eSASRec recipe" \
+            --label="SASRec=SASRec, default recipe" \
             --seeds=42,43,44 --jobs=$JOBS --notes=$NOTES "${COMMON[@]}" --eval_protocol=unseen ;;
     *)  echo "frontier.sh: unknown step '$step' (steps: 1 to 15)" >&2; exit 2 ;;
     esac

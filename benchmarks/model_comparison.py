@@ -52,6 +52,7 @@ import numpy as np
 from common import (GROUPS, METRICS, RAW, REPO, InputError, best_epoch, finished_run, full_sort_seconds, invocation,
                     machine_load, newest_result_time, paired_seed_test, run_config, run_in_parallel, run_script,
                     seed_list, user_level_test, wall_to_best, write_report)
+from recbole_hsuga.reporting.collect import parse_labels
 
 SHOWN = ["train_rows", "loss_type", "softmax_negatives", "softmax_sampling", "train_batch_size", "train_batch_unit",
          "learning_rate", "MAX_ITEM_LIST_LENGTH", "hidden_size", "n_layers", "n_heads", "hidden_dropout_prob",
@@ -154,19 +155,37 @@ def delta_cell(pairs: list[tuple[dict, dict]], protocol: str, group: str) -> str
     return cell + ")"
 
 
-def paired_rows(done: dict[str, list[dict]], other: str, base: str, protocol: str) -> str | None:
+def paired_rows(done: dict[str, list[dict]], other: str, base: str, protocol: str,
+                labels: dict[str, str] | None = None) -> str | None:
     """One markdown row: ``other`` minus ``base`` in NDCG@10 per group, paired by seed (``None``
-    until they share a seed)."""
+    until they share a seed); variants appear under their ``labels``."""
+    labels = labels or {}
     pairs = [(b, o) for b, o in seed_pairs(done, other, base)
              if protocol in b["metrics"]["test"] and protocol in o["metrics"]["test"]]
     if not pairs:
         return None
     cells = [delta_cell(pairs, protocol, group) for group in GROUPS]
-    return f"| {other} vs {base} | {[o['seed'] for _, o in pairs]} | " + " | ".join(cells) + " |"
+    return (f"| {labels.get(other, other)} vs {labels.get(base, base)} | {[o['seed'] for _, o in pairs]} | "
+            + " | ".join(cells) + " |")
+
+
+def parse_variant_labels(specs: list[str], variants: list[str]) -> dict[str, str]:
+    """``--label VARIANT=LABEL`` (repeatable; split at the last ``=``) -> ``{variant: label}``: the
+    report's name for a variant whose spec is long (a tuned recipe as ``+key=value`` settings)."""
+    labels = parse_labels(specs)
+    unknown = [name for name in labels if name not in variants]
+    if unknown:
+        raise InputError(f"--label {unknown[0]!r}: not a variant of --variants")
+    return labels
 
 
 def report(done: dict[str, list[dict]], variants: list[str], args, settings: list[str],
-           comparisons: list[tuple[str, str]] = ()) -> str:
+           comparisons: list[tuple[str, str]] = (), labels: dict[str, str] | None = None) -> str:
+    labels = labels or {}
+
+    def named(variant: str) -> str:
+        return labels.get(variant, variant)
+
     lines = [f"# {args.name}: models at convergence on {args.dataset}", "",
              f"Produced by `{invocation('model_comparison.py')}` (newest run "
              f"{newest_result_time(done)}; 2-core CPU, no GPU, one torch thread per run; "
@@ -178,7 +197,8 @@ def report(done: dict[str, list[dict]], variants: list[str], args, settings: lis
         return "\n".join(lines + ["(no finished run yet)"]) + "\n"
     for variant in present:
         config = run_config(done[variant][0])
-        lines.append(f"- `{variant}`: " + ", ".join(f"{k}={config[k]}" for k in SHOWN if k in config))
+        shown = f"{labels[variant]}: `{variant}`" if variant in labels else f"`{variant}`"
+        lines.append(f"- {shown}: " + ", ".join(f"{k}={config[k]}" for k in SHOWN if k in config))
     lines.append("")
     baseline = variants[0]
     for protocol in REPORTED_PROTOCOLS:
@@ -186,16 +206,16 @@ def report(done: dict[str, list[dict]], variants: list[str], args, settings: lis
         if not measured:
             continue
         lines += [f"**{protocol} ranking**{PROTOCOL_NOTES.get(protocol, '')}", "",
-                  "| variant | seeds | " + " | ".join(GROUPS) + f" | Δ NDCG@10 vs {baseline} "
+                  "| variant | seeds | " + " | ".join(GROUPS) + f" | Δ NDCG@10 vs {named(baseline)} "
                   "(t-test over seeds p; Wilcoxon p) |", "|---|---|" + "---|" * (len(GROUPS) + 1)]
         for variant in measured:
             runs = sorted(done[variant], key=lambda r: r["seed"])
             cells = [" / ".join(f"{mean_metric(runs, protocol, g, m):.4f}" for m in METRICS) for g in GROUPS]
             pairs = seed_pairs(done, variant, baseline) if variant != baseline and baseline in measured else []
             delta = delta_cell(pairs, protocol, "all") if pairs else ""
-            lines.append(f"| {variant} | {[r['seed'] for r in runs]} | " + " | ".join(cells) + f" | {delta} |")
+            lines.append(f"| {named(variant)} | {[r['seed'] for r in runs]} | " + " | ".join(cells) + f" | {delta} |")
         lines.append("")
-    rows = {protocol: [row for other, base in comparisons if (row := paired_rows(done, other, base, protocol))]
+    rows = {protocol: [row for other, base in comparisons if (row := paired_rows(done, other, base, protocol, labels))]
             for protocol in REPORTED_PROTOCOLS}
     if any(rows.values()):
         lines += ["**Paired comparisons** (NDCG@10 difference, mean over the seeds both have; paired t-test over "
@@ -219,7 +239,7 @@ def report(done: dict[str, list[dict]], variants: list[str], args, settings: lis
     base_sort = float(np.mean([full_sort_seconds(r) for r in base_runs])) if base_runs else 0.0
     for variant in present:
         runs = sorted(done[variant], key=lambda r: r["seed"])
-        lines.append(f"| {variant} | {ratio(float(np.mean([r['timings']['seconds_per_epoch'] for r in runs])), base_epoch)} | "
+        lines.append(f"| {named(variant)} | {ratio(float(np.mean([r['timings']['seconds_per_epoch'] for r in runs])), base_epoch)} | "
                      f"{[r['timings']['epochs'] for r in runs]} | {[best_epoch(r) for r in runs]} | "
                      f"{ratio(float(np.mean([wall_to_best(r) for r in runs])), base_wall)} | "
                      f"{ratio(float(np.mean([full_sort_seconds(r) for r in runs])), base_sort)} |")
@@ -276,11 +296,14 @@ def main() -> None:
                         help="FOLDER,... raw-result folders whose finished runs of any variant are reused (read only)")
     parser.add_argument("--pairs", default=None, help="OTHER:BASE,... extra paired comparisons between variants")
     parser.add_argument("--report_only", action="store_true")
+    parser.add_argument("--label", action="append", default=[],
+                        help="VARIANT=LABEL (repeatable): the report's name for a variant")
     args, settings = parser.parse_known_args()
     seeds = seed_list(args.seeds)
     seeds_of = dict(split_seeds(spec, seeds) for spec in args.variants.split(",") if spec)
     variants = list(seeds_of)
     comparisons = parse_pairs(args.pairs, variants)
+    labels = parse_variant_labels(args.label, variants)
     root = RAW / f"compare-{args.name}-{args.dataset}"
     shared_baseline = Path(args.baseline_runs).resolve() if args.baseline_runs else None
     out = Path(args.out) if args.out else REPO / "benchmarks" / "results" / f"compare-{args.name}-{args.dataset}.md"
@@ -289,11 +312,11 @@ def main() -> None:
     if args.report_only:
         todo = []
     print(f"{sum(len(v) for v in done.values())} runs found, {len(todo)} to train", flush=True)
-    write_report(report(done, variants, args, settings, comparisons), args.notes, out)
+    write_report(report(done, variants, args, settings, comparisons, labels), args.notes, out)
 
     def on_result(variant: str, result: dict) -> None:
         done.setdefault(variant, []).append(result)
-        write_report(report(done, variants, args, settings, comparisons), args.notes, out)
+        write_report(report(done, variants, args, settings, comparisons, labels), args.notes, out)
 
     run_in_parallel(todo, args.dataset, args.data_path, args.jobs, on_result)
 

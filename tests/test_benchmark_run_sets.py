@@ -214,6 +214,12 @@ def test_paired_comparison_between_two_variants_pairs_their_seeds(bench, tmp_pat
         comparison.parse_pairs("HSUGA-LLMESR", ["LLMESR", "HSUGA"])
     with pytest.raises(InputError, match="in --variants"):
         comparison.parse_pairs("GRASP:LLMESR", ["LLMESR", "HSUGA"])
+    # Labels name long variants in the report; a label must name a variant.
+    labels = comparison.parse_variant_labels(["HSUGA=HSUGA on the dual view (tuned)"], ["LLMESR", "HSUGA"])
+    labelled = comparison.paired_rows(done, "HSUGA", "LLMESR", "full", labels)
+    assert labelled.startswith("| HSUGA on the dual view (tuned) vs LLMESR | [42, 43] |")
+    with pytest.raises(InputError, match="not a variant of --variants"):
+        comparison.parse_variant_labels(["GRASP=GRASP (tuned)"], ["LLMESR", "HSUGA"])
 
 
 def test_train_rows_reads_model_and_integer_seeds(import_benchmark):
