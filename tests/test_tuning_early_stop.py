@@ -254,6 +254,22 @@ def test_a_search_killed_mid_trial_continues_that_trial_from_its_last_validated_
     assert not list((tmp_path / "killed" / "saved").rglob("training-state-*"))  # removed once the result is written
 
 
+def test_a_trial_folder_left_by_other_parameters_is_cleared_not_refused(tmp_path):
+    from recbole_hsuga.tuning.objective import PARAMS_FILE, TuningObjective
+
+    table = TuningTable(tmp_path / "t.csv", ["a"], "NDCG@10", "full", bigger=True)
+    objective = TuningObjective("SASRec", DATASET, [], [], {"checkpoint_dir": str(tmp_path / "saved")}, table)
+    folder = objective.trial_checkpoints("trial0002")
+    folder.mkdir(parents=True)
+    (folder / PARAMS_FILE).write_text('{"a": 1}')
+    (folder / "training-state-SASRec-toy-beauty-seed42.pth").write_text("another trial's state")
+    objective._claim_checkpoints("trial0002", {"a": 2})  # a retried failure shifted what TPE draws here
+    assert sorted(path.name for path in folder.iterdir()) == [PARAMS_FILE]
+    (folder / "training-state-SASRec-toy-beauty-seed42.pth").write_text("this trial's state")
+    objective._claim_checkpoints("trial0002", {"a": 2})  # the same parameters: its state stays
+    assert (folder / "training-state-SASRec-toy-beauty-seed42.pth").read_text() == "this trial's state"
+
+
 def test_hyperopt_records_a_failed_trial_and_goes_on(toy_data_path, fast_settings, tmp_path):
     # 3 heads do not divide SASRec's hidden size 64: RecBole raises while building the model.
     space = write(tmp_path / "heads.hyper", "n_heads choice [1, 3]\n")

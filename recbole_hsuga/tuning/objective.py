@@ -40,6 +40,8 @@ logger = logging.getLogger(__name__)
 EPOCH_KEY = "epoch"
 #: a trial's seconds so far, in its checkpoint folder (beside its training state), for a resumed trial.
 ELAPSED_FILE = "trial-seconds.txt"
+#: the parameters a trial's checkpoint folder was written for (its resume key).
+PARAMS_FILE = "trial-params.json"
 
 
 def _seconds_in(path: Path) -> float:
@@ -165,6 +167,7 @@ class TuningObjective:
         # validated epoch when the resumed search draws it again under the same name; its seconds
         # count the time it trained before the stop too.
         config_dict["resume_training"] = True
+        self._claim_checkpoints(trial_name, params)
         elapsed_file = Path(config_dict["checkpoint_dir"]) / ELAPSED_FILE
         started = time.perf_counter() - _seconds_in(elapsed_file)
         tracker = EpochTracker(self.bigger, self.milestones)
@@ -232,6 +235,20 @@ class TuningObjective:
     def trial_checkpoints(self, trial_name: str) -> Path:
         """A trial's checkpoint folder: its model file and its training state."""
         return Path(self.paths["checkpoint_dir"]) / self.table.csv_path.stem / trial_name
+
+    def _claim_checkpoints(self, trial_name: str, params: dict) -> None:
+        """Make the trial's checkpoint folder this parameter set's. A search whose draws depend on
+        results (TPE) can draw other parameters under a name after a failed trial was retried; the
+        folder then holds another trial's state, which is removed rather than refused."""
+        folder = self.trial_checkpoints(trial_name)
+        marker = folder / PARAMS_FILE
+        key = params_key(params)
+        if marker.is_file() and marker.read_text(encoding="utf-8") != key:
+            logger.warning("trial %s: %s was written for other parameters (%s); training %s anew", trial_name, folder,
+                           marker.read_text(encoding="utf-8"), key)
+            shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True, exist_ok=True)
+        marker.write_text(key, encoding="utf-8")
 
     def _drop_checkpoints(self, trial_name: str) -> None:
         if not self.keep_checkpoints:
