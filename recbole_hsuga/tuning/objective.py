@@ -135,7 +135,7 @@ class TuningObjective:
         row[BUDGET_COLUMN] = budget_text(self.budget)
         row["error"] = error
         self.table.append(row)
-        self._drop_checkpoints(trial_name)  # the scheduler killed its worker before it could
+        self._drop_checkpoints(trial_name)  # its worker was killed before it could clean up
         return row
 
     def evaluate(self, params: dict, trial_name: str, report: Callable[[int, float, dict], None] | None = None) -> dict[str, Any]:
