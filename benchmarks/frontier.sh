@@ -38,10 +38,16 @@ TUNED=benchmarks/results/raw/tuning-frontier-amazon-beauty
 newest_table() {  # the newest tuning table of model $2 in folder $1 (empty if none)
     ls -t "$1"/tuning-"$2"-amazon-beauty-hyperopt-*.csv 2>/dev/null | head -n 1 || true
 }
-# The budget of every model's tuning: 30 random trials, no early stop of the search, ASHA rungs at
-# 5/15/45 epochs (keep the top third), epoch cap 50, selected on validation `unseen`, seed 42.
-BUDGET=(--tool=hyperopt --algo=random --max_evals=30 --early_stop=0 --scheduler=asha --grace_period=5
-        --reduction_factor=3 --dataset=amazon-beauty --stopping_step=20 --epochs=50 --eval_protocol=unseen --seed=42)
+# The budget of every model's tuning: 30 trials, no early stop of the search, ASHA rungs at 5/15/45
+# epochs (keep the top third), epoch cap 50, selected on validation `unseen`, seed 42.
+BUDGET=(--tool=hyperopt --max_evals=30 --early_stop=0 --scheduler=asha --grace_period=5 --reduction_factor=3
+        --dataset=amazon-beauty --stopping_step=20 --epochs=50 --eval_protocol=unseen --seed=42)
+# How the 30 are drawn: step 8's space has a continuous learning rate, so random draws; the own-key
+# spaces are grids (8 to 1,000 points), so exhaustive over a seeded shuffle of the grid, which takes
+# 30 distinct points (all of a smaller grid) where random draws would repeat some (a 25-point grid:
+# about 18 distinct of 30).
+SEARCH_RANDOM=(--algo=random)
+SEARCH_GRID=(--algo=exhaustive)
 # ... over the training protocol of the SASRec-based models.
 TUNING=("${BUDGET[@]}" --train_rows=sequence --loss_type=CE --train_batch_size=256 --train_batch_unit=rows)
 grasp_neighbours() {  # GRASP's neighbour-mean tables (GRASPMixin.yaml), written once
@@ -66,7 +72,7 @@ tune_own_keys() {  # $1 folder label, $2 model, $3 .hyper file, then fixed setti
     resume=$(newest_table "$TUNED/$label" "$model")
     # shellcheck disable=SC2086  # recipe is a list of --key=value settings
     $PY run_hyper_hsuga.py --model="$model" --params_file="$space" "$@" $recipe ${resume:+--resume=$resume} \
-        "${TUNING[@]}" --results_dir="$TUNED/$label"
+        "${TUNING[@]}" "${SEARCH_GRID[@]}" --results_dir="$TUNED/$label"
 }
 # BSARec, FEARec and RecBole's CORE and LightSANs keep their own recipes in every step (prefix rows,
 # which they need, window 50, their YAML's other settings).
@@ -140,7 +146,7 @@ for step in $STEPS; do
         # from that trial's last validated epoch.
         RESUME=$(newest_table "$TUNED" SASRec)
         $PY run_hyper_hsuga.py --model=SASRec --params_file=properties/hyper/sasrec_recipe.hyper \
-            ${RESUME:+--resume=$RESUME} "${TUNING[@]}" --results_dir=$TUNED ;;
+            ${RESUME:+--resume=$RESUME} "${TUNING[@]}" "${SEARCH_RANDOM[@]}" --results_dir=$TUNED ;;
     9)  # GAA's own keys (properties/hyper/gaa_own.hyper: alpha, K per group, Pearson percentile).
         tune_own_keys gaa-id-only SASRecHSUGA properties/hyper/gaa_own.hyper --hsuga_backbone=id_only \
             --semantic_suffix=useremb_text ;;
@@ -164,7 +170,7 @@ for step in $STEPS; do
         # the same budget; it does not wait for step 8.
         RESUME=$(newest_table "$TUNED/bsarec" BSARec)
         $PY run_hyper_hsuga.py --model=BSARec --params_file=properties/hyper/bsarec.hyper \
-            ${RESUME:+--resume=$RESUME} "${BUDGET[@]}" --train_rows=prefix --loss_type=CE --train_batch_size=256 \
+            ${RESUME:+--resume=$RESUME} "${BUDGET[@]}" "${SEARCH_GRID[@]}" --train_rows=prefix --loss_type=CE --train_batch_size=256 \
             --train_batch_unit=rows --MAX_ITEM_LIST_LENGTH=50 --learning_rate=0.0005 --results_dir=$TUNED/bsarec ;;
     15) # Issue 24's items 5-6: every model on its tuned settings, 3 seeds at convergence, selected on
         # `unseen`, paired with the tuned SASRec. GAA also at the paper's default keys on the tuned
