@@ -30,3 +30,47 @@ def test_unknown_step_or_lane_exits_2_with_one_line(script, argument, message):
                                env={"PATH": "/usr/bin:/bin", "PYTHON": "false"})
     assert completed.returncode == 2
     assert completed.stderr.strip().splitlines() == [message]
+
+
+def stand_in_python(tmp_path: Path) -> Path:
+    """An interpreter for frontier.sh that trains nothing: best_trial.py answers fixed settings, and
+    every other command line is printed (one argument per line) instead of run."""
+    stub = tmp_path / "python"
+    stub.write_text(
+        "#!/bin/bash\n"
+        'if [[ "$1" == benchmarks/best_trial.py ]]; then\n'
+        '  if [[ " $* " == *" --format=variant "* ]]; then echo "+learning_rate=0.002"; else echo "--learning_rate=0.002"; fi\n'
+        "  exit 0\n"
+        "fi\n"
+        'printf "%s\\n" "$@"\n')
+    stub.chmod(0o755)
+    return stub
+
+
+def frontier_command(tmp_path: Path, step: str) -> list[str]:
+    completed = subprocess.run(["bash", str(REPO / "benchmarks" / "frontier.sh"), step], capture_output=True, text=True,
+                               env={"PATH": "/usr/bin:/bin", "PYTHON": str(stand_in_python(tmp_path))})
+    assert completed.returncode == 0, completed.stderr
+    return completed.stdout.splitlines()
+
+
+def test_an_own_key_search_runs_on_the_tuned_recipe_with_the_shared_budget(tmp_path):
+    args = frontier_command(tmp_path, "9")
+    assert args[:3] == ["run_hyper_hsuga.py", "--model=SASRecHSUGA", "--params_file=properties/hyper/gaa_own.hyper"]
+    assert {"--hsuga_backbone=id_only", "--semantic_suffix=useremb_text", "--learning_rate=0.002"} <= set(args)
+    assert {"--max_evals=30", "--algo=exhaustive", "--scheduler=asha", "--epochs=50", "--eval_protocol=unseen"} <= set(args)
+    assert args[-1] == "--results_dir=benchmarks/results/raw/tuning-frontier-amazon-beauty/gaa-id-only"
+    # Step 8 draws at random (a continuous learning rate) under the same budget otherwise.
+    recipe = frontier_command(tmp_path, "8")
+    assert "--algo=random" in recipe and "--algo=exhaustive" not in recipe
+    assert {a for a in recipe if a.startswith("--max_evals") or a.startswith("--epochs")} == {"--max_evals=30", "--epochs=50"}
+
+
+def test_the_re_measure_labels_every_tuned_variant(tmp_path):
+    args = frontier_command(tmp_path, "15")
+    variants = next(a for a in args if a.startswith("--variants=")).split("=", 1)[1].split(",")
+    labelled = {a.split("=", 1)[1].rpartition("=")[0] for a in args if a.startswith("--label=")}
+    tuned = [v for v in variants if v.endswith("+learning_rate=0.002")]
+    assert len(tuned) == 8 and set(tuned) <= labelled  # SASRec, GAA x2, LLMInit, LLM-ESR, HSUGA, GRASP, BSARec
+    # Both HSUGA forms are SASRecHSUGA: the dual view states its backbone, so a reused run cannot be the ID-only one.
+    assert any(v.startswith("SASRecHSUGA+hsuga_backbone=dual_view+") for v in variants)
