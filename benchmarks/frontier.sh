@@ -29,8 +29,7 @@ NOTES=benchmarks/notes/frontier-amazon-beauty.md
 COMMON=(--train_rows=sequence --loss_type=CE --train_batch_size=256 --train_batch_unit=rows --stopping_step=20
         --epochs=200)
 SEQUENCE_SASREC=benchmarks/results/raw/train-rows-amazon-beauty/sequence
-# eSASRec's Beauty recipe (RecTools SASRec: sampled softmax over 256 uniform negatives drawn per
-# position, 1 block, 1 head, dropout 0.2, max length 50) in RecBole's keys.
+# GAA on the history-text vectors handed to the wrong users (step 7's control).
 GAA_SHUFFLED="SASRecHSUGA+hsuga_backbone=id_only+semantic_suffix=useremb_text_shuffled"
 # The tuning tables: step 8's in this folder, each later search's in a sub-folder of its own (two
 # searches of one model, GAA and HSUGA on the dual view, must not resume each other's table).
@@ -80,6 +79,8 @@ BSAREC="BSARec+train_rows=prefix+MAX_ITEM_LIST_LENGTH=50+learning_rate=0.0005"
 FEAREC="FEARec+train_rows=prefix+MAX_ITEM_LIST_LENGTH=50"
 CORE="CORE+train_rows=prefix+MAX_ITEM_LIST_LENGTH=50"
 LIGHTSANS="LightSANs+train_rows=prefix+MAX_ITEM_LIST_LENGTH=50"
+# eSASRec's Beauty recipe (RecTools SASRec: sampled softmax over 256 uniform negatives drawn per
+# position, 1 block, 1 head, dropout 0.2, max length 50) in RecBole's keys.
 ESASREC="SASRec+softmax_negatives=256+n_layers=1+n_heads=1+hidden_dropout_prob=0.2+attn_dropout_prob=0.2+MAX_ITEM_LIST_LENGTH=50"
 
 for step in $STEPS; do
