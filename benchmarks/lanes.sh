@@ -5,7 +5,7 @@
 # continue from their training state), so stop it at any time and start it again next session.
 #
 #   bash benchmarks/lanes.sh             # both lanes; logs in logs/lane-tuning.log, logs/lane-runs.log
-#   bash benchmarks/lanes.sh runs        # one lane (tuning | runs), e.g. to restart it alone
+#   bash benchmarks/lanes.sh runs        # the lanes named (tuning, runs), e.g. to restart one alone
 #
 # Lane "tuning" (issue 24, item 4, then items 5-6): SASRec's recipe (frontier step 8), then each
 # enhanced model's own keys on it (steps 9, 11, 12, 13), then the re-measure (step 15), which
@@ -36,7 +36,15 @@ lane() {  # $1 name, then the commands of the lane, one per argument, run in ord
     echo "lanes.sh: $(date '+%F %T') lane $name: done"
 }
 
-for name in ${1:-tuning runs}; do
+names=("$@")
+[ ${#names[@]} -gt 0 ] || names=(tuning runs)
+for name in "${names[@]}"; do  # every name checked before any lane starts
+    case $name in
+    tuning|runs) ;;
+    *) echo "lanes.sh: unknown lane '$name' (lanes: tuning runs)" >&2; exit 2 ;;
+    esac
+done
+for name in "${names[@]}"; do
     case $name in
     tuning) lane tuning "bash benchmarks/frontier.sh 8" "bash benchmarks/frontier.sh 9" "bash benchmarks/frontier.sh 11" \
                 "bash benchmarks/frontier.sh 12" "bash benchmarks/frontier.sh 13" "bash benchmarks/frontier.sh 15" \
@@ -44,7 +52,6 @@ for name in ${1:-tuning runs}; do
     runs)   lane runs "SEEDS=42 bash benchmarks/frontier.sh 10" "bash benchmarks/frontier.sh 14" \
                 "bash benchmarks/movielens.sh" "SEEDS=42 bash benchmarks/hiphop.sh" "bash benchmarks/frontier.sh 10" \
                 >> logs/lane-runs.log 2>&1 & ;;
-    *)      echo "lanes.sh: unknown lane '$name' (lanes: tuning runs)" >&2; exit 2 ;;
     esac
 done
 wait

@@ -74,3 +74,18 @@ def test_the_re_measure_labels_every_tuned_variant(tmp_path):
     assert len(tuned) == 8 and set(tuned) <= labelled  # SASRec, GAA x2, LLMInit, LLM-ESR, HSUGA, GRASP, BSARec
     # Both HSUGA forms are SASRecHSUGA: the dual view states its backbone, so a reused run cannot be the ID-only one.
     assert any(v.startswith("SASRecHSUGA+hsuga_backbone=dual_view+") for v in variants)
+
+
+def test_lanes_starts_nothing_when_one_of_its_names_is_unknown(tmp_path):
+    import time
+
+    marker = tmp_path / "started"
+    stub = tmp_path / "python"
+    stub.write_text(f"#!/bin/bash\ntouch {marker}\n")
+    stub.chmod(0o755)
+    completed = subprocess.run(["bash", str(REPO / "benchmarks" / "lanes.sh"), "tuning", "nope"], capture_output=True,
+                               text=True, env={"PATH": "/usr/bin:/bin", "PYTHON": str(stub)})
+    assert completed.returncode == 2
+    assert completed.stderr.strip().splitlines() == ["lanes.sh: unknown lane 'nope' (lanes: tuning runs)"]
+    time.sleep(1.0)  # a lane started in the background would have called the interpreter by now
+    assert not marker.exists()
