@@ -23,7 +23,7 @@ from pathlib import Path
 
 from common import run_script
 from recbole_hsuga.errors import InputError
-from recbole_hsuga.tuning.table import FAILED, FINISHED, STATUS_COLUMN, TuningTable, row_status
+from recbole_hsuga.tuning.table import FINISHED, STATUS_COLUMN, TuningTable, ended_trials, row_status
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -57,7 +57,7 @@ def best_settings(path: Path, allow_partial: bool = False) -> dict[str, object]:
     table = TuningTable(path, names, valid_metric="", protocol="")
     rows = table.read()
     budget = table.stored_budget() or {}
-    ended = sum(row_status(row) != FAILED for row in rows)
+    ended = ended_trials(rows)
     wanted = budget.get("max_evals")
     if not allow_partial and wanted is not None and ended < int(wanted):
         raise InputError(f"{path}: {ended} of the budget's {wanted} trials have ended; resume the search, "

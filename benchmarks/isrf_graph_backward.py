@@ -26,25 +26,15 @@ from recbole_hsuga.model import isrf_graphs
 from recbole_hsuga.registry import get_model
 from recbole_hsuga.runner import configure_threads, prepare_data
 
-from common import first_batches, invocation, run_script
+from common import first_batches, invocation, run_script, step_seconds
 
 #: torch's own product, the baseline: ``_SparseProduct.apply``'s signature, transpose unused.
 TORCH_PRODUCT = staticmethod(lambda adjacency, adjacency_t, x: torch.sparse.mm(adjacency, x))
 
 
-def step_seconds(model, optimizer, batch) -> float:
-    start = time.perf_counter()
-    optimizer.zero_grad()
-    loss = model.calculate_loss(batch)
-    (sum(loss) if isinstance(loss, tuple) else loss).backward()
-    optimizer.step()
-    return time.perf_counter() - start
-
-
 def gradients(model, batch) -> list[torch.Tensor]:
     model.zero_grad()
-    loss = model.calculate_loss(batch)
-    (sum(loss) if isinstance(loss, tuple) else loss).backward()
+    model.calculate_loss(batch).backward()
     return [p.grad.clone() for p in model.parameters() if p.grad is not None]
 
 
@@ -77,7 +67,7 @@ def main() -> None:
     for _ in range(args.rounds):
         for name, product in products.items():
             isrf_graphs._SparseProduct.apply = product
-            seconds[name] += [step_seconds(model, optimizer, batch) for batch in batches]
+            seconds[name] += step_seconds(model, optimizer, model.calculate_loss, batches)
     isrf_graphs._SparseProduct.apply = products["model (transpose once)"]
 
     baseline = statistics.median(seconds["torch.sparse.mm"])

@@ -243,9 +243,10 @@ class TuningObjective:
         folder = self.trial_checkpoints(trial_name)
         marker = folder / PARAMS_FILE
         key = params_key(params)
-        if marker.is_file() and marker.read_text(encoding="utf-8") != key:
+        written_for = marker.read_text(encoding="utf-8") if marker.is_file() else key
+        if written_for != key:
             logger.warning("trial %s: %s was written for other parameters (%s); training %s anew", trial_name, folder,
-                           marker.read_text(encoding="utf-8"), key)
+                           written_for, key)
             shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True, exist_ok=True)
         marker.write_text(key, encoding="utf-8")

@@ -62,6 +62,11 @@ def describe_budget(budget: dict[str, Any]) -> str:
     return "Budget: " + "; ".join(parts) + "."
 
 
+def ended_trials(rows: list[dict[str, str]]) -> int:
+    """Trials that used the budget: finished or early-terminated (a failed trial is tried again on resume)."""
+    return sum(row_status(row) != FAILED for row in rows)
+
+
 def progress_line(rows: list[dict[str, str]], budget: dict[str, Any] | None) -> str:
     """How far a search is: trials ended against the budget, by status, and the training time
     spent (one core per trial, so hours are core-hours)."""
@@ -69,9 +74,9 @@ def progress_line(rows: list[dict[str, str]], budget: dict[str, Any] | None) -> 
                                  for status in (FINISHED, EARLY_TERMINATED, FAILED))
     wanted = (budget or {}).get("max_evals")
     seconds = sum(float(row.get("seconds") or 0.0) for row in rows)
-    line = f"Ended: {finished + stopped}" + (f" of {wanted}" if wanted is not None else "")
+    line = f"Ended: {ended_trials(rows)}" + (f" of {wanted}" if wanted is not None else "")
     line += f" trials ({finished} {FINISHED}, {stopped} {EARLY_TERMINATED})"
-    if failed:  # a failed trial is tried again on resume: it has not used the budget
+    if failed:
         line += f"; {failed} {FAILED}"
     return line + f"; {seconds / 3600:.2f} core-hours of trials in all."
 
