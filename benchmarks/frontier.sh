@@ -34,6 +34,10 @@ GAA_SHUFFLED="SASRecHSUGA+hsuga_backbone=id_only+semantic_suffix=useremb_text_sh
 # The tuning tables: step 8's in this folder, each later search's in a sub-folder of its own (two
 # searches of one model, GAA and HSUGA on the dual view, must not resume each other's table).
 TUNED=benchmarks/results/raw/tuning-frontier-amazon-beauty
+# Step 8's search over the space whose every trial ends within a session on one core
+# (sasrec_recipe_small.hyper). The first search, over sasrec_recipe.hyper, lies in $TUNED itself:
+# 2 trials ended; its third (window 100, width 128: 6.5 min an epoch) outlasted two sessions.
+SASREC_TUNED=$TUNED/sasrec-recipe
 newest_table() {  # the newest tuning table of model $2 in folder $1 (empty if none)
     ls -t "$1"/tuning-"$2"-amazon-beauty-hyperopt-*.csv 2>/dev/null | head -n 1 || true
 }
@@ -66,7 +70,7 @@ tune_own_keys() {  # $1 folder label, $2 model, $3 .hyper file, then fixed setti
     # 8 has used its budget.
     local label=$1 model=$2 space=$3 sasrec_table recipe resume
     shift 3
-    sasrec_table=$(newest_table "$TUNED" SASRec)
+    sasrec_table=$(newest_table "$SASREC_TUNED" SASRec)
     recipe=$($PY benchmarks/best_trial.py "${sasrec_table:-step 8 has no table yet}")
     resume=$(newest_table "$TUNED/$label" "$model")
     # shellcheck disable=SC2086  # recipe is a list of --key=value settings
@@ -140,14 +144,15 @@ for step in $STEPS; do
             --variants="SASRec,$GAA,$GAA_SHUFFLED" --pairs="$GAA_SHUFFLED:SASRec,$GAA:$GAA_SHUFFLED" \
             --seeds=42,43,44 --jobs=$JOBS --notes=$NOTES "${COMMON[@]}" --eval_protocol=unseen \
             --out=benchmarks/results/compare-frontier-shuffled-vectors-amazon-beauty.md ;;
-    8)  # Tune the backbone recipe on SASRec (properties/hyper/sasrec_recipe.hyper: sampled softmax,
-        # window, depth, width, dropout, weight decay, learning rate) with the budget above. The cap of
-        # 50 epochs is above step 5's selected SASRec epochs (27-42). One trial at a time (hyperopt), so
-        # the other core stays free; a stopped search resumes from its table, and the trial it was in
-        # from that trial's last validated epoch.
-        RESUME=$(newest_table "$TUNED" SASRec)
-        $PY run_hyper_hsuga.py --model=SASRec --params_file=properties/hyper/sasrec_recipe.hyper \
-            ${RESUME:+--resume=$RESUME} "${TUNING[@]}" "${SEARCH_RANDOM[@]}" --results_dir=$TUNED ;;
+    8)  # Tune the backbone recipe on SASRec (properties/hyper/sasrec_recipe_small.hyper: sampled
+        # softmax, window, depth, dropout, weight decay, learning rate; without sasrec_recipe.hyper's
+        # window 100 and width 128, whose trials outlast a working session on one core) with the budget
+        # above. The cap of 50 epochs is above step 5's selected SASRec epochs (27-42). One trial at a
+        # time (hyperopt), so the other core stays free; a stopped search resumes from its table, and
+        # the trial it was in from that trial's last validated epoch.
+        RESUME=$(newest_table "$SASREC_TUNED" SASRec)
+        $PY run_hyper_hsuga.py --model=SASRec --params_file=properties/hyper/sasrec_recipe_small.hyper \
+            ${RESUME:+--resume=$RESUME} "${TUNING[@]}" "${SEARCH_RANDOM[@]}" --results_dir=$SASREC_TUNED ;;
     9)  # GAA's own keys (properties/hyper/gaa_own.hyper: alpha, K per group, Pearson percentile).
         tune_own_keys gaa-id-only SASRecHSUGA properties/hyper/gaa_own.hyper --hsuga_backbone=id_only \
             --semantic_suffix=useremb_text ;;
@@ -179,7 +184,7 @@ for step in $STEPS; do
         # tuned GAA shows is the extra search's as much as GAA's. The default recipe's SASRec stays as
         # the earlier reports' baseline. Refuses (exit 2) until every search has used its budget.
         grasp_neighbours
-        RECIPE=$(best_settings "$TUNED" SASRec)
+        RECIPE=$(best_settings "$SASREC_TUNED" SASRec)
         GAA="SASRecHSUGA+hsuga_backbone=id_only+semantic_suffix=useremb_text$RECIPE"
         GAA_TUNED="$GAA$(best_settings "$TUNED/gaa-id-only" SASRecHSUGA)"
         LLMESR="SASRecLLMESR$RECIPE$(best_settings "$TUNED/llmesr" SASRecLLMESR)"

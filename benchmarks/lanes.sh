@@ -5,6 +5,7 @@
 # continue from their training state), so stop it at any time and start it again next session.
 #
 #   bash benchmarks/lanes.sh             # both lanes; logs in logs/lane-tuning.log, logs/lane-runs.log
+#                                        # (amazon-beauty's data and vectors are made first where missing)
 #   bash benchmarks/lanes.sh runs        # the lanes named (tuning, runs), e.g. to restart one alone
 #
 # Lane "tuning" (issue 24, item 4, then items 5-6): SASRec's recipe (frontier step 8), then each
@@ -44,6 +45,9 @@ for name in "${names[@]}"; do  # every name checked before any lane starts
     *) echo "lanes.sh: unknown lane '$name' (lanes: tuning runs)" >&2; exit 2 ;;
     esac
 done
+# A fresh checkout has no prepared data; both lanes read amazon-beauty's, so it is made before either starts.
+bash benchmarks/prepare_amazon_beauty.sh >> logs/lane-prepare.log 2>&1 || {
+    echo "lanes.sh: preparing amazon-beauty failed; see logs/lane-prepare.log" >&2; exit 1; }
 for name in "${names[@]}"; do
     case $name in
     tuning) lane tuning "bash benchmarks/frontier.sh 8" "bash benchmarks/frontier.sh 9" "bash benchmarks/frontier.sh 11" \

@@ -63,6 +63,8 @@ def test_an_own_key_search_runs_on_the_tuned_recipe_with_the_shared_budget(tmp_p
     # Step 8 draws at random (a continuous learning rate) under the same budget otherwise.
     recipe = frontier_command(tmp_path, "8")
     assert "--algo=random" in recipe and "--algo=exhaustive" not in recipe
+    assert "--params_file=properties/hyper/sasrec_recipe_small.hyper" in recipe
+    assert recipe[-1] == "--results_dir=benchmarks/results/raw/tuning-frontier-amazon-beauty/sasrec-recipe"
     assert {a for a in recipe if a.startswith("--max_evals") or a.startswith("--epochs")} == {"--max_evals=30", "--epochs=50"}
 
 

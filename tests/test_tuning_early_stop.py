@@ -312,6 +312,7 @@ def test_bad_scheduler_flags_stop_with_one_line_and_status_2(flags, message, fas
 
 HYPER_FILES = {
     "sasrec_recipe.hyper": "SASRec",
+    "sasrec_recipe_small.hyper": "SASRec",
     "gaa_own.hyper": "SASRecHSUGA",
     "llmesr.hyper": "SASRecLLMESR",
     "grasp.hyper": "SASRecGRASP",
@@ -370,3 +371,18 @@ def test_recipe_space_has_the_requested_grid():
     assert params["weight_decay"] == ("choice", (0, 1e-6, 1e-4))
     kind, (low, high) = params["learning_rate"]
     assert kind == "loguniform" and np.exp(low) < 1e-3 < np.exp(high)
+
+
+def test_small_recipe_space_is_the_recipe_space_without_its_costliest_values():
+    """The space frontier step 8 searches on two cores: the same parameters and values, less
+    window 100 and width 128 (hidden_size fixed at SASRec.yaml's 64), the same learning rate."""
+    from recbole_hsuga.config import properties_dir
+
+    def read(name):
+        return {p.name: (p.kind, p.values) for p in read_hyper_file(properties_dir() / "hyper" / name)}
+
+    full, small = read("sasrec_recipe.hyper"), read("sasrec_recipe_small.hyper")
+    assert set(small) == set(full) - {"hidden_size"}
+    assert small["MAX_ITEM_LIST_LENGTH"] == ("choice", (20, 50))
+    for name in set(small) - {"MAX_ITEM_LIST_LENGTH"}:
+        assert small[name] == full[name], name
