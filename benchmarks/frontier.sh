@@ -159,10 +159,12 @@ for step in $STEPS; do
     10) # The models of the table that keep their own recipes (prefix rows, window 50; BSARec's
         # official Beauty alpha 0.7, c 5 and learning rate 5e-4), which do not wait for step 8: how
         # far is BSARec's published 0.0611 on this data, and do they beat SASRec under `unseen`?
-        # Same run set as step 4 (step 15 reuses these runs); its own report. SEEDS=42 first.
+        # Same run set as step 4 (step 15 reuses these runs); its own report. SEEDS=42 first. The
+        # cheaper models first: a BSARec or FEARec run (3-6 min an epoch on one core) outlasts a
+        # session and needs the checkout's training state to survive to the next one.
         $PY benchmarks/model_comparison.py --name=frontier-select-unseen \
-            --variants="SASRec,$BSAREC,$FEAREC,$CORE,$LIGHTSANS" \
-            --pairs="$BSAREC:SASRec,$FEAREC:SASRec,$CORE:SASRec,$LIGHTSANS:SASRec" \
+            --variants="SASRec,$CORE,$LIGHTSANS,$BSAREC,$FEAREC" \
+            --pairs="$CORE:SASRec,$LIGHTSANS:SASRec,$BSAREC:SASRec,$FEAREC:SASRec" \
             --seeds="${SEEDS:-42,43,44}" --jobs=$JOBS --notes=$NOTES "${COMMON[@]}" --eval_protocol=unseen \
             --out=benchmarks/results/compare-frontier-own-recipes-amazon-beauty.md ;;
     11) # LLM-ESR's own keys (properties/hyper/llmesr.hyper: the self-distillation weight, neighbours).
