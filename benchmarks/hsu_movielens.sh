@@ -24,12 +24,7 @@ DATA=dataset/movielens-100k
 SAVED=benchmarks/results/raw/hsu-movielens-100k/$RUN
 FOLDER=$DATA/hsu/$RUN
 [ -f $DATA/movielens-100k.inter ] || $PY -m dataset_tools prepare movielens-100k --raw recbole:ml-100k --out dataset/
-if [ -f $SAVED/stages.jsonl.gz ] && [ ! -f $FOLDER/stages.jsonl ]; then
-    mkdir -p $FOLDER
-    gunzip -c $SAVED/stages.jsonl.gz > $FOLDER/stages.jsonl
-    cp $SAVED/run.json $FOLDER/
-    echo "restored $(wc -l < $FOLDER/stages.jsonl) stored stages from $SAVED"
-fi
+bash benchmarks/restore_hsu_run.sh movielens-100k "$RUN"
 mkdir -p $SAVED log
 status=0
 timeout --signal=TERM "$(awk "BEGIN {print int($HOURS * 3600)}")" \

@@ -12,8 +12,7 @@
 # enhanced model's own keys on it (steps 9, 11, 12, 13), then the re-measure (step 15), which
 # also needs BSARec's search from the other lane and refuses (exit 2) until every search is done.
 # Lane "runs": CORE, LightSANs, BSARec and FEARec on their own recipes (step 10, seed 42), HIPHOP
-# seed 42 (issue 25), BSARec's own keys (step 14), step 10's other seeds, then MovieLens (issue 30;
-# it stops with exit 2 until its committed HSU run is restored: see movielens.sh).
+# seed 42 (issue 25), BSARec's own keys (step 14), step 10's other seeds, then MovieLens (issue 30).
 #
 # A step that stops with an error ends its lane (the other goes on); its log says why.
 # Stop it by killing its process group (kill -- -PGID), not with pkill -f, which also hits other

@@ -30,14 +30,8 @@ GAA="SASRecHSUGA+hsuga_backbone=id_only+semantic_suffix=useremb_text"
 DUAL="SASRecHSUGA+semantic_suffix=useremb_text"
 VARIANTS="SASRec,$GAA,SASRecLLMESR,$DUAL"
 PAIRS="$GAA:SASRec,$DUAL:SASRecLLMESR"
-# The HSU run is committed as stage records; a checkout without its run folder would write the
-# report without the HSU variants, so stop and say how to restore it.
-if [ -f benchmarks/results/raw/hsu-movielens-100k/$HSU_RUN/stages.jsonl.gz ] && \
-        [ ! -f $DATA/hsu/$HSU_RUN/trajectories.jsonl ]; then
-    echo "movielens.sh: HSU run $HSU_RUN is committed but not restored in $DATA/hsu/; restore it with" \
-        "'HOURS=0.2 bash benchmarks/hsu_movielens.sh' (needs its model package, see that script)" >&2
-    exit 2
-fi
+# The HSU run is committed as stage records; a fresh checkout gets its run folder back from them.
+bash benchmarks/restore_hsu_run.sh movielens-100k $HSU_RUN
 if [ -f $DATA/hsu/$HSU_RUN/trajectories.jsonl ]; then
     [ -f $DATA/movielens-100k.useremb ] || $PY -m dataset_tools embed movielens-100k --data dataset/ \
         --extractor hsu --run $HSU_RUN --suffix useremb

@@ -223,3 +223,37 @@ def test_oneshot_mode_and_ablation_through_the_cli(tmp_path, capsys, write_datas
     assert cli_main(["-q", "report", DATASET, "--data", str(tmp_path), "--run", "noadd"]) == 0
     printed = capsys.readouterr().out
     assert "operations: summary 1" in printed and "Stage interactions" in printed and "Matte red lipstick" in printed
+
+
+def test_a_run_restored_from_its_stages_and_run_json_is_rebuilt_without_an_engine(tmp_path, capsys, caplog, engine,
+                                                                                  write_dataset):
+    """What a committed run keeps (stages.jsonl, run.json) is enough to write the trajectories and
+    report an invocation wrote, on a machine without the model; settings that do not reproduce
+    the stage keys are refused with one line."""
+    write_dataset(tmp_path, {"u1": ["1", "2", "3", "4", "8", "9"], "u2": ["4", "5", "6", "8", "9"], "u3": ["7", "8", "9"]})
+    run_dataset(tmp_path, DATASET, "r", engine, SETTINGS, progress=False)
+    run_dir = tmp_path / DATASET / "hsu" / "r"
+    written = read_jsonl(run_dir / "trajectories.jsonl")
+    report = json.loads((run_dir / "report.json").read_text())
+    (run_dir / "trajectories.jsonl").unlink()
+    (run_dir / "report.json").unlink()
+
+    assert cli_main(["-q", "hsu", DATASET, "--data", str(tmp_path), "--run", "r", "--rebuild"]) == 0
+    assert read_jsonl(run_dir / "trajectories.jsonl") == written
+    rebuilt = json.loads((run_dir / "report.json").read_text())
+    assert rebuilt == {k: v for k, v in report.items() if k != "last_invocation"}
+    assert "users: 3 (3 complete)" in capsys.readouterr().out
+
+    run_info = json.loads((run_dir / "run.json").read_text())
+    run_info["settings"]["model"] = "another-model"
+    (run_dir / "run.json").write_text(json.dumps(run_info))
+    caplog.clear()
+    assert cli_main(["-q", "hsu", DATASET, "--data", str(tmp_path), "--run", "r", "--rebuild"]) == 2
+    assert "its settings lead to none of the stored stages of 3 user(s)" in caplog.text
+    assert read_jsonl(run_dir / "trajectories.jsonl") == written  # the outputs are left as they were
+    del run_info["settings"]["mode"]
+    (run_dir / "run.json").write_text(json.dumps(run_info))
+    caplog.clear()
+    assert cli_main(["-q", "hsu", DATASET, "--data", str(tmp_path), "--run", "r", "--rebuild"]) == 2
+    assert "run.json: settings incomplete for a rebuild" in caplog.text
+    assert cli_main(["-q", "hsu", DATASET, "--data", str(tmp_path), "--run", "missing", "--rebuild"]) == 2

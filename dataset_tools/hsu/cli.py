@@ -136,6 +136,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     sample.add_argument("--shard", type=parse_shard, default=None, help="i/n: only users whose stable hash is i mod n")
     sample.add_argument("--merge", nargs="+", default=None, metavar="RUN",
                         help="merge these shard run folders (names under <data>/<dataset>/hsu/) into --run")
+    sample.add_argument("--rebuild", action="store_true",
+                        help="rewrite trajectories.jsonl and report.json of --run from its stored stages.jsonl and "
+                        "run.json, loading no engine (a run restored from a copy of those two files)")
     sample.add_argument("--no-progress", action="store_true", help="no progress bar")
     ray = parser.add_argument_group("distributed (Ray)")
     ray.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS",
@@ -168,7 +171,7 @@ def main(args: argparse.Namespace) -> int:
     from dataset_tools.hsu.lockstep import HsuSettings
     from dataset_tools.hsu.prompts import validate_operations
     from dataset_tools.report.summary import build_report, format_report
-    from dataset_tools.hsu.run_folder import check_inputs, run_dataset
+    from dataset_tools.hsu.run_folder import check_inputs, rebuild_run, run_dataset
     from dataset_tools.hsu.store import load_trajectories, merge_runs, write_json_atomic, REPORT_FILE
     from dataset_tools.spec import load_dataset_spec
 
@@ -180,6 +183,13 @@ def main(args: argparse.Namespace) -> int:
         report = build_report(load_trajectories(root / args.run))
         write_json_atomic(root / args.run / REPORT_FILE, report)
         logger.info("merged %d runs into %s: %s", len(args.merge), root / args.run, counts)
+        return 0
+
+    if args.rebuild:
+        if not args.run:
+            raise DatasetToolsError("--rebuild needs --run NAME of the run folder to rebuild")
+        outcome = rebuild_run(args.data, args.dataset, args.run)
+        print(format_report(outcome.report))
         return 0
 
     spec = parse_hsu_section(load_dataset_spec(args.spec if args.spec is not None else args.dataset, dataset_name=args.dataset))

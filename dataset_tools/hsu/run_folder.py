@@ -19,13 +19,14 @@ from dataset_tools import DatasetToolsError
 from dataset_tools.formats.files import require_dataset_dir
 from dataset_tools.formats.inter import inter_path, read_user_sequences
 from dataset_tools.formats.item_text import item_text_path
-from dataset_tools.hsu.engines.base import Engine
-from dataset_tools.hsu.items import load_item_text
+from dataset_tools.hsu.engines.base import Engine, Generation, GenerationRequest
+from dataset_tools.hsu.items import ItemLineTemplate, load_item_text
 from dataset_tools.hsu.lockstep import HsuPipeline, HsuSettings, RunStats, select_users
 from dataset_tools.report.summary import build_report
 from dataset_tools.hsu.store import (
     REPORT_FILE,
     RUN_FILE,
+    STAGES_FILE,
     TRAJECTORIES_FILE,
     StageStore,
     read_jsonl,
@@ -130,4 +131,77 @@ def run_dataset(
         write_json_atomic(run_dir / REPORT_FILE, report)
         run_info.update(status="finished", updated=time.time(), last_invocation=pipeline.stats.as_dict())
         write_json_atomic(run_file, run_info)
+    return RunOutcome(run_dir, pipeline.stats, report)
+
+
+class _StoredRunEngine(Engine):
+    """Stands for the engine that wrote a run, by the identity its ``run.json`` records.
+
+    Rebuilding a run's outputs reads stored stages only, so the stage keys need the engine's
+    name, model and constraint flag but never a model; asking it to generate is a bug.
+    """
+
+    def __init__(self, name: str, model_id: str, constrained: bool) -> None:
+        super().__init__(model_id, constrained)
+        self.name = name
+
+    def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
+        raise RuntimeError("a rebuild reads stored stages only and never generates")
+
+
+def rebuild_run(data_root: Path, dataset: str, run_name: str) -> RunOutcome:
+    """Rewrite ``trajectories.jsonl`` and ``report.json`` of a run from its stages and ``run.json``.
+
+    For a run folder restored from a copy of those two files (a committed run on a fresh
+    machine): every user with a stored stage gets the trajectory an invocation of the run
+    would write, along the key chain of the settings ``run.json`` records, and no engine or
+    model is loaded.
+
+    Raises:
+        DatasetToolsError: no such run, no ``run.json`` or stages, or settings that do not
+            reproduce the run's stage keys.
+    """
+    folder = require_dataset_dir(data_root, dataset)
+    run_dir = folder / "hsu" / run_name
+    run_file = run_dir / RUN_FILE
+    if not run_file.is_file() or not (run_dir / STAGES_FILE).is_file():
+        raise DatasetToolsError(f"{run_dir}: a rebuild needs {RUN_FILE} and {STAGES_FILE} (restore both first)")
+    info = json.loads(run_file.read_text(encoding="utf-8"))
+    recorded = info.get("settings") or {}
+    try:
+        engine = _StoredRunEngine(recorded["engine"], recorded["model"], bool(recorded["constrained"]))
+        settings = HsuSettings(
+            stage_length=int(info["stage_length"]),
+            max_items=info.get("max_items"),
+            operations=tuple(recorded["operations"]),
+            mode=recorded["mode"],
+            item_line=ItemLineTemplate(tuple(recorded["item_line"])),
+            max_tokens_interests=int(recorded["max_tokens"][0]),
+            max_tokens_selection=int(recorded["max_tokens"][1]),
+        )
+    except (KeyError, IndexError, TypeError, ValueError) as exc:
+        raise DatasetToolsError(f"{run_file}: settings incomplete for a rebuild ({type(exc).__name__}: {exc})") from None
+    sequences = read_user_sequences(inter_path(folder, dataset))
+    item_text = load_item_text(item_text_path(folder, dataset))
+    with StageStore(run_dir) as store:
+        pipeline = HsuPipeline(engine, store, settings, item_text, progress=False)
+        if pipeline.settings_digest != settings_hash(recorded):
+            raise DatasetToolsError(f"{run_file}: its settings {recorded} do not reproduce the run's stage keys "
+                                    f"(this version writes {pipeline.key_settings})")
+        stored_users = {str(record["user"]) for record in read_jsonl(run_dir / STAGES_FILE)}
+        unknown = sorted(stored_users - set(sequences))
+        if unknown:
+            logger.warning("%d user(s) with stored stages are not in %s, e.g. %s", len(unknown), dataset, unknown[:3])
+        works = pipeline.plan(sequences, [u for u in sequences if u in stored_users])
+        # Keys chain from the recorded settings: a run.json from another run finds no first stage.
+        unmatched = [work.user for work in works if work.next_index == 0]
+        if unmatched:
+            raise DatasetToolsError(f"{run_file}: its settings lead to none of the stored stages of {len(unmatched)} "
+                                    f"user(s), e.g. {unmatched[:3]}; run.json and {STAGES_FILE} must come from one run")
+        trajectories = [pipeline.trajectory(work) for work in works]
+    write_jsonl_atomic(run_dir / TRAJECTORIES_FILE, trajectories)
+    report = build_report(trajectories)
+    write_json_atomic(run_dir / REPORT_FILE, report)
+    logger.info("rebuilt %s: %d users (%d complete) from stored stages", run_dir, len(trajectories),
+                sum(t["complete"] for t in trajectories))
     return RunOutcome(run_dir, pipeline.stats, report)
