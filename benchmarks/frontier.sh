@@ -15,12 +15,13 @@
 #   bash benchmarks/frontier.sh 11       # steps 11-13: LLM-ESR's, HSUGA-on-the-dual-view's and GRASP's own keys
 #   bash benchmarks/frontier.sh 14       # step 14: BSARec's own keys on its recipe (does not wait for step 8)
 #   bash benchmarks/frontier.sh 15       # step 15: the re-measure, every model on its tuned settings, 3 seeds
+#   SEEDS=42 bash benchmarks/frontier.sh 16   # step 16: GAA on BSARec (BSARecHSUGA) against BSARec
 #
 # Stop it by killing its process group (kill -- -PGID), not with pkill -f, which also hits other runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-.venv/bin/python}
-STEPS=${1:-1 2 3 5 7 10 8 9 11 12 13 14 15}
+STEPS=${1:-1 2 3 5 7 10 16 8 9 11 12 13 14 15}
 # Runs side by side. 2 fits 2 cores; 3 keeps both cores busy when a run set ends with one long run.
 JOBS=${JOBS:-2}
 NOTES=benchmarks/notes/frontier-amazon-beauty.md
@@ -81,6 +82,8 @@ tune_own_keys() {  # $1 folder label, $2 model, $3 .hyper file, then fixed setti
 # which they need, window 50, their YAML's other settings).
 BSAREC="BSARec+train_rows=prefix+MAX_ITEM_LIST_LENGTH=50+learning_rate=0.0005"
 FEAREC="FEARec+train_rows=prefix+MAX_ITEM_LIST_LENGTH=50"
+# GAA (ID-only HSUGA, history-text user vectors, default keys) on BSARec's recipe: step 16.
+GAA_BSAREC="${BSAREC/BSARec/BSARecHSUGA+semantic_suffix=useremb_text}"
 CORE="CORE+train_rows=prefix+MAX_ITEM_LIST_LENGTH=50"
 LIGHTSANS="LightSANs+train_rows=prefix+MAX_ITEM_LIST_LENGTH=50"
 # eSASRec's Beauty recipe (RecTools SASRec: sampled softmax over 256 uniform negatives drawn per
@@ -206,6 +209,14 @@ for step in $STEPS; do
             --label="$BSAREC_TUNED=BSARec, tuned alpha and c" --label="$ESASREC=SASRec, eSASRec recipe" \
             --label="SASRec=SASRec, default recipe" \
             --seeds=42,43,44 --jobs=$JOBS --notes=$NOTES "${COMMON[@]}" --eval_protocol=unseen ;;
-    *)  echo "frontier.sh: unknown step '$step' (steps: 1 to 15)" >&2; exit 2 ;;
+    16) # Does GAA help the strongest ID-only model of the table? BSARec on its official recipe and
+        # GAA on it (BSARecHSUGA: ID-only, history-text vectors, the paper's default keys), paired by
+        # seed; the same run set as step 10, so BSARec's runs are shared. SEEDS=42 first.
+        $PY benchmarks/model_comparison.py --name=frontier-select-unseen \
+            --variants="SASRec,$BSAREC,$GAA_BSAREC" --pairs="$GAA_BSAREC:$BSAREC,$BSAREC:SASRec" \
+            --label="$BSAREC=BSARec, official recipe" --label="$GAA_BSAREC=GAA on BSARec" \
+            --seeds="${SEEDS:-42,43,44}" --jobs=$JOBS --notes=$NOTES "${COMMON[@]}" --eval_protocol=unseen \
+            --out=benchmarks/results/compare-frontier-gaa-bsarec-amazon-beauty.md ;;
+    *)  echo "frontier.sh: unknown step '$step' (steps: 1 to 16)" >&2; exit 2 ;;
     esac
 done

@@ -22,7 +22,7 @@ def test_script_parses(script):
 
 
 @pytest.mark.parametrize("script, argument, message", [
-    ("benchmarks/frontier.sh", "99", "frontier.sh: unknown step '99' (steps: 1 to 15)"),
+    ("benchmarks/frontier.sh", "99", "frontier.sh: unknown step '99' (steps: 1 to 16)"),
     ("benchmarks/lanes.sh", "nope", "lanes.sh: unknown lane 'nope' (lanes: tuning runs)"),
 ])
 def test_unknown_step_or_lane_exits_2_with_one_line(script, argument, message):

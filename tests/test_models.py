@@ -13,6 +13,7 @@ from dataset_tools.formats.inter import write_sequences
 from recbole_hsuga.compat import load_recbole_checkpoint
 from recbole_hsuga.config import HSUGAConfig
 from recbole_hsuga.data.dataset import SemanticSequentialDataset
+from recbole_hsuga.errors import InputError
 from recbole_hsuga.registry import get_model, get_trainer
 from recbole_hsuga.runner import prepare_data
 from recbole_hsuga.trainer import GAATrainer, gaa_params_from_config, last_items
@@ -355,3 +356,35 @@ def test_teacher_refresh_steps_recompute_the_table_within_an_epoch(tiny_root, mo
     assert trainer.gaa_teacher_seconds[0] > 0
     with pytest.raises(ValueError, match="gaa_teacher_refresh_steps"):
         build(root, "SASRecHSUGA", gaa_teacher_refresh_steps=-1)
+
+
+# --------------------------------------------------------------------------- GAA on BSARec
+def test_bsarec_hsuga_trains_with_gaa_and_scores_as_bsarec_with_its_weights(tiny_root):
+    """ID-only GAA on BSARec: one epoch adds the SD loss over a teacher table; with fusion off
+    its scores are BSARec's own on the same weights (GAA changes training, not the model)."""
+    from recbole_hsuga.model.bsarec import BSARec
+
+    root, _ = tiny_root
+    config, train_data, valid_data, test_data, model, trainer = build(root, "BSARecHSUGA", train_rows="prefix")
+    assert isinstance(model, BSARec) and isinstance(trainer, GAATrainer) and trainer.gaa_enabled
+    assert type(model).dataset_class is SemanticSequentialDataset
+    trainer.fit(train_data, valid_data, saved=False, show_progress=False)
+    (entry,) = trainer.curve
+    assert len(entry["train_loss"]) == 2 and entry["train_loss"][1] > 0
+    assert trainer._teacher_table is not None and trainer._teacher_table.abs().sum() > 0
+
+    plain = BSARec(config, train_data._dataset)
+    outcome = plain.load_state_dict(model.state_dict(), strict=False)
+    assert not outcome.missing_keys and all(k.startswith("semantic_fusion.") for k in outcome.unexpected_keys)
+    model.eval()
+    plain.eval()
+    interaction = next(iter(test_data))[0]
+    with torch.no_grad():
+        torch.testing.assert_close(model.full_sort_predict(interaction), plain.full_sort_predict(interaction))
+
+
+def test_bsarec_hsuga_refuses_the_dual_view(tiny_root):
+    root, _ = tiny_root
+    config = make_config(root, "BSARecHSUGA", train_rows="prefix", hsuga_backbone="dual_view")
+    with pytest.raises(InputError, match="hsuga_backbone: BSARecHSUGA is ID-only"):
+        config.model_class(config, None)

@@ -8,7 +8,8 @@
 - ``SASRecGRASP``, ``GRU4RecGRASP``, ``BERT4RecGRASP``: GRASP (:mod:`recbole_hsuga.model.grasp`):
   holistic sigmoid attention over user/item LLM vectors and their neighbour means;
 - ``BSARec``: BSARec (Shin et al., AAAI 2024; :mod:`recbole_hsuga.model.bsarec`), an ID-only
-  baseline: self-attention mixed with a learnable low-pass frequency filter;
+  baseline: self-attention mixed with a learnable low-pass frequency filter; ``BSARecHSUGA``
+  (:mod:`recbole_hsuga.model.bsarec_hsuga`): BSARec with group-aware GAA (ID-only HSUGA);
 - ``SASRecLLMInit``, ``GRU4RecLLMInit``, ``BERT4RecLLMInit``: LLMInit (:mod:`recbole_hsuga.model.llminit`),
   RecBole's backbone with its item embedding initialised from PCA of the item LLM vectors;
 - ``HIPHOP`` (:mod:`recbole_hsuga.model.hiphop`): session graphs + LLM item semantics +
@@ -23,6 +24,7 @@
 
 from recbole_hsuga.model.bert4rec_hsuga import BERT4RecHSUGA
 from recbole_hsuga.model.bsarec import BSARec
+from recbole_hsuga.model.bsarec_hsuga import BSARecHSUGA
 from recbole_hsuga.model.grasp import BERT4RecGRASP, GRU4RecGRASP, SASRecGRASP
 from recbole_hsuga.model.gru4rec_hsuga import GRU4RecHSUGA
 from recbole_hsuga.model.hiphop import HIPHOP
@@ -33,5 +35,5 @@ from recbole_hsuga.model.next_id import NextId
 from recbole_hsuga.model.sasrec_hsuga import SASRecHSUGA
 
 __all__ = ["BERT4RecHSUGA", "GRU4RecHSUGA", "SASRecHSUGA", "BERT4RecLLMESR", "GRU4RecLLMESR", "SASRecLLMESR",
-           "BERT4RecGRASP", "GRU4RecGRASP", "SASRecGRASP", "BSARec",
+           "BERT4RecGRASP", "GRU4RecGRASP", "SASRecGRASP", "BSARec", "BSARecHSUGA",
            "BERT4RecLLMInit", "GRU4RecLLMInit", "SASRecLLMInit", "HIPHOP", "ISRF", "NextId"]
