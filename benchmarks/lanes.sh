@@ -11,9 +11,10 @@
 # Lane "tuning" (issue 24, item 4, then items 5-6): SASRec's recipe (frontier step 8), then each
 # enhanced model's own keys on it (steps 9, 11, 12, 13), then the re-measure (step 15), which
 # also needs BSARec's search from the other lane and refuses (exit 2) until every search is done.
-# Lane "runs": BSARec and GAA on it (step 16, seed 42: does GAA help the strongest model?), CORE,
-# LightSANs and FEARec on their own recipes (step 10, seed 42), HIPHOP seed 42 (issue 25), BSARec's
-# own keys (step 14), steps 16 and 10's other seeds, then MovieLens (issue 30).
+# Lane "runs": BSARec and GAA on it (step 16, seed 42: does GAA help the strongest model?), HIPHOP
+# seed 42 (issue 25), CORE, LightSANs and FEARec on their own recipes (step 10, seed 42), BSARec's
+# own keys (step 14), steps 16 and 10's other seeds, then MovieLens (issue 30). Each of these runs
+# takes several sessions on one core (prefix rows); they resume from saved/ while it survives.
 #
 # A step that stops with an error ends its lane (the other goes on); its log says why.
 # Stop it by killing its process group (kill -- -PGID), not with pkill -f, which also hits other
@@ -53,8 +54,8 @@ for name in "${names[@]}"; do
     tuning) lane tuning "bash benchmarks/frontier.sh 8" "bash benchmarks/frontier.sh 9" "bash benchmarks/frontier.sh 11" \
                 "bash benchmarks/frontier.sh 12" "bash benchmarks/frontier.sh 13" "bash benchmarks/frontier.sh 15" \
                 >> logs/lane-tuning.log 2>&1 & ;;
-    runs)   lane runs "SEEDS=42 bash benchmarks/frontier.sh 16" "SEEDS=42 bash benchmarks/frontier.sh 10" \
-                "SEEDS=42 bash benchmarks/hiphop.sh" "bash benchmarks/frontier.sh 14" "bash benchmarks/frontier.sh 16" \
+    runs)   lane runs "SEEDS=42 bash benchmarks/frontier.sh 16" "SEEDS=42 bash benchmarks/hiphop.sh" \
+                "SEEDS=42 bash benchmarks/frontier.sh 10" "bash benchmarks/frontier.sh 14" "bash benchmarks/frontier.sh 16" \
                 "bash benchmarks/frontier.sh 10" "bash benchmarks/movielens.sh" \
                 >> logs/lane-runs.log 2>&1 & ;;
     esac
