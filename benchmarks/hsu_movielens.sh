@@ -16,23 +16,5 @@
 # recent training items).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PY=${PYTHON:-.venv/bin/python}
-HOURS=${HOURS:-1}
-THREADS=${THREADS:-2}
-RUN=${RUN:-staged-llamacpp-batch-qwen2.5-coder-0.5b}
-DATA=dataset/movielens-100k
-SAVED=benchmarks/results/raw/hsu-movielens-100k/$RUN
-FOLDER=$DATA/hsu/$RUN
-[ -f $DATA/movielens-100k.inter ] || $PY -m dataset_tools prepare movielens-100k --raw recbole:ml-100k --out dataset/
-bash benchmarks/restore_hsu_run.sh movielens-100k "$RUN"
-mkdir -p $SAVED log
-status=0
-timeout --signal=TERM "$(awk "BEGIN {print int($HOURS * 3600)}")" \
-    $PY -m dataset_tools hsu movielens-100k --data dataset --engine llamacpp-batch --parallel 16 \
-        --n-threads "$THREADS" --model qwen2.5-coder-0.5b --run "$RUN" \
-    >> log/hsu-movielens-100k-$RUN.log 2>&1 || status=$?
-gzip -c $FOLDER/stages.jsonl > $SAVED/stages.jsonl.gz
-cp $FOLDER/run.json $SAVED/
-[ -f $FOLDER/report.json ] && cp $FOLDER/report.json $SAVED/
-echo "saved $(wc -l < $FOLDER/stages.jsonl) stages to $SAVED (exit status $status; 124 = the slice's time ran out)"
-[ "$status" = 0 ] || [ "$status" = 124 ]
+DATASET=movielens-100k MODEL=qwen2.5-coder-0.5b RUN=${RUN:-staged-llamacpp-batch-qwen2.5-coder-0.5b} \
+    exec bash benchmarks/hsu_slice.sh

@@ -11,7 +11,10 @@
 # Lane "tuning" (issue 24, item 4, then items 5-6): SASRec's recipe (frontier step 8), then each
 # enhanced model's own keys on it (steps 9, 11, 12, 13), then the re-measure (step 15), which
 # also needs BSARec's search from the other lane and refuses (exit 2) until every search is done.
-# Lane "runs": BSARec and GAA on it (step 16, seed 42: does GAA help the strongest model?), HIPHOP
+# Lane "runs": first a slice of at most 2 hours of HSU over a seeded 1,000-user sample of amazon-beauty
+# with Qwen2.5-Coder-1.5B (issue 27, item 4; its stage records are committed after each slice, so no
+# session loses them; once every user is done the slice ends at once), then BSARec and GAA on it
+# (step 16, seed 42: does GAA help the strongest model?), HIPHOP
 # seed 42 (issue 25), CORE, LightSANs and FEARec on their own recipes (step 10, seed 42), BSARec's
 # own keys (step 14), steps 16 and 10's other seeds, then MovieLens (issue 30). Each of these runs
 # takes several sessions on one core (prefix rows); they resume from saved/ while it survives.
@@ -24,6 +27,8 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p logs
 export JOBS=1
+HSU_BEAUTY_SLICE="DATASET=amazon-beauty MODEL=qwen2.5-coder-1.5b HOURS=2 THREADS=1 \
+USERS_FROM=benchmarks/results/raw/hsu-amazon-beauty/sample-1000-seed0.txt bash benchmarks/hsu_slice.sh"
 
 lane() {  # $1 name, then the commands of the lane, one per argument, run in order
     local name=$1 command
@@ -54,7 +59,7 @@ for name in "${names[@]}"; do
     tuning) lane tuning "bash benchmarks/frontier.sh 8" "bash benchmarks/frontier.sh 9" "bash benchmarks/frontier.sh 11" \
                 "bash benchmarks/frontier.sh 12" "bash benchmarks/frontier.sh 13" "bash benchmarks/frontier.sh 15" \
                 >> logs/lane-tuning.log 2>&1 & ;;
-    runs)   lane runs "SEEDS=42 bash benchmarks/frontier.sh 16" "SEEDS=42 bash benchmarks/hiphop.sh" \
+    runs)   lane runs "$HSU_BEAUTY_SLICE" "SEEDS=42 bash benchmarks/frontier.sh 16" "SEEDS=42 bash benchmarks/hiphop.sh" \
                 "SEEDS=42 bash benchmarks/frontier.sh 10" "bash benchmarks/frontier.sh 14" "bash benchmarks/frontier.sh 16" \
                 "bash benchmarks/frontier.sh 10" "bash benchmarks/movielens.sh" \
                 >> logs/lane-runs.log 2>&1 & ;;

@@ -91,3 +91,23 @@ def test_lanes_starts_nothing_when_one_of_its_names_is_unknown(tmp_path):
     assert completed.stderr.strip().splitlines() == ["lanes.sh: unknown lane 'nope' (lanes: tuning runs)"]
     time.sleep(1.0)  # a lane started in the background would have called the interpreter by now
     assert not marker.exists()
+
+
+def test_hsu_user_sample_is_fixed_and_counts_head_users(tiny_root, tmp_path):
+    """The sample an HSU slice runs on is the same on every machine (a seeded hash order, not
+    file order), and a sample larger than the dataset is refused with exit 2."""
+    import sys
+
+    from conftest import TINY_DATASET
+
+    def sample(out: Path, users: int) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, str(REPO / "benchmarks" / "hsu_sample_users.py"), f"--data={tiny_root}",
+                               f"--dataset={TINY_DATASET}", f"--users={users}", f"--out={out}"],
+                              capture_output=True, text=True)
+
+    first, second = sample(tmp_path / "a.txt", 10), sample(tmp_path / "b.txt", 10)
+    assert first.returncode == 0, first.stderr
+    lines = (tmp_path / "a.txt").read_text().splitlines()
+    assert len(lines) == len(set(lines)) == 10 and (tmp_path / "b.txt").read_text().splitlines() == lines
+    assert "10 of 40 users (seed 0)" in first.stdout and " head, " in first.stdout
+    assert sample(tmp_path / "c.txt", 41).returncode == 2

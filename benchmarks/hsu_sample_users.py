@@ -1,0 +1,51 @@
+"""Write a fixed, seeded sample of a prepared dataset's users, one per line, for
+``dataset_tools hsu --users-from`` (the users HSU runs on when every user is too many).
+
+    python benchmarks/hsu_sample_users.py --dataset=amazon-beauty --users=1000 --seed=0 \
+        --out=benchmarks/results/raw/hsu-amazon-beauty/sample-1000-seed0.txt
+
+The sample is the first ``--users`` users of a seeded hash order (``hsu_pipeline.sample_users``,
+the sample the HSU benchmarks use), so it does not depend on file order. It prints how many
+sampled users are head users (the top ``--active_ratio`` of all users by training
+interactions, the evaluator's and GAA's rule) and how many are long-tail.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Sequence
+
+from dataset_tools.formats.inter import inter_path, read_user_sequences
+from hsu_pipeline import sample_users
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=REPO_ROOT / "dataset", help="prepared data root")
+    parser.add_argument("--dataset", default="amazon-beauty")
+    parser.add_argument("--users", type=int, default=1000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--active_ratio", type=float, default=0.2)
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args(argv)
+    sequences = read_user_sequences(inter_path(args.data / args.dataset, args.dataset))
+    if not 0 < args.users <= len(sequences):
+        parser.error(f"--users must be in 1..{len(sequences)} (the dataset's users), got {args.users}")
+    # Training interactions: every item but the validation and test ones (leave-one-out).
+    training = {user: max(len(items) - 2, 0) for user, items in sequences.items()}
+    ranked = sorted(training, key=lambda u: -training[u])
+    head = set(ranked[:int(round(args.active_ratio * len(ranked)))])
+    sample = sample_users(list(sequences), args.users, args.seed)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text("".join(f"{user}\n" for user in sample), encoding="utf-8")
+    in_head = sum(user in head for user in sample)
+    print(f"wrote {args.out}: {len(sample)} of {len(sequences)} users (seed {args.seed}); "
+          f"{in_head} head, {len(sample) - in_head} long-tail (top {args.active_ratio:.0%} by training interactions)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
