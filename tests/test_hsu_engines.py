@@ -118,3 +118,16 @@ def test_cli_hands_vllm_its_context_length_and_extra_options():
     }
     with pytest.raises(SystemExit):
         build_parser().parse_args(["hsu", "amazon-beauty", "--engine", "vllm", "--vllm-option", "no-equals"])
+
+
+def test_model_requirements_name_the_packages_that_hold_each_alias():
+    """What hsu_slice.sh installs before a slice: every chunk package of a chunked alias at its
+    pinned version, the one package of a single-file alias, nothing for a file path."""
+    from dataset_tools.hsu.packaged_models import SINGLE_FILE_MODELS, model_requirements
+
+    for alias, spec in CHUNKED_MODELS.items():
+        wanted = model_requirements(alias)
+        assert len(wanted) == len(set(wanted)) == spec.parts
+        assert all(r.startswith(spec.distribution_prefix) and r.endswith(f"=={spec.version}") for r in wanted)
+    assert model_requirements("smollm2") == [SINGLE_FILE_MODELS["smollm2"].requirement]
+    assert model_requirements("/models/any.gguf") == []

