@@ -7,6 +7,8 @@
 #   DATASET=amazon-beauty MODEL=qwen2.5-coder-1.5b \
 #       USERS_FROM=benchmarks/results/raw/hsu-amazon-beauty/sample-1000-seed0.txt HOURS=1 bash benchmarks/hsu_slice.sh
 #   git add benchmarks/results/raw/hsu-<dataset> && git commit      # keep the slice
+#   SAVE_ONLY=1 DATASET=... MODEL=... bash benchmarks/hsu_slice.sh   # save what a slice still running has
+#                                                                   # stored (before a session ends)
 #
 # DATASET (prepared under dataset/ where missing: amazon-beauty from ../shared/data, movielens-100k
 # from RecBole's package, another from RAW), MODEL (a packaged alias, dataset_tools/hsu/packaged_models.py),
@@ -29,6 +31,17 @@ esac
 DATA=dataset/$DATASET
 SAVED=benchmarks/results/raw/hsu-$DATASET/$RUN
 FOLDER=$DATA/hsu/$RUN
+save() {  # the run folder's stage store and settings into the committed copy
+    gzip -c "$FOLDER/stages.jsonl" > "$SAVED/stages.jsonl.gz"
+    cp "$FOLDER/run.json" "$SAVED/"
+    if [ -f "$FOLDER/report.json" ]; then cp "$FOLDER/report.json" "$SAVED/"; fi
+    echo "saved $(wc -l < "$FOLDER/stages.jsonl") stages to $SAVED"
+}
+if [ "${SAVE_ONLY:-0}" = 1 ]; then
+    mkdir -p "$SAVED"
+    save
+    exit 0
+fi
 [ -f "$DATA/$DATASET.inter" ] || $PY -m dataset_tools prepare "$DATASET" --raw "$RAW" --out dataset/
 # The model's packages, which scripts/install.sh leaves out (up to 1 GB); pip skips installed ones.
 REQUIREMENTS=$($PY -c "import sys; from dataset_tools.hsu.packaged_models import model_requirements as r; \
@@ -42,8 +55,6 @@ timeout --signal=TERM "$(awk "BEGIN {print int($HOURS * 3600)}")" \
     $PY -m dataset_tools hsu "$DATASET" --data dataset --engine llamacpp-batch --parallel 16 \
         --n-threads "$THREADS" --model "$MODEL" --run "$RUN" ${USERS_FROM:+--users-from "$USERS_FROM"} \
     >> "log/hsu-$DATASET-$RUN.log" 2>&1 || status=$?
-gzip -c "$FOLDER/stages.jsonl" > "$SAVED/stages.jsonl.gz"
-cp "$FOLDER/run.json" "$SAVED/"
-[ -f "$FOLDER/report.json" ] && cp "$FOLDER/report.json" "$SAVED/"
-echo "saved $(wc -l < "$FOLDER/stages.jsonl") stages to $SAVED (exit status $status; 124 = the slice's time ran out)"
+save
+echo "the slice ended with exit status $status (124: its time ran out)"
 [ "$status" = 0 ] || [ "$status" = 124 ]
