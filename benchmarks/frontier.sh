@@ -162,9 +162,9 @@ for step in $STEPS; do
     10) # The models of the table that keep their own recipes (prefix rows, window 50; BSARec's
         # official Beauty alpha 0.7, c 5 and learning rate 5e-4), which do not wait for step 8: how
         # far is BSARec's published 0.0611 on this data, and do they beat SASRec under `unseen`?
-        # Same run set as step 4 (step 15 reuses these runs); its own report. SEEDS=42 first. The
-        # cheaper models first: a BSARec or FEARec run (3-6 min an epoch on one core) outlasts a
-        # session and needs the checkout's training state to survive to the next one.
+        # Same run set as step 4 (step 15 reuses these runs); its own report. SEEDS=42 first.
+        # BSARec's runs are step 16's when it ran first. Every run here (prefix rows, window 50:
+        # 6-8 min an epoch on one core) outlasts a session and ends only if saved/ survives.
         $PY benchmarks/model_comparison.py --name=frontier-select-unseen \
             --variants="SASRec,$CORE,$LIGHTSANS,$BSAREC,$FEAREC" \
             --pairs="$CORE:SASRec,$LIGHTSANS:SASRec,$BSAREC:SASRec,$FEAREC:SASRec" \

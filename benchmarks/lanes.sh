@@ -11,13 +11,13 @@
 # Lane "tuning" (issue 24, item 4, then items 5-6): SASRec's recipe (frontier step 8), then each
 # enhanced model's own keys on it (steps 9, 11, 12, 13), then the re-measure (step 15), which
 # also needs BSARec's search from the other lane and refuses (exit 2) until every search is done.
-# Lane "runs": first a slice of at most 2 hours of HSU over a seeded 1,000-user sample of amazon-beauty
-# with Qwen2.5-Coder-1.5B (issue 27, item 4; its stage records are committed after each slice, so no
-# session loses them; once every user is done the slice ends at once), then BSARec and GAA on it
-# (step 16, seed 42: does GAA help the strongest model?), HIPHOP
-# seed 42 (issue 25), CORE, LightSANs and FEARec on their own recipes (step 10, seed 42), BSARec's
-# own keys (step 14), steps 16 and 10's other seeds, then MovieLens (issue 30). Each of these runs
-# takes several sessions on one core (prefix rows); they resume from saved/ while it survives.
+# Lane "runs": first a slice of at most 2 hours of HSU over a seeded 1,000-user sample of
+# amazon-beauty with Qwen2.5-Coder-1.5B (issue 27, item 4; commit its stage records after each
+# slice, and no session change loses them; once every user is done the slice ends at once); then
+# BSARec and GAA on it (step 16, seed 42: does GAA help the strongest model?), HIPHOP seed 42
+# (issue 25), CORE, LightSANs and FEARec on their own recipes (step 10, seed 42), BSARec's own keys
+# (step 14), steps 16 and 10's other seeds, then MovieLens (issue 30). Each of these training runs
+# takes several sessions on one core (prefix rows) and resumes from saved/ while it survives.
 #
 # A step that stops with an error ends its lane (the other goes on); its log says why.
 # Stop it by killing its process group (kill -- -PGID), not with pkill -f, which also hits other
