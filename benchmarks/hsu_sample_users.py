@@ -7,7 +7,8 @@
 The sample is the first ``--users`` users of a seeded hash order (``hsu_pipeline.sample_users``,
 the sample the HSU benchmarks use), so it does not depend on file order. It prints how many
 sampled users are head users (the top ``--active_ratio`` of all users by training
-interactions, the evaluator's and GAA's rule) and how many are long-tail.
+interactions: ``recbole_hsuga.evaluation.groups.top_fraction_mask``, the evaluator's and GAA's
+rule) and how many are long-tail.
 """
 
 from __future__ import annotations
@@ -16,8 +17,11 @@ import argparse
 from pathlib import Path
 from typing import Sequence
 
-from dataset_tools.formats.inter import inter_path, read_user_sequences
+import numpy as np
+
+from dataset_tools.formats.inter import inter_path, read_user_sequences, training_part
 from hsu_pipeline import sample_users
+from recbole_hsuga.evaluation.groups import top_fraction_mask
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -34,11 +38,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     sequences = read_user_sequences(inter_path(args.data / args.dataset, args.dataset))
     if not 0 < args.users <= len(sequences):
         parser.error(f"--users must be in 1..{len(sequences)} (the dataset's users), got {args.users}")
-    # Training interactions: every item but the validation and test ones (leave-one-out).
-    training = {user: max(len(items) - 2, 0) for user, items in sequences.items()}
-    ranked = sorted(training, key=lambda u: -training[u])
-    head = set(ranked[:int(round(args.active_ratio * len(ranked)))])
-    sample = sample_users(list(sequences), args.users, args.seed)
+    users = list(sequences)
+    # The evaluator's and GAA's rule, on training interactions (validation and test items left out).
+    is_head = top_fraction_mask(np.array([len(training_part(sequences[u])) for u in users]), args.active_ratio)
+    head = {user for user, flag in zip(users, is_head) if flag}
+    sample = sample_users(users, args.users, args.seed)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text("".join(f"{user}\n" for user in sample), encoding="utf-8")
     in_head = sum(user in head for user in sample)
