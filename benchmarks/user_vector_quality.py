@@ -41,8 +41,6 @@ from dataset_tools.neighbours.cosine import cosine_top_k
 from recbole_hsuga.errors import InputError
 from recbole_hsuga.evaluation.groups import top_fraction_mask
 
-GROUPS = ["all", "head_users", "tail_users", "head_items", "tail_items"]
-
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -181,6 +179,8 @@ def main(argv: list[str] | None = None) -> None:
     masks["tail_users"] = ~masks["head_users"]
     masks["head_items"] = head_item[targets]
     masks["tail_items"] = ~masks["head_items"]
+    # A group no compared user falls in (a sample of tail users only) has no row, rather than NaNs.
+    masks = {group: mask for group, mask in masks.items() if mask.any()}
 
     chance = chance_shares(train_sets, targets)
     per_file: dict[str, dict[str, np.ndarray]] = {}
@@ -239,14 +239,14 @@ def markdown(report: dict, base: str) -> str:
              f"| vectors | group | users | HR@{n} | NDCG@{n} | p | neighbour share@{k} | chance | p |",
              "|---|---|---|---|---|---|---|---|---|"]
     for suffix, entry in report["files"].items():
-        for group in GROUPS:
+        for group in report["group_sizes"]:
             row = entry[group]
             p1 = "" if suffix == base else fmt_p(row["p_ndcg"])
             p2 = "" if suffix == base else fmt_p(row["p_share"])
             lines.append(f"| `{suffix}` | {group} | {report['group_sizes'][group]} | {row[f'hit@{n}']:.4f} | "
                          f"{row[f'ndcg@{n}']:.4f} | {p1} | {row[f'neighbour_share@{k}']:.4f} | "
                          f"{report['chance_share'][group]:.4f} | {p2} |")
-    for group in GROUPS:
+    for group in report["group_sizes"]:
         row = report["popularity"][group]
         lines.append(f"| popularity (no vectors) | {group} | {report['group_sizes'][group]} | {row[f'hit@{n}']:.4f} | "
                      f"{row[f'ndcg@{n}']:.4f} |  |  | {report['chance_share'][group]:.4f} |  |")

@@ -9,12 +9,17 @@ check structure, keys and what was (not) recomputed.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
 pytest.importorskip("llama_cpp")
+
+REPO = Path(__file__).resolve().parent.parent
 
 from dataset_tools.__main__ import main as cli_main  # noqa: E402
 from dataset_tools.hsu.engines import make_engine  # noqa: E402
@@ -257,3 +262,40 @@ def test_a_run_restored_from_its_stages_and_run_json_is_rebuilt_without_an_engin
     assert cli_main(["-q", "hsu", DATASET, "--data", str(tmp_path), "--run", "r", "--rebuild"]) == 2
     assert "run.json: settings incomplete for a rebuild" in caplog.text
     assert cli_main(["-q", "hsu", DATASET, "--data", str(tmp_path), "--run", "missing", "--rebuild"]) == 2
+
+
+def test_hsu_vector_quality_compares_the_complete_users_of_a_copy_of_the_run(tmp_path, engine, write_dataset):
+    """benchmarks/hsu_vector_quality.sh (issue 27, item 4) on a run cut short as a slice's time limit
+    leaves it (one user without its last stage, no trajectories): it compares the complete users
+    (every user with COMPLETE_ONLY=0), copies the run's report, and leaves the run folder alone."""
+    data = tmp_path / "data"
+    write_dataset(data, {"u1": ["1", "2", "3", "4", "8", "9"], "u2": ["4", "5", "6", "8", "9"], "u3": ["7", "8", "9"]})
+    run_dataset(data, DATASET, "r", engine, SETTINGS, progress=False)
+    run_dir = data / DATASET / "hsu" / "r"
+    records = read_jsonl(run_dir / STAGES_FILE)
+    assert any(r["user"] == "u1" and r["stage"] == 2 for r in records)
+    with (run_dir / STAGES_FILE).open("w", encoding="utf-8") as handle:
+        handle.writelines(json.dumps(r) + "\n" for r in records if not (r["user"] == "u1" and r["stage"] == 2))
+    (run_dir / "trajectories.jsonl").unlink()
+    (run_dir / "report.json").unlink()
+    stages_before = (run_dir / STAGES_FILE).read_bytes()
+    for extractor, suffix in (("items", "itememb"), ("text", "useremb_text")):
+        assert cli_main(["-q", "embed", DATASET, "--data", str(data), "--extractor", extractor,
+                         "--suffix", suffix, "--no-progress"]) == 0
+
+    results = tmp_path / "results"
+    env = {**os.environ, "PYTHON": sys.executable, "DATASET": DATASET, "MODEL": "smollm2", "RUN": "r", "K": "1",
+           "DATA_ROOT": str(data), "RESULTS": str(results), "TMPDIR": str(tmp_path)}
+    for complete_only, users in (("1", 2), ("0", 3)):
+        completed = subprocess.run(["bash", str(REPO / "benchmarks" / "hsu_vector_quality.sh")], capture_output=True,
+                                   text=True, env={**env, "COMPLETE_ONLY": complete_only})
+        assert completed.returncode == 0, completed.stderr[-2000:]
+        report = json.loads((results / f"user-vectors-hsu-r-{DATASET}.json").read_text())
+        assert report["users_compared"] == users
+        assert report["command"] == (f"DATASET={DATASET} MODEL=smollm2 RUN=r BASE=useremb_text K=1 "
+                                     f"COMPLETE_ONLY={complete_only} bash benchmarks/hsu_vector_quality.sh")
+    run_report = json.loads((results / "raw" / f"hsu-{DATASET}" / "r" / "report.json").read_text())
+    assert (run_report["users"], run_report["users_complete"]) == (3, 2)
+    assert sorted(p.name for p in run_dir.iterdir()) == ["run.json", STAGES_FILE]
+    assert (run_dir / STAGES_FILE).read_bytes() == stages_before
+    assert not list(tmp_path.glob("hsu-vector-quality.*"))  # the scratch copy is removed
