@@ -286,12 +286,15 @@ def test_hsu_vector_quality_compares_the_complete_users_of_a_copy_of_the_run(tmp
     results = tmp_path / "results"
     env = {**os.environ, "PYTHON": sys.executable, "DATASET": DATASET, "MODEL": "smollm2", "RUN": "r", "K": "1",
            "DATA_ROOT": str(data), "RESULTS": str(results), "TMPDIR": str(tmp_path)}
-    for complete_only, users in (("1", 2), ("0", 3)):
+    # u1, the one head user (top 20% by training items), is the user cut short: a group without
+    # compared users gets no row.
+    for complete_only, users, head_users in (("1", 2, None), ("0", 3, 1)):
         completed = subprocess.run(["bash", str(REPO / "benchmarks" / "hsu_vector_quality.sh")], capture_output=True,
                                    text=True, env={**env, "COMPLETE_ONLY": complete_only})
         assert completed.returncode == 0, completed.stderr[-2000:]
         report = json.loads((results / f"user-vectors-hsu-r-{DATASET}.json").read_text())
         assert report["users_compared"] == users
+        assert report["group_sizes"].get("head_users") == head_users
         assert report["command"] == (f"DATASET={DATASET} MODEL=smollm2 RUN=r BASE=useremb_text K=1 "
                                      f"COMPLETE_ONLY={complete_only} bash benchmarks/hsu_vector_quality.sh")
     run_report = json.loads((results / "raw" / f"hsu-{DATASET}" / "r" / "report.json").read_text())
