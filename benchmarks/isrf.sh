@@ -16,9 +16,11 @@
 # 64 users; an epoch (1,519 steps) took 25-28 minutes there. amazon-beauty's prompts are
 # shorter (median 4 training items) but it has 24x the users to validate. LightGCN's backward
 # has since cut an amazon-beauty step to 0.47x (benchmarks/results/isrf-graph-backward-amazon-beauty.md):
-# 1.23 s per step, 0.7 CPU-hours per epoch (benchmarks/results/isrf-cost-amazon-beauty.md). On
-# MovieLens, whose group graph is 24x smaller and whose cost is the T5 over long prompts, it is
-# 0.97x (benchmarks/results/isrf-graph-backward-movielens-100k.md).
+# 1.23 s per step, 0.7 CPU-hours per epoch of prefix rows (benchmarks/results/isrf-cost-amazon-beauty.md).
+# On MovieLens, whose group graph is 24x smaller and whose cost is the T5 over long prompts, it is
+# 0.97x (benchmarks/results/isrf-graph-backward-movielens-100k.md). Every model here now trains on
+# segment rows (ISRF's released sampler: one random segment per user per epoch), 22,363 rows an
+# epoch on amazon-beauty against 131,413 prefix rows, so about 0.17x the steps of those figures.
 # Stop it by killing its process group (kill -- -PGID), not with pkill -f.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,10 +31,11 @@ VARIANT_SETTINGS=${VARIANT_SETTINGS:-}
 # the reading notes under the report: the paper's Table 1 beside it, every protocol difference named
 NOTES=benchmarks/notes/isrf-$DATASET.md
 [ -f "$NOTES" ] || NOTES=
-# Every model on prefix rows (ISRF has no other), ISRF's batch of 64 and window of 20 (the released
-# user prompts read 20 items), early stopping on validation NDCG@10 under `unseen` with patience 5
-# (the released value) for all.
-COMMON=(--train_rows=prefix --train_batch_size=64 --MAX_ITEM_LIST_LENGTH=20 --stopping_step=5 --epochs=200
+# Every model on the release's rows (one random segment of each user's training items per epoch,
+# recbole_hsuga/data/segment_loader.py), ISRF's batch of 64 and window of 20 (the released user
+# prompts read 20 items), early stopping on validation NDCG@10 under `unseen` with patience 5 (the
+# released value) for all.
+COMMON=(--train_rows=segment --train_batch_size=64 --MAX_ITEM_LIST_LENGTH=20 --stopping_step=5 --epochs=200
         --eval_protocol=unseen)
 $PY benchmarks/model_comparison.py --name=isrf --dataset="$DATASET" \
     --variants="SASRec,ISRF$VARIANT_SETTINGS,ISRF+isrf_group=False$VARIANT_SETTINGS,ISRF+isrf_semantic=none$VARIANT_SETTINGS" \

@@ -87,6 +87,7 @@ from dataset_tools.progress import is_terminal
 from recbole_hsuga import training_state
 from recbole_hsuga.compat import load_recbole_checkpoint
 from recbole_hsuga.data.dataset import SemanticTable
+from recbole_hsuga.data.segment_loader import SegmentTrainDataLoader
 from recbole_hsuga.data.sequence_loader import TRAIN_ROWS, SequenceTrainDataLoader, sequence_train_data
 from recbole_hsuga.data.training_history import TrainingHistory
 from recbole_hsuga.epoch_progress import epoch_batches
@@ -229,10 +230,13 @@ class HeadTailEvaluationMixin:
 
     def training_rows(self, train_data):
         """The dataloader that training iterates: RecBole's prefix rows as given, or, with
-        ``train_rows: sequence``, one row per user window built from the training history."""
-        if self.train_rows == "prefix" or isinstance(train_data, SequenceTrainDataLoader):
+        ``train_rows: sequence``, one row per user window built from the training history, or,
+        with ``train_rows: segment``, one random segment per user, drawn again every epoch."""
+        if self.train_rows == "prefix" or isinstance(train_data, (SequenceTrainDataLoader, SegmentTrainDataLoader)):
             self.n_train_rows = len(train_data._dataset)
             return train_data
+        if self.train_rows == "segment":
+            return self._segment_rows(train_data)
         check_sequence_rows_support(self.model)
         if self.training_history is None:
             raise ValueError("train_rows: sequence builds its rows from the training history: call "
@@ -248,8 +252,25 @@ class HeadTailEvaluationMixin:
                          f"train_batch_unit={self.config['train_batch_unit']}), {targets}")
         return rows
 
+    def _segment_rows(self, train_data) -> SegmentTrainDataLoader:
+        negatives = self.config["train_neg_sample_args"] or {}
+        if str(negatives.get("distribution", "none")) != "none":
+            raise InputError(f"train_rows: segment rows carry no sampled negatives; loss_type "
+                             f"{self.config['loss_type']} needs them (use loss_type: CE or train_rows: prefix)")
+        if self.training_history is None:
+            raise ValueError("train_rows: segment draws its rows from the training history: call "
+                             "fit(train_data, valid_data) or set_training_history() first")
+        rows = SegmentTrainDataLoader(self.config, train_data._dataset, self.training_history, shuffle=True)
+        self.n_train_rows = len(rows._dataset)
+        self.logger.info(f"train_rows: segment: {self.n_train_rows} rows per epoch, one random segment per user "
+                         f"({len(train_data._dataset)} prefix rows), {self.config['train_batch_size']} rows per batch")
+        return rows
+
     def _train_epoch(self, train_data, epoch_idx, loss_func=None, show_progress=False):
         start = time.perf_counter()
+        set_epoch = getattr(train_data, "set_epoch", None)
+        if callable(set_epoch):  # rows drawn per epoch (segment rows) depend on the epoch, not on the process
+            set_epoch(epoch_idx)
         # Models that schedule work per epoch (HIPHOP's session bank and temperature) get the
         # epoch first; inside the timing, so the cost shows in seconds per epoch.
         epoch_start = getattr(self.model, "on_train_epoch_start", None)
@@ -640,6 +661,9 @@ class GAATrainer(HeadTailTrainer):
                                      "item; call fit(train_data, valid_data) or set_training_history() first")
                 self.training_history = TrainingHistory.from_dataloaders(train_data, valid_data)
             self.prepare_gaa(self.training_history)
+            if self.train_rows == "segment":
+                raise InputError("GAA's student is a user's representation on its training history; train_rows: "
+                                 "segment trains on random segments of it (use prefix or sequence)")
             self._row_weights = None if self.train_rows == "sequence" else prefix_row_weights(
                 train_data._dataset, self.training_history.n_users).to(self.device)
         return super().prepare_training(train_data, valid_data)

@@ -131,7 +131,7 @@ def test_yaml_defaults_and_registry(toy_with_vectors):
     assert get_model("ISRF") is ISRF
     config = HSUGAConfig(model="ISRF", dataset=TOY_DATASET, config_dict={"data_path": str(toy_with_vectors)})
     assert config["isrf_beams"] == 30 and config["isrf_gcn_layers"] == 4 and config["isrf_group_k"] == 100
-    assert config["text_ids"] == "permuted" and config["train_rows"] == "prefix" and config["learner"] == "adamw"
+    assert config["text_ids"] == "permuted" and config["train_rows"] == "segment" and config["learner"] == "adamw"
 
 
 def test_individual_graph_holds_training_pairs_only(built):

@@ -26,7 +26,7 @@ TARGET_SEQ = "target_id_list"
 #: Field of the ``[B]`` flag marking each user's most recent window.
 LAST_WINDOW = "last_window"
 #: Training-row layouts the ``train_rows`` key accepts.
-TRAIN_ROWS = ("prefix", "sequence")
+TRAIN_ROWS = ("prefix", "sequence", "segment")
 #: What ``train_batch_size`` may count on sequence rows (``train_batch_unit``).
 BATCH_UNITS = ("prefix_rows", "rows")
 #: Field of RecBole's masking transform: each masked slot's position (0 = no target).

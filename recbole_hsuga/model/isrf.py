@@ -1,8 +1,10 @@
 """ISRF: a T5 that writes the next item's id, with individual and group interests from two graphs.
 
 Iterative Semantic Reasoning from Individual to Group Interests for Generative Recommendation
-with LLMs (``../shared/papers/ISRF-paper.md``; its base is ELMRec). Per training row (prefix
-rows: RecBole's ``item_seq`` and the target ``item``):
+with LLMs (``../shared/papers/ISRF-paper.md``; its base is ELMRec). Per training row
+(``train_rows: segment`` by default, the release's sampler: one random segment of each user's
+training items per epoch, :mod:`recbole_hsuga.data.segment_loader`; or RecBole's prefix rows;
+either way an ``item_seq`` and the target ``item``):
 
 1. **Prompt.** ``[3 soft prompts] user_<u> has purchased item_<a> item_<b> ... predict the
    next item </s>``, the decoder writing the bare number ``<x> </s>``
@@ -68,10 +70,11 @@ with 3 of its 4 arguments), so what follows is what its model and data code do:
   afterwards, the list padded with random items (duplicates possible). Here every beam is a
   valid, distinct, unseen item id; prefixes that can only end on excluded items are pruned;
   scores are sums of token log-probabilities (ids differ in length; no length penalty).
-- **Sequential task only**, on every prefix row (released: one random segment of at most 20
-  items per user per pass, rotating with direct and explanation batches; the explanation task
-  needs review texts this data does not have; the sampled protocol ranks the same 100
-  negatives through ``predict`` instead of the direct task).
+- **Sequential task only**, one random segment of at most 20 input items per user per epoch,
+  drawn as released (start, then end after it; ``train_rows: prefix`` trains every prefix
+  instead); released, sequential batches rotate with direct and explanation batches; the
+  explanation task needs review texts this data does not have, and the sampled protocol ranks
+  the same 100 negatives through ``predict`` instead of the direct task.
 - **Labels** ignore padding (released: padded with id 0, so padding positions are scored).
 - **Scales.** Released: users ``N(0, 5)``, whole-word term times ``alpha`` 9-11, t5-small's
   token embeddings. Here graph vectors start at unit variance (the PCA output is scaled to unit
