@@ -16,7 +16,8 @@
 # slice, and no session change loses them; once every user is done the slice ends at once); then
 # BSARec and GAA on it (step 16, seed 42: does GAA help the strongest model?), HIPHOP seed 42
 # (issue 25), CORE, LightSANs and FEARec on their own recipes (step 10, seed 42), BSARec's own keys
-# (step 14), steps 16 and 10's other seeds, then MovieLens (issue 30). Each of these training runs
+# (step 14), steps 16 and 10's other seeds, then MovieLens (issue 30), then ISRF's table, seed 42
+# (issue 26; segment rows, about 0.2 CPU-hours an epoch with validation). Each of these training runs
 # takes several sessions on one core (prefix rows) and resumes from saved/ while it survives.
 #
 # A step that stops with an error ends its lane (the other goes on); its log says why.
@@ -61,7 +62,7 @@ for name in "${names[@]}"; do
                 >> logs/lane-tuning.log 2>&1 & ;;
     runs)   lane runs "$HSU_BEAUTY_SLICE" "SEEDS=42 bash benchmarks/frontier.sh 16" "SEEDS=42 bash benchmarks/hiphop.sh" \
                 "SEEDS=42 bash benchmarks/frontier.sh 10" "bash benchmarks/frontier.sh 14" "bash benchmarks/frontier.sh 16" \
-                "bash benchmarks/frontier.sh 10" "bash benchmarks/movielens.sh" \
+                "bash benchmarks/frontier.sh 10" "bash benchmarks/movielens.sh" "SEEDS=42 bash benchmarks/isrf.sh" \
                 >> logs/lane-runs.log 2>&1 & ;;
     esac
 done
