@@ -34,6 +34,14 @@ def test_a_segment_is_a_run_of_training_items_and_its_next_item():
             assert not inputs[length:].any()
 
 
+def test_several_segments_per_user_are_independent_draws():
+    history = history_of([[1], list(range(10, 40)), [2, 3]])
+    rows = sample_segments(history, 6, np.random.default_rng(0), per_user=4)
+    assert rows.users.tolist() == [1, 1, 1, 1, 2, 2, 2, 2]
+    assert len(set(rows.targets[:4].tolist())) > 1  # the long user's four segments differ
+    assert rows.targets[4:].tolist() == [3, 3, 3, 3]  # two items: one possible segment
+
+
 def test_segments_follow_the_released_start_then_end_draw():
     """For n training items: start uniform in [0, n-2], end uniform in [start+1, n-1]; so
     P(end = e) = sum over start < e of 1 / ((n-1)(n-1-start)), and the input length is end - start."""
@@ -86,6 +94,9 @@ def test_segment_rows_refuse_sampled_negatives_and_gaa(tiny_root, toy_with_vecto
         **TINY_RUN, "train_rows": "segment", "loss_type": "CE", "hidden_size": 16, "inner_size": 32,
         "gaa_k_active": 3, "gaa_k_longtail": 5})
     with pytest.raises(InputError, match="GAA's student is a user's representation on its training history"):
+        trainer.prepare_training(train_data, valid_data)
+    _, train_data, valid_data, _, _, trainer = build_segment_run(tiny_root, train_segments_per_user=0)
+    with pytest.raises(InputError, match="train_segments_per_user must be at least 1, got 0"):
         trainer.prepare_training(train_data, valid_data)
     with pytest.raises(InputError, match="train_rows must be one of"):
         build_run(tiny_root, TINY_DATASET, "SASRec", {**TINY_RUN, "train_rows": "segments"})

@@ -7,6 +7,11 @@ uniform after the start), and the segment's last item is the target of the items
 it. An epoch therefore holds one row per user: about 5.9x fewer rows than RecBole's prefix
 rows on amazon-beauty (22,363 against 131,413), with shorter inputs on average.
 
+Where histories are long, one segment per user makes an epoch a handful of steps (MovieLens-100K:
+943 rows, 15 batches of 64), and an early-stopping patience counted in epochs then stops a run
+that is still improving. ``train_segments_per_user`` draws that many independent segments per
+user per epoch, so an epoch can be sized like the release's epochs on its own datasets.
+
 The rows have the fields of prefix rows (``user_id``, ``item_id_list`` left-aligned,
 ``item_length``, ``item_id``), so every prefix-row model trains on them unchanged. They are
 drawn again for each epoch from ``(seed, epoch)``: a run resumed at epoch ``e`` trains on
@@ -52,8 +57,9 @@ class SegmentRows:
         return len(self.users)
 
 
-def sample_segments(history: TrainingHistory, window: int, rng: np.random.Generator) -> SegmentRows:
-    """One random segment of each user's training items.
+def sample_segments(history: TrainingHistory, window: int, rng: np.random.Generator,
+                    per_user: int = 1) -> SegmentRows:
+    """``per_user`` independent random segments of each user's training items.
 
     For a user with training items ``s_0 .. s_{n-1}`` (``n >= 2``): ``start`` uniform in
     ``[0, n - 2]``, ``end`` uniform in ``[start + 1, n - 1]``; inputs ``s_start .. s_{end-1}``
@@ -61,7 +67,7 @@ def sample_segments(history: TrainingHistory, window: int, rng: np.random.Genera
     have no row (as they have no prefix row).
     """
     counts = history.user_counts()
-    users = np.flatnonzero(counts >= 2)
+    users = np.repeat(np.flatnonzero(counts >= 2), per_user)
     n = counts[users]
     start = rng.integers(0, n - 1)  # high is exclusive: [0, n - 2]
     end = start + 1 + rng.integers(0, n - 1 - start)  # [start + 1, n - 1]
@@ -79,7 +85,7 @@ def sample_segments(history: TrainingHistory, window: int, rng: np.random.Genera
 
 
 class SegmentTrainDataLoader(TrainDataLoader):
-    """Shuffled batches of one random segment per user, drawn again every epoch.
+    """Shuffled batches of random segments (``train_segments_per_user`` per user), drawn again every epoch.
 
     Batches carry ``user_id [B]``, ``item_id_list [B, L]``, ``item_length [B]`` and
     ``item_id [B]``, as prefix rows do. ``train_batch_size`` counts rows.
@@ -95,8 +101,12 @@ class SegmentTrainDataLoader(TrainDataLoader):
         self.history = history
         self.window = int(config["MAX_ITEM_LIST_LENGTH"])
         self.seed = int(config["seed"] or 0)
+        per_user = config["train_segments_per_user"]
+        self.per_user = 1 if per_user is None else int(per_user)
+        if self.per_user < 1:
+            raise InputError(f"train_segments_per_user must be at least 1, got {config['train_segments_per_user']!r}")
         self.epoch = 0
-        rows = sample_segments(history, self.window, self._rng(0))
+        rows = sample_segments(history, self.window, self._rng(0), self.per_user)
         if not len(rows):
             raise InputError("train_rows: segment: no user has two training items")
         self._fields = (train_dataset.uid_field, train_dataset.iid_field + config["LIST_SUFFIX"],
@@ -114,7 +124,7 @@ class SegmentTrainDataLoader(TrainDataLoader):
         """Serve epoch ``epoch``'s segments (the same users, so the same number of rows)."""
         if epoch == self.epoch:
             return
-        rows = sample_segments(self.history, self.window, self._rng(epoch))
+        rows = sample_segments(self.history, self.window, self._rng(epoch), self.per_user)
         for name, values in self._as_fields(rows).items():
             self._dataset.inter_feat.interaction[name] = values
         self.epoch = epoch
