@@ -262,7 +262,7 @@ class HeadTailEvaluationMixin:
                              "fit(train_data, valid_data) or set_training_history() first")
         rows = SegmentTrainDataLoader(self.config, train_data._dataset, self.training_history, shuffle=True)
         self.n_train_rows = len(rows._dataset)
-        self.logger.info(f"train_rows: segment: {self.n_train_rows} rows per epoch, one random segment per user "
+        self.logger.info(f"train_rows: segment: {self.n_train_rows} rows per epoch, {rows.per_user} random segment(s) per user "
                          f"({len(train_data._dataset)} prefix rows), {self.config['train_batch_size']} rows per batch")
         return rows
 
@@ -653,6 +653,9 @@ class GAATrainer(HeadTailTrainer):
         """The parent's preparation plus GAA's: user vectors, neighbour sets, teacher sequences
         and, with prefix rows, the per-user row weights."""
         if self.gaa_enabled:
+            if self.train_rows == "segment":
+                raise InputError("GAA's student is a user's representation on its training history; train_rows: "
+                                 "segment trains on random segments of it (use prefix or sequence)")
             if self.user_semantic is None:
                 self.set_semantic_tables(train_data._dataset)
             if self.training_history is None:
@@ -661,9 +664,6 @@ class GAATrainer(HeadTailTrainer):
                                      "item; call fit(train_data, valid_data) or set_training_history() first")
                 self.training_history = TrainingHistory.from_dataloaders(train_data, valid_data)
             self.prepare_gaa(self.training_history)
-            if self.train_rows == "segment":
-                raise InputError("GAA's student is a user's representation on its training history; train_rows: "
-                                 "segment trains on random segments of it (use prefix or sequence)")
             self._row_weights = None if self.train_rows == "sequence" else prefix_row_weights(
                 train_data._dataset, self.training_history.n_users).to(self.device)
         return super().prepare_training(train_data, valid_data)
