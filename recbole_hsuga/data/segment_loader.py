@@ -29,16 +29,14 @@ import torch
 from recbole.data.dataloader import TrainDataLoader
 from recbole.data.interaction import Interaction
 
+from recbole_hsuga.data.sequence_loader import WithoutRecBoleNegatives
 from recbole_hsuga.data.training_history import TrainingHistory
 from recbole_hsuga.errors import InputError
-
-_NO_SAMPLING = {"distribution": "none", "sample_num": "none", "alpha": "none", "dynamic": False,
-                "candidate_num": 0}
 
 
 @dataclass(frozen=True)
 class SegmentRows:
-    """One training row per user with at least two training items.
+    """Training rows: ``per_user`` segments of each user with at least two training items.
 
     Attributes:
         users: ``[R]`` internal user ids.
@@ -84,7 +82,7 @@ def sample_segments(history: TrainingHistory, window: int, rng: np.random.Genera
                        targets.astype(np.int64))
 
 
-class SegmentTrainDataLoader(TrainDataLoader):
+class SegmentTrainDataLoader(WithoutRecBoleNegatives, TrainDataLoader):
     """Shuffled batches of random segments (``train_segments_per_user`` per user), drawn again every epoch.
 
     Batches carry ``user_id [B]``, ``item_id_list [B, L]``, ``item_length [B]`` and
@@ -128,6 +126,3 @@ class SegmentTrainDataLoader(TrainDataLoader):
         for name, values in self._as_fields(rows).items():
             self._dataset.inter_feat.interaction[name] = values
         self.epoch = epoch
-
-    def _set_neg_sample_args(self, config, dataset, dl_format, neg_sample_args):
-        super()._set_neg_sample_args(config, dataset, dl_format, dict(_NO_SAMPLING))

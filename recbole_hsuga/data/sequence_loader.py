@@ -37,6 +37,14 @@ _NO_SAMPLING = {"distribution": "none", "sample_num": "none", "alpha": "none", "
                 "candidate_num": 0}
 
 
+class WithoutRecBoleNegatives:
+    """Mixed into a RecBole ``TrainDataLoader`` whose rows are not RecBole's prefix rows: RecBole's
+    per-row negative sampling is switched off (losses that need negatives draw their own)."""
+
+    def _set_neg_sample_args(self, config, dataset, dl_format, neg_sample_args):
+        super()._set_neg_sample_args(config, dataset, dl_format, dict(_NO_SAMPLING))
+
+
 def rows_per_batch(config: Any, n_rows: int, n_prefix_rows: int) -> int:
     """Sequence rows per training batch.
 
@@ -67,7 +75,7 @@ def rows_layout(model: Any) -> str:
     return "cloze" if isinstance(model, BERT4Rec) else "causal"
 
 
-class SequenceTrainDataLoader(TrainDataLoader):
+class SequenceTrainDataLoader(WithoutRecBoleNegatives, TrainDataLoader):
     """Shuffled batches of sequence rows.
 
     Batches carry ``user_id [B]``, ``item_id_list [B, L]``, ``item_length [B]``,
@@ -96,9 +104,6 @@ class SequenceTrainDataLoader(TrainDataLoader):
             LAST_WINDOW: torch.from_numpy(rows.last_window),
         }
         super().__init__(config, train_dataset.copy(Interaction(fields)), None, shuffle=shuffle)
-
-    def _set_neg_sample_args(self, config, dataset, dl_format, neg_sample_args):
-        super()._set_neg_sample_args(config, dataset, dl_format, dict(_NO_SAMPLING))
 
     def _init_batch_size_and_step(self):
         self.step = self.rows_per_batch
