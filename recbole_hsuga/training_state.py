@@ -49,7 +49,8 @@ NOT_SETTINGS = frozenset({
 #: keys added after training states and result files were first written, with the value
 #: every run written before the key existed trained with: such a run matches this value.
 VALUE_BEFORE_KEY_EXISTED = {"train_batch_unit": "rows", "softmax_negatives": 0, "softmax_sampling": "uniform",
-                            "softmax_popularity_power": 1.0, "softmax_negatives_per": "position"}
+                            "softmax_popularity_power": 1.0, "softmax_negatives_per": "position",
+                            "train_segments_per_user": 1}
 
 
 def state_path(config: Any) -> Path:

@@ -117,6 +117,16 @@ def test_loose_runs_grouped_by_differing_settings(tmp_path: Path) -> None:
     assert newest.runs[1].path.name == "b.json"
 
 
+def test_a_run_written_before_a_key_existed_counts_with_the_value_runs_had_then(tmp_path: Path) -> None:
+    """A result file without a later key is the same setting as a newer run with the key's old value,
+    and another setting than a newer run with a new value."""
+    write_result(tmp_path, "SASRec", 1, 0.10, config={"epochs": 10})  # written before the key existed
+    write_result(tmp_path, "SASRec", 2, 0.20, config={"epochs": 10, "train_segments_per_user": 1})
+    write_result(tmp_path, "SASRec", 3, 0.30, config={"epochs": 10, "train_segments_per_user": 24})
+    names = {model.name: sorted(model.runs) for model in collect_runs([tmp_path]).models}
+    assert names == {"SASRec+train_segments_per_user=1": [1, 2], "SASRec+train_segments_per_user=24": [3]}
+
+
 def test_significance_marker() -> None:
     """Three paired seeds with a steady gain: p < 0.01 -> ‡; two seeds with a noisy one: no marker."""
     base = Cell({1: 0.100, 2: 0.200, 3: 0.300})

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from recbole_hsuga.errors import InputError
+from recbole_hsuga.training_state import VALUE_BEFORE_KEY_EXISTED
 
 #: config keys that differ between runs of one setting (never part of a model's name).
 PER_RUN_KEYS = frozenset({
@@ -151,6 +152,9 @@ def load_run(path: str | Path) -> Run:
     config = data.get("config") or {}
     if not isinstance(config, dict):
         raise InputError(f"{path}: 'config' is not an object")
+    # A file written before a key existed ran with the value every run had then; without it, such
+    # a run and a newer one with that value would read as two settings of one model.
+    config = {**VALUE_BEFORE_KEY_EXISTED, **config}
     return Run(path=path, model=str(data["model"]), dataset=str(data["dataset"]), seed=data["seed"],
                created=str(data.get("created") or ""), metrics=data["metrics"], curve=_curve(path, data.get("curve")),
                valid_metric=str(data.get("valid_metric") or ""), config=config)
