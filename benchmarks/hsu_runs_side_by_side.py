@@ -15,12 +15,11 @@ Only each user's last stored stage is compared (its current interests).
 from __future__ import annotations
 
 import argparse
-import gzip
-import json
 import statistics
 from pathlib import Path
 
 from common import REPO, run_script
+from dataset_tools.hsu.store import read_jsonl
 from recbole_hsuga.errors import InputError
 
 
@@ -36,24 +35,14 @@ def last_stages(data: Path, dataset: str, run: str) -> dict[str, dict]:
     """``{user: the stage record with the highest stage number}`` of one run."""
     committed = REPO / "benchmarks" / "results" / "raw" / f"hsu-{dataset}" / run / "stages.jsonl.gz"
     folder = data / dataset / "hsu" / run / "stages.jsonl"
-    if folder.is_file():
-        lines = folder.open(encoding="utf-8")
-    elif committed.is_file():
-        lines = gzip.open(committed, "rt", encoding="utf-8")
-    else:
+    if not folder.is_file() and not committed.is_file():
         raise InputError(f"--run {run}: neither {committed} nor {folder} exists")
     last: dict[str, dict] = {}
-    with lines:
-        for number, line in enumerate(lines, 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
-                raise InputError(f"{lines.name}: line {number} is not JSON") from None
-            user = str(record["user"])
-            if user not in last or record["stage"] > last[user]["stage"]:
-                last[user] = record
+    # A run still being written may end on a torn line: read_jsonl refuses it and leaves the file alone.
+    for record in read_jsonl(folder if folder.is_file() else committed):
+        user = str(record["user"])
+        if user not in last or record["stage"] > last[user]["stage"]:
+            last[user] = record
     return last
 
 

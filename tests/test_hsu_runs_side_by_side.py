@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from dataset_tools import DatasetToolsError
 from recbole_hsuga.errors import InputError
 
 
@@ -36,5 +37,5 @@ def test_runs_are_compared_on_shared_users_by_their_last_stage(tmp_path, capsys,
     with pytest.raises(InputError, match="--run missing: neither"):
         side_by_side.main(["--dataset", "toy", "--data", str(tmp_path), "--run", "a", "--run", "missing"])
     (tmp_path / "toy" / "hsu" / "b" / "stages.jsonl").write_text("{not json\n")
-    with pytest.raises(InputError, match="line 1 is not JSON"):
+    with pytest.raises(DatasetToolsError, match="line 1: not valid JSON"):
         side_by_side.main(["--dataset", "toy", "--data", str(tmp_path), "--run", "a", "--run", "b"])

@@ -3,6 +3,7 @@ shard runs, and ``load_final_interests`` (the embed step's entry point)."""
 
 from __future__ import annotations
 
+import gzip
 import json
 
 import pytest
@@ -47,6 +48,21 @@ def test_store_appends_durably_and_repairs_a_torn_last_line(tmp_path, caplog):
         store.append([record("k3", "u1", 3, ["c"])])
     assert "torn last line" in caplog.text
     assert [r["key"] for r in read_jsonl(path)] == ["k1", "k2", "k3"]
+
+
+def test_a_committed_gzip_copy_reads_as_its_stage_file(tmp_path):
+    """Committed runs keep stages.jsonl.gz; it reads as the file it was made from, never repaired in place."""
+    with StageStore(tmp_path / "run") as store:
+        store.append([record("k1", "u1", 1, ["a"]), record("k2", "u1", 2, ["b"])])
+    path = tmp_path / "run" / STAGES_FILE
+    copy = tmp_path / "stages.jsonl.gz"
+    copy.write_bytes(gzip.compress(path.read_bytes()))
+    assert read_jsonl(copy) == read_jsonl(path)
+    copy.write_bytes(gzip.compress(path.read_bytes() + b'{"key": "k3", "us'))
+    with pytest.raises(DatasetToolsError, match=r"stages\.jsonl\.gz: unfinished last line"):
+        read_jsonl(copy)
+    with pytest.raises(ValueError, match="a compressed copy is not repaired in place"):
+        read_jsonl(copy, repair_tail=True)
 
 
 def test_a_corrupt_line_in_the_middle_is_an_error_naming_the_line(tmp_path):

@@ -19,6 +19,7 @@ reopened. Any other malformed line is an error naming the line.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import logging
@@ -62,11 +63,12 @@ def chain_keys(user: str, stages: Sequence[Sequence[str]], settings_digest: str)
 
 
 def read_jsonl(path: Path, repair_tail: bool = False) -> list[dict[str, Any]]:
-    """Read a JSON-lines file.
+    """Read a JSON-lines file, or its gzip-compressed copy (``.gz``, as committed run records are).
 
     Args:
         repair_tail: cut off a torn last line (bytes after the last newline), which is
-            what a crash in the middle of an append leaves, instead of raising.
+            what a crash in the middle of an append leaves, instead of raising; not for a
+            compressed copy, which is never appended to.
 
     Raises:
         DatasetToolsError: a malformed complete line, naming the file and line.
@@ -74,6 +76,10 @@ def read_jsonl(path: Path, repair_tail: bool = False) -> list[dict[str, Any]]:
     if not path.is_file():
         return []
     data = path.read_bytes()
+    if path.suffix == ".gz":
+        if repair_tail:
+            raise ValueError(f"{path}: a compressed copy is not repaired in place")
+        data = gzip.decompress(data)
     complete, _, tail = data.rpartition(b"\n")
     rows: list[dict[str, Any]] = []
     for line_no, raw in enumerate(complete.split(b"\n") if complete else [], start=1):
