@@ -235,12 +235,13 @@ class HeadTailEvaluationMixin:
         if self.train_rows == "prefix" or isinstance(train_data, (SequenceTrainDataLoader, SegmentTrainDataLoader)):
             self.n_train_rows = len(train_data._dataset)
             return train_data
+        if self.train_rows == "sequence":
+            check_sequence_rows_support(self.model)
+        if self.training_history is None:
+            raise ValueError(f"train_rows: {self.train_rows} builds its rows from the training history: call "
+                             "fit(train_data, valid_data) or set_training_history() first")
         if self.train_rows == "segment":
             return self._segment_rows(train_data)
-        check_sequence_rows_support(self.model)
-        if self.training_history is None:
-            raise ValueError("train_rows: sequence builds its rows from the training history: call "
-                             "fit(train_data, valid_data) or set_training_history() first")
         rows = sequence_train_data(self.config, train_data, self.training_history, self.model)
         self.n_train_rows = len(rows.rows)
         n_targets, batch_rows = int((rows.rows.targets > 0).sum()), rows.rows_per_batch
@@ -257,9 +258,6 @@ class HeadTailEvaluationMixin:
         if str(negatives.get("distribution", "none")) != "none":
             raise InputError(f"train_rows: segment rows carry no sampled negatives; loss_type "
                              f"{self.config['loss_type']} needs them (use loss_type: CE or train_rows: prefix)")
-        if self.training_history is None:
-            raise ValueError("train_rows: segment draws its rows from the training history: call "
-                             "fit(train_data, valid_data) or set_training_history() first")
         rows = SegmentTrainDataLoader(self.config, train_data._dataset, self.training_history, shuffle=True)
         self.n_train_rows = len(rows._dataset)
         self.logger.info(f"train_rows: segment: {self.n_train_rows} rows per epoch, {rows.per_user} random segment(s) per user "
