@@ -19,8 +19,7 @@ import pytest
 
 pytest.importorskip("llama_cpp")
 
-REPO = Path(__file__).resolve().parent.parent
-
+from conftest import REPO_ROOT  # noqa: E402
 from dataset_tools.__main__ import main as cli_main  # noqa: E402
 from dataset_tools.hsu.engines import make_engine  # noqa: E402
 from dataset_tools.hsu.engines.base import Engine, Generation, GenerationRequest  # noqa: E402
@@ -289,7 +288,7 @@ def test_hsu_vector_quality_compares_the_complete_users_of_a_copy_of_the_run(tmp
     # u1, the one head user (top 20% by training items), is the user cut short: a group without
     # compared users gets no row.
     for complete_only, users, head_users in (("1", 2, None), ("0", 3, 1)):
-        completed = subprocess.run(["bash", str(REPO / "benchmarks" / "hsu_vector_quality.sh")], capture_output=True,
+        completed = subprocess.run(["bash", str(REPO_ROOT / "benchmarks" / "hsu_vector_quality.sh")], capture_output=True,
                                    text=True, env={**env, "COMPLETE_ONLY": complete_only})
         assert completed.returncode == 0, completed.stderr[-2000:]
         report = json.loads((results / f"user-vectors-hsu-r-{DATASET}.json").read_text())
