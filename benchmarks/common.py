@@ -11,6 +11,7 @@ from __future__ import annotations
 import concurrent.futures
 import json
 import os
+import shlex
 import subprocess
 import sys
 import time
@@ -61,7 +62,7 @@ def invocation(script: str) -> str:
     if os.environ.get("BENCHMARK_COMMAND"):
         return os.environ["BENCHMARK_COMMAND"]
     args = [a for a in sys.argv[1:] if a != "--report_only"]
-    return f"python benchmarks/{script} {' '.join(args)}".rstrip()
+    return f"python benchmarks/{script} {shlex.join(args)}".rstrip()  # quoted: a label with spaces stays one argument
 
 
 def newest_result_time(runs_by_key: dict) -> str:

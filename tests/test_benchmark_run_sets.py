@@ -180,6 +180,9 @@ def test_rewritten_report_names_the_training_command(bench, monkeypatch):
     common, _ = bench
     monkeypatch.setattr("sys.argv", ["model_comparison.py", "--name=x", "--report_only", "--seeds=42"])
     assert common.invocation("model_comparison.py") == "python benchmarks/model_comparison.py --name=x --seeds=42"
+    # an argument with spaces stays one argument when the command is pasted back into a shell
+    monkeypatch.setattr("sys.argv", ["asha_replay.py", "t.csv", "--run", "default recipe=r.json"])
+    assert common.invocation("asha_replay.py") == "python benchmarks/asha_replay.py t.csv --run 'default recipe=r.json'"
 
 
 def test_report_is_dated_by_its_newest_run(bench):

@@ -34,11 +34,13 @@ def test_unknown_step_or_lane_exits_2_with_one_line(script, argument, message):
 
 def stand_in_python(tmp_path: Path) -> Path:
     """An interpreter for frontier.sh that trains nothing: best_trial.py answers fixed settings, and
-    every other command line is printed (one argument per line) instead of run."""
+    every other command line is printed (one argument per line) instead of run; each best_trial.py
+    command line is appended to ``best_trial.calls``."""
     stub = tmp_path / "python"
     stub.write_text(
         "#!/bin/bash\n"
         'if [[ "$1" == benchmarks/best_trial.py ]]; then\n'
+        f'  echo "$*" >> {tmp_path / "best_trial.calls"}\n'
         '  if [[ " $* " == *" --format=variant "* ]]; then echo "+learning_rate=0.002"; else echo "--learning_rate=0.002"; fi\n'
         "  exit 0\n"
         "fi\n"
@@ -54,12 +56,24 @@ def frontier_command(tmp_path: Path, step: str) -> list[str]:
     return completed.stdout.splitlines()
 
 
+def assert_sasrec_recipe_has_the_incumbent(tmp_path: Path) -> None:
+    calls = [line.split() for line in (tmp_path / "best_trial.calls").read_text().splitlines()]
+    sasrec = [call for call in calls if "/sasrec-recipe/" in call[1] or "step 8 has no table" in " ".join(call)]
+    assert sasrec, calls
+    for call in sasrec:
+        incumbent = next(a for a in call if a.startswith("--incumbent=")).split("=", 1)[1]
+        assert incumbent.startswith("benchmarks/results/raw/compare-frontier-select-unseen-amazon-beauty/SASRec/"
+                                    "SASRec-amazon-beauty-seed42-") and (REPO / incumbent).is_file()
+
+
 def test_an_own_key_search_runs_on_the_tuned_recipe_with_the_shared_budget(tmp_path):
     args = frontier_command(tmp_path, "9")
     assert args[:3] == ["run_hyper_hsuga.py", "--model=SASRecHSUGA", "--params_file=properties/hyper/gaa_own.hyper"]
     assert {"--hsuga_backbone=id_only", "--semantic_suffix=useremb_text", "--learning_rate=0.002"} <= set(args)
     assert {"--max_evals=30", "--algo=exhaustive", "--scheduler=asha", "--epochs=50", "--eval_protocol=unseen"} <= set(args)
     assert args[-1] == "--results_dir=benchmarks/results/raw/tuning-frontier-amazon-beauty/gaa-id-only"
+    # The recipe is step 8's best or the default recipe's converged run, whichever validates higher.
+    assert_sasrec_recipe_has_the_incumbent(tmp_path)
     # Step 8 draws at random (a continuous learning rate) under the same budget otherwise.
     recipe = frontier_command(tmp_path, "8")
     assert "--algo=random" in recipe and "--algo=exhaustive" not in recipe
@@ -76,6 +90,7 @@ def test_the_re_measure_labels_every_tuned_variant(tmp_path):
     assert len(tuned) == 8 and set(tuned) <= labelled  # SASRec, GAA x2, LLMInit, LLM-ESR, HSUGA, GRASP, BSARec
     # Both HSUGA forms are SASRecHSUGA: the dual view states its backbone, so a reused run cannot be the ID-only one.
     assert any(v.startswith("SASRecHSUGA+hsuga_backbone=dual_view+") for v in variants)
+    assert_sasrec_recipe_has_the_incumbent(tmp_path)
 
 
 def test_lanes_starts_nothing_when_one_of_its_names_is_unknown(tmp_path):
