@@ -119,6 +119,9 @@ def parse_tune_args(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]
     parser.add_argument("--reduction_factor", default=None,
                         help="asha: keep the top 1/N of trials at each rung (default 3)")
     parser.add_argument("--max_t", default=None, help="asha: epochs of a trial that is never stopped (default: epochs)")
+    parser.add_argument("--first_trial", default="drawn", choices=["drawn", "defaults"],
+                        help="defaults: the first trial is the configured values of the searched keys (hyperopt), "
+                             "so early termination cannot stop them and the search's best never validates below them")
     _add_common(parser)
     args, rest = _split_settings(parser, argv)
     if args.max_evals is not None and args.max_evals < 1:
@@ -198,6 +201,7 @@ def tune(args: argparse.Namespace, settings: list[str]):
         grace_period=args.grace_period,
         reduction_factor=args.reduction_factor,
         max_t=args.max_t,
+        first_trial=args.first_trial,
     )
     print(f"results table: {outcome.csv_path}\nmarkdown table: {outcome.markdown_path}")
     if outcome.best_row is None:

@@ -71,12 +71,14 @@ def test_an_own_key_search_runs_on_the_tuned_recipe_with_the_shared_budget(tmp_p
     assert args[:3] == ["run_hyper_hsuga.py", "--model=SASRecHSUGA", "--params_file=properties/hyper/gaa_own.hyper"]
     assert {"--hsuga_backbone=id_only", "--semantic_suffix=useremb_text", "--learning_rate=0.002"} <= set(args)
     assert {"--max_evals=30", "--algo=exhaustive", "--scheduler=asha", "--epochs=50", "--eval_protocol=unseen"} <= set(args)
+    assert "--first_trial=defaults" in args  # the paper's keys are trained first, so no rung stops them
     assert args[-1] == "--results_dir=benchmarks/results/raw/tuning-frontier-amazon-beauty/gaa-id-only"
     # The recipe is step 8's best or the default recipe's converged run, whichever validates higher.
     assert_sasrec_recipe_has_the_incumbent(tmp_path)
     # Step 8 draws at random (a continuous learning rate) under the same budget otherwise.
     recipe = frontier_command(tmp_path, "8")
     assert "--algo=random" in recipe and "--algo=exhaustive" not in recipe
+    assert "--first_trial=defaults" not in recipe  # its table's budget predates the option; the incumbent stands in
     assert "--params_file=properties/hyper/sasrec_recipe_small.hyper" in recipe
     assert recipe[-1] == "--results_dir=benchmarks/results/raw/tuning-frontier-amazon-beauty/sasrec-recipe"
     assert {a for a in recipe if a.startswith("--max_evals") or a.startswith("--epochs")} == {"--max_evals=30", "--epochs=50"}

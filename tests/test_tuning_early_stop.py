@@ -386,3 +386,66 @@ def test_small_recipe_space_is_the_recipe_space_without_its_costliest_values():
     assert small["MAX_ITEM_LIST_LENGTH"] == ("choice", (20, 50))
     for name in set(small) - {"MAX_ITEM_LIST_LENGTH"}:
         assert small[name] == full[name], name
+
+
+def test_the_first_trial_can_be_the_configured_values_which_no_rung_stops(toy_data_path, fast_settings, tmp_path):
+    """A recipe that learns slowly but ends best is stopped by the first rung when it arrives after
+    fast starters (benchmarks/results/asha-replay-sasrec-recipe-amazon-beauty.md); as the first
+    trial it is the first at every rung, so it trains to its end and the search's best is never
+    below it. SASRec.yaml configures learning_rate 0.001."""
+    space = write(tmp_path / "lr.hyper", "learning_rate choice [1e-7, 0.001, 0.01]\n")
+    settings = [f"--{k}={v}" for k, v in dict(fast_settings, epochs=2).items()]
+    flags = ["--scheduler=asha", "--grace_period=1", "--reduction_factor=2"]
+    outcome = tune_model("SASRec", DATASET, space, tool="hyperopt", algo="exhaustive", settings=settings + flags,
+                         first_trial="defaults")
+    rows = read_rows(outcome.csv_path)
+    assert (rows[0]["trial"], json.loads(rows[0]["learning_rate"]), rows[0]["status"]) == ("trial0001", 0.001, "finished")
+    # the grid draws the other two points, not the configured one again: three distinct trials
+    assert sorted(json.loads(r["learning_rate"]) for r in rows) == [1e-7, 0.001, 0.01]
+    assert json.loads(rows[0]["budget"])["first_trial"] == "defaults"
+    assert "; first trial: the configured values." in outcome.markdown_path.read_text().splitlines()[0]
+    # resuming trains nothing again, and a table of the other kind of first trial is refused
+    again = tune_model("SASRec", DATASET, space, tool="hyperopt", algo="exhaustive", settings=settings + flags,
+                       resume_table=outcome.csv_path, first_trial="defaults")
+    assert len(read_rows(outcome.csv_path)) == 3 and again.best_params == outcome.best_params
+    with pytest.raises(InputError, match="budget key 'first_trial' is 'defaults' in the table but None now"):
+        tune_model("SASRec", DATASET, space, tool="hyperopt", algo="exhaustive", settings=settings + flags,
+                   resume_table=outcome.csv_path)
+
+
+def test_configured_values_outside_the_space_or_with_ray_are_refused_naming_the_key(toy_data_path, fast_settings,
+                                                                                     tmp_path):
+    settings = [f"--{k}={v}" for k, v in fast_settings.items()]
+    narrow = write(tmp_path / "lr.hyper", "learning_rate choice [1e-7, 0.01]\n")
+    with pytest.raises(InputError, match=r"--first_trial=defaults: SASRec's configured learning_rate = 0.001 is not "
+                                         r"among the choices \[1e-07, 0.01\]"):
+        tune_model("SASRec", DATASET, narrow, tool="hyperopt", algo="exhaustive", settings=settings,
+                   first_trial="defaults")
+    wide = write(tmp_path / "wide.hyper", "learning_rate loguniform -8,-2\n")
+    with pytest.raises(InputError, match="--first_trial=defaults needs --tool=hyperopt"):
+        tune_model("SASRec", DATASET, wide, tool="ray", algo="random", settings=settings, first_trial="defaults")
+    with pytest.raises(InputError, match="unknown --first_trial 'best'"):
+        tune_model("SASRec", DATASET, wide, tool="hyperopt", algo="random", settings=settings, first_trial="best")
+
+
+def test_a_configured_value_is_a_point_of_each_kind_of_range():
+    from recbole_hsuga.tuning.space import SearchParameter, point_of
+
+    # a choice returns its own candidate, so the grid's point and the first trial are one point
+    weight_decay = SearchParameter("weight_decay", "choice", (0, 1e-6, 1e-4))
+    assert point_of(weight_decay, 0.0) == 0 and isinstance(point_of(weight_decay, 0.0), int)
+    assert point_of(SearchParameter("softmax_sampling", "choice", ("uniform", "popularity")), "uniform") == "uniform"
+    with pytest.raises(InputError, match="flag = True is not among the choices"):
+        point_of(SearchParameter("flag", "choice", (1, 0)), True)  # a bool is not the number 1
+    rate = SearchParameter("learning_rate", "loguniform", (-8.5, -5.3))  # 2.0e-4 .. 5.0e-3
+    assert point_of(rate, 0.001) == 0.001
+    with pytest.raises(InputError, match=r"learning_rate = 0.01 lies outside its loguniform range \[0.000203, 0.00499\]"):
+        point_of(rate, 0.01)
+    with pytest.raises(InputError, match="is not positive"):
+        point_of(rate, 0.0)
+    size = SearchParameter("hidden_size", "quniform", (32, 128, 32))
+    assert point_of(size, 64) == 64
+    with pytest.raises(InputError, match="hidden_size = 48 is not a multiple of the step 32"):
+        point_of(size, 48)
+    with pytest.raises(InputError, match="dropout = 'high' is not a number"):
+        point_of(SearchParameter("dropout", "uniform", (0.1, 0.5)), "high")

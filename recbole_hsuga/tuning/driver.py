@@ -16,7 +16,7 @@ from recbole_hsuga.tuning.halving import SCHEDULERS, HalvingRule, check_halving_
 from recbole_hsuga.tuning.hyperopt_search import ValidationHyperTuning
 from recbole_hsuga.tuning.objective import TuningObjective, milestones_for
 from recbole_hsuga.tuning.ray_search import run_ray
-from recbole_hsuga.tuning.space import read_hyper_file, space_size
+from recbole_hsuga.tuning.space import SearchParameter, point_of, read_hyper_file, space_size
 from recbole_hsuga.tuning.table import TuningTable
 
 logger = logging.getLogger(__name__)
@@ -29,6 +29,9 @@ PATH_SETTINGS = ("data_path", "checkpoint_dir", "results_dir")
 #: ``--key=value`` flags that configure the search itself, not the trials: taken out of the
 #: fixed settings (run_hyper_hsuga.py passes every unknown ``--key=value`` as a setting).
 SCHEDULER_FLAGS = ("scheduler", "grace_period", "reduction_factor", "max_t")
+#: what the first trial is: drawn by the search | defaults (the configured values of the searched
+#: keys: the model's YAML, the config files and the fixed settings).
+FIRST_TRIALS = ("drawn", "defaults")
 #: defaults of the halving flags: rungs at 5, 15, 45, ... epochs.
 DEFAULT_GRACE_PERIOD, DEFAULT_REDUCTION_FACTOR = 5, 3
 
@@ -43,9 +46,10 @@ class TuningOutcome:
     markdown_path: Path
 
 
-def _settings_paths(model: str, dataset: str, config_files: list[str], settings: dict[str, str]) -> tuple[dict[str, str], str, str, bool, int, int]:
+def _settings_paths(model: str, dataset: str, config_files: list[str], settings: dict[str, str],
+                    searched: Sequence[str] = ()) -> tuple[dict[str, str], str, str, bool, int, int, dict]:
     """Resolve the absolute path settings, valid metric, its protocol and direction, the
-    epoch cap and the training seed once.
+    epoch cap, the training seed and the configured values of the ``searched`` keys once.
 
     Building the Config here also checks the fixed settings and the dataset folder before
     any trial starts.
@@ -60,7 +64,26 @@ def _settings_paths(model: str, dataset: str, config_files: list[str], settings:
         "results_dir": str(Path(config["results_dir"] or "results").resolve()),
     }
     bigger = bool(config["valid_metric_bigger"]) if config["valid_metric_bigger"] is not None else True
-    return paths, str(config["valid_metric"]), str(config["eval_protocol"] or "full"), bigger, int(config["epochs"]), int(config["seed"])
+    configured = {name: config[name] for name in searched}
+    return (paths, str(config["valid_metric"]), str(config["eval_protocol"] or "full"), bigger, int(config["epochs"]),
+            int(config["seed"]), configured)
+
+
+def first_point(model: str, params_file: str | os.PathLike, parameters: Sequence[SearchParameter],
+                configured: dict) -> dict:
+    """The configured values of the searched keys as a point of the space, or :class:`InputError`
+    naming the key that has no value or a value outside the space."""
+    point = {}
+    for parameter in parameters:
+        value = configured.get(parameter.name)
+        if value is None:
+            raise InputError(f"--first_trial=defaults: {model} has no configured value of {parameter.name}, "
+                             f"searched in {params_file}")
+        try:
+            point[parameter.name] = point_of(parameter, value)
+        except InputError as error:
+            raise InputError(f"--first_trial=defaults: {model}'s configured {error} ({params_file})") from None
+    return point
 
 
 def _int_flag(name: str, value) -> int | None:
@@ -123,6 +146,7 @@ def tune_model(
     grace_period: int | None = None,
     reduction_factor: int | None = None,
     max_t: int | None = None,
+    first_trial: str = "drawn",
 ) -> TuningOutcome:
     """Search ``params_file`` for ``model`` on ``dataset``, selecting on validation.
 
@@ -143,6 +167,10 @@ def tune_model(
             epochs (defaults 5 and 3); a trial outside the top ``1/reduction_factor`` of the
             earlier trials' scores at a rung stops.
         max_t: epochs after which the scheduler stops a trial (default and maximum: ``epochs``).
+        first_trial: drawn (the search draws every trial) | defaults (hyperopt: the first trial is
+            the configured values of the searched keys, which must be a point of the space; it
+            counts toward the budget, and being the first at every rung it is never stopped
+            early, so the search's best is never a recipe that validates below them).
     Returns:
         a :class:`TuningOutcome`; the CSV and markdown tables are already written.
     """
@@ -151,6 +179,11 @@ def tune_model(
     if algo not in ALGOS:
         raise InputError(f"unknown algo {algo!r}; use one of {', '.join(ALGOS)}")
     algo = ALGOS[algo]
+    if first_trial not in FIRST_TRIALS:
+        raise InputError(f"unknown --first_trial {first_trial!r}; use one of {', '.join(FIRST_TRIALS)}")
+    if first_trial == "defaults" and tool != "hyperopt":
+        raise InputError("--first_trial=defaults needs --tool=hyperopt, whose trials run one after another "
+                         "(Ray runs several at once, so its first trial is not the first at every rung)")
     fixed = parse_cmd_args(settings)
     options = scheduler_options(fixed, scheduler, grace_period, reduction_factor, max_t)
     parameters = read_hyper_file(params_file)
@@ -165,7 +198,9 @@ def tune_model(
     for path in config_files:
         if not Path(path).is_file():
             raise FileNotFoundError(f"config file not found: {path}")
-    paths, valid_metric, protocol, bigger, epochs, training_seed = _settings_paths(model, dataset, config_files, fixed)
+    paths, valid_metric, protocol, bigger, epochs, training_seed, configured = _settings_paths(
+        model, dataset, config_files, fixed, names)
+    start = first_point(model, params_file, parameters, configured) if first_trial == "defaults" else None
     if options["scheduler"] == "asha":
         options["grace_period"] = options["grace_period"] or DEFAULT_GRACE_PERIOD
         options["reduction_factor"] = options["reduction_factor"] or DEFAULT_REDUCTION_FACTOR
@@ -183,6 +218,8 @@ def tune_model(
         "search_seed": seed,
         "seed": training_seed,
     }
+    if start is not None:  # only then, so tables written before the option existed still resume
+        budget["first_trial"] = first_trial
 
     if resume_table:
         csv_path = Path(resume_table).resolve()
@@ -219,6 +256,7 @@ def tune_model(
             max_evals=max_evals,
             early_stop=early_stop if early_stop > 0 else 10**9,
             seed=seed,
+            first_point=start,
         )
         tuner.run()
     else:

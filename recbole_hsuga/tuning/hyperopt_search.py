@@ -13,7 +13,8 @@ from recbole_hsuga.tuning.space import SearchParameter, space_size, to_hyperopt_
 logger = logging.getLogger(__name__)
 
 
-def grid_search(new_ids, domain, trials, seed, sizes: dict[str, int], order_seed: int = 0) -> list:
+def grid_search(new_ids, domain, trials, seed, sizes: dict[str, int], order_seed: int = 0,
+                skip: frozenset[tuple[int, ...]] = frozenset()) -> list:
     """hyperopt ``algo`` that visits every combination of choice indices once.
 
     Replaces RecBole's ``exhaustive_search``, which hands hyperopt >= 0.2.7 (numpy
@@ -23,6 +24,8 @@ def grid_search(new_ids, domain, trials, seed, sizes: dict[str, int], order_seed
 
     Args:
         sizes: number of choices of every parameter (hyperopt label -> count).
+        skip: points (choice indices in sorted label order) already trained outside hyperopt,
+            e.g. the configured values run as the first trial.
     """
     import itertools
 
@@ -32,7 +35,7 @@ def grid_search(new_ids, domain, trials, seed, sizes: dict[str, int], order_seed
     names = sorted(sizes)
     combos = list(itertools.product(*(range(sizes[name]) for name in names)))
     order = np.random.default_rng(order_seed).permutation(len(combos))
-    tried = {tuple(int(t["misc"]["vals"][name][0]) for name in names) for t in trials.trials}
+    tried = {tuple(int(t["misc"]["vals"][name][0]) for name in names) for t in trials.trials} | set(skip)
     remaining = (combos[i] for i in order if combos[i] not in tried)
     docs = []
     for new_id in new_ids:
@@ -58,9 +61,14 @@ class ValidationHyperTuning(HyperTuning):
       trial and counts as one without improvement; the search goes on, and raises only if
       every trial failed. An early-terminated trial's score (its best so far) is its loss.
     * Results are logged, not printed.
+
+    ``first_point`` (values of every searched parameter, points of the space) is trained as the
+    first trial, before hyperopt draws, and counts toward ``max_evals``; a grid does not draw it
+    again. TPE does not learn from it (hyperopt never sees it).
     """
 
-    def __init__(self, objective_function, parameters: Sequence[SearchParameter], algo: str = "exhaustive", max_evals: int | None = None, early_stop: int = 10, seed: int = 2020):
+    def __init__(self, objective_function, parameters: Sequence[SearchParameter], algo: str = "exhaustive", max_evals: int | None = None, early_stop: int = 10, seed: int = 2020,
+                 first_point: dict | None = None):
         from functools import partial
 
         space = to_hyperopt_space(parameters)
@@ -69,9 +77,15 @@ class ValidationHyperTuning(HyperTuning):
             if size is None:
                 raise InputError("exhaustive search needs choice parameters only")
             sizes = {p.name: len(p.values) for p in parameters}
-            super().__init__(objective_function, space=space, algo=partial(grid_search, sizes=sizes, order_seed=seed), max_evals=min(size, max_evals or size), early_stop=early_stop)
+            skip = frozenset()
+            if first_point is not None:
+                by_name = {p.name: p for p in parameters}
+                skip = frozenset({tuple(list(by_name[name].values).index(first_point[name]) for name in sorted(sizes))})
+            super().__init__(objective_function, space=space, algo=partial(grid_search, sizes=sizes, order_seed=seed, skip=skip),
+                             max_evals=min(size, max_evals or size), early_stop=early_stop)
         else:
             super().__init__(objective_function, space=space, algo=algo, max_evals=max_evals or 10, early_stop=early_stop)
+        self.first_point = first_point
         self.seed = seed
         self.early_stop = early_stop
         self.best_result: dict | None = None
@@ -109,15 +123,20 @@ class ValidationHyperTuning(HyperTuning):
         import numpy as np
         from hyperopt import fmin
 
-        fmin(
-            self.trial,
-            self.space,
-            algo=self.algo,
-            max_evals=int(self.max_evals),
-            early_stop_fn=self._stop_early,
-            rstate=np.random.default_rng(self.seed),
-            show_progressbar=True,
-            return_argmin=False,
-        )
+        draws = int(self.max_evals)
+        if self.first_point is not None:
+            self.trial(dict(self.first_point))
+            draws -= 1
+        if draws > 0 and not self._stop_early(None)[0]:
+            fmin(
+                self.trial,
+                self.space,
+                algo=self.algo,
+                max_evals=draws,
+                early_stop_fn=self._stop_early,
+                rstate=np.random.default_rng(self.seed),
+                show_progressbar=True,
+                return_argmin=False,
+            )
         if self.errors and self.best_score is None:
             raise RuntimeError(f"every trial failed; first error: {self.errors[0]}")

@@ -165,3 +165,38 @@ def to_ray_space(parameters: Sequence[SearchParameter], grid: bool = False) -> d
             space[p.name] = tune.loguniform(math.exp(p.values[0]), math.exp(p.values[1]))
     return space
 
+
+def _same_value(a: object, b: object) -> bool:
+    """Equal as a setting: numbers by value (``0`` is ``0.0``; a bool is not a number), others by ``==``."""
+    numbers = (int, float)
+    if isinstance(a, bool) != isinstance(b, bool):
+        return False
+    if isinstance(a, numbers) and isinstance(b, numbers) and not isinstance(a, bool) and not isinstance(b, bool):
+        return math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=1e-12)
+    return a == b
+
+
+def point_of(parameter: SearchParameter, value: object) -> object:
+    """``value`` as a point of ``parameter``'s space (a choice's own candidate, so that a trial on it
+    is the trial a grid draws there), or :class:`InputError` naming why it is not one."""
+    where = f"{parameter.name} = {value!r}"
+    if parameter.kind == "choice":
+        for candidate in parameter.values:
+            if _same_value(value, candidate):
+                return candidate
+        raise InputError(f"{where} is not among the choices {list(parameter.values)}")
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InputError(f"{where} is not a number, so not a point of its {parameter.kind} range")
+    low, high = parameter.values[:2]
+    position = math.log(value) if parameter.kind == "loguniform" and value > 0 else value
+    if parameter.kind == "loguniform" and value <= 0:
+        raise InputError(f"{where} is not positive, so not a point of its loguniform range")
+    if not low - 1e-9 <= position <= high + 1e-9:
+        shown = f"[{math.exp(low):.3g}, {math.exp(high):.3g}]" if parameter.kind == "loguniform" else f"[{low}, {high}]"
+        raise InputError(f"{where} lies outside its {parameter.kind} range {shown}")
+    if parameter.kind == "quniform":
+        step = parameter.values[2]
+        if not math.isclose(round(value / step) * step, value, rel_tol=1e-9, abs_tol=1e-12):
+            raise InputError(f"{where} is not a multiple of the step {step}")
+    return value
+

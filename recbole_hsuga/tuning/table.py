@@ -59,6 +59,8 @@ def describe_budget(budget: dict[str, Any]) -> str:
     parts.append(f"{budget.get('tool')}/{budget.get('algo')}")
     if budget.get("early_stop") is not None:
         parts.append(f"early_stop {budget.get('early_stop')} trials")
+    if budget.get("first_trial") == "defaults":
+        parts.append("first trial: the configured values")
     return "Budget: " + "; ".join(parts) + "."
 
 
