@@ -16,12 +16,13 @@
 #   bash benchmarks/frontier.sh 14       # step 14: BSARec's own keys on its recipe (does not wait for step 8)
 #   bash benchmarks/frontier.sh 15       # step 15: the re-measure, every model on its tuned settings, 3 seeds
 #   SEEDS=42 bash benchmarks/frontier.sh 16   # step 16: GAA on BSARec (BSARecHSUGA) against BSARec
+#   bash benchmarks/frontier.sh 17       # step 17: FEARec's, CORE's and LightSANs' own keys on their recipes
 #
 # Stop it by killing its process group (kill -- -PGID), not with pkill -f, which also hits other runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-.venv/bin/python}
-STEPS=${1:-1 2 3 5 7 10 16 8 9 11 12 13 14 15}
+STEPS=${1:-1 2 3 5 7 10 16 8 9 11 12 13 14 17 15}
 # Runs side by side. 2 fits 2 cores; 3 keeps both cores busy when a run set ends with one long run.
 JOBS=${JOBS:-2}
 NOTES=benchmarks/notes/frontier-amazon-beauty.md
@@ -195,6 +196,21 @@ for step in $STEPS; do
         $PY run_hyper_hsuga.py --model=BSARec --params_file=properties/hyper/bsarec.hyper \
             ${RESUME:+--resume=$RESUME} "${BUDGET[@]}" "${SEARCH_GRID[@]}" --train_rows=prefix --loss_type=CE --train_batch_size=256 \
             --train_batch_unit=rows --MAX_ITEM_LIST_LENGTH=50 --learning_rate=0.0005 --results_dir=$TUNED/bsarec ;;
+    17) # FEARec's, CORE's and LightSANs' own keys (properties/hyper/fearec.hyper, core.hyper,
+        # lightsans.hyper) on their own recipes (step 10's: prefix rows, window 50), the same budget,
+        # first trial their RecBole defaults; each search in a folder of its own. They do not wait for
+        # step 8. Prefix rows at window 50 cost 6-8 min an epoch on one core, so a 30-trial search is
+        # tens of core-hours (LightSANs' grid has 4 points, so 4 trials).
+        own_recipe_search() {  # $1 folder label, $2 model, $3 .hyper file
+            local resume
+            resume=$(newest_table "$TUNED/$1" "$2")
+            $PY run_hyper_hsuga.py --model="$2" --params_file="$3" ${resume:+--resume=$resume} "${BUDGET[@]}" \
+                "${SEARCH_GRID[@]}" --train_rows=prefix --loss_type=CE --train_batch_size=256 --train_batch_unit=rows \
+                --MAX_ITEM_LIST_LENGTH=50 --results_dir="$TUNED/$1"
+        }
+        own_recipe_search lightsans LightSANs properties/hyper/lightsans.hyper
+        own_recipe_search core CORE properties/hyper/core.hyper
+        own_recipe_search fearec FEARec properties/hyper/fearec.hyper ;;
     15) # Issue 24's items 5-6: every model on its tuned settings, 3 seeds at convergence, selected on
         # `unseen`, paired with the tuned SASRec. GAA also at the paper's default keys on the tuned
         # recipe: the enhanced models' own searches come on top of SASRec's, so a gain that only the
@@ -209,16 +225,20 @@ for step in $STEPS; do
         HSUGA="SASRecHSUGA+hsuga_backbone=dual_view+semantic_suffix=useremb_text$RECIPE$(best_settings "$TUNED/hsuga-dual-view" SASRecHSUGA)"
         GRASP="SASRecGRASP$RECIPE$(best_settings "$TUNED/grasp" SASRecGRASP)"
         BSAREC_TUNED="$BSAREC$(best_settings "$TUNED/bsarec" BSARec)"
+        FEAREC_TUNED="$FEAREC$(best_settings "$TUNED/fearec" FEARec)"
+        CORE_TUNED="$CORE$(best_settings "$TUNED/core" CORE)"
+        LIGHTSANS_TUNED="$LIGHTSANS$(best_settings "$TUNED/lightsans" LightSANs)"
         # runs of steps 3-10 with the same settings (default-recipe SASRec, eSASRec, FEARec, BSARec
         # if its search keeps alpha 0.7 and c 5) are reused, matched by their settings
         EARLIER=$(ls -d benchmarks/results/raw/compare-frontier-select-unseen-amazon-beauty/*/ | paste -sd, -)
         $PY benchmarks/model_comparison.py --name=frontier-tuned --reuse_runs="$EARLIER" \
-            --variants="SASRec$RECIPE,$GAA,$GAA_TUNED,SASRecLLMInit$RECIPE,$LLMESR,$HSUGA,$GRASP,$BSAREC_TUNED,$FEAREC,$CORE,$LIGHTSANS,$ESASREC,SASRec" \
-            --pairs="$GAA:SASRec$RECIPE,$GAA_TUNED:SASRec$RECIPE,$GAA_TUNED:$GAA,$HSUGA:$LLMESR,$LLMESR:SASRec$RECIPE,$BSAREC_TUNED:SASRec$RECIPE" \
+            --variants="SASRec$RECIPE,$GAA,$GAA_TUNED,SASRecLLMInit$RECIPE,$LLMESR,$HSUGA,$GRASP,$BSAREC_TUNED,$FEAREC_TUNED,$CORE_TUNED,$LIGHTSANS_TUNED,$ESASREC,SASRec" \
+            --pairs="$GAA:SASRec$RECIPE,$GAA_TUNED:SASRec$RECIPE,$GAA_TUNED:$GAA,$HSUGA:$LLMESR,$LLMESR:SASRec$RECIPE,$BSAREC_TUNED:SASRec$RECIPE,$FEAREC_TUNED:SASRec$RECIPE,$CORE_TUNED:SASRec$RECIPE,$LIGHTSANS_TUNED:SASRec$RECIPE" \
             --label="SASRec$RECIPE=SASRec, tuned recipe" --label="$GAA=GAA on it, the paper's default keys" \
             --label="$GAA_TUNED=GAA on it, tuned keys" --label="SASRecLLMInit$RECIPE=LLMInit, tuned recipe" \
             --label="$LLMESR=LLM-ESR, tuned" --label="$HSUGA=HSUGA on the dual view, tuned" --label="$GRASP=GRASP, tuned" \
             --label="$BSAREC_TUNED=BSARec, tuned alpha and c" --label="$ESASREC=SASRec, eSASRec recipe" \
+            --label="$FEAREC_TUNED=FEARec, tuned" --label="$CORE_TUNED=CORE, tuned" --label="$LIGHTSANS_TUNED=LightSANs, tuned" \
             --label="SASRec=SASRec, default recipe" \
             --seeds=42,43,44 --jobs=$JOBS --notes=$NOTES "${COMMON[@]}" --eval_protocol=unseen ;;
     16) # Does GAA help the strongest ID-only model of the table? BSARec on its official recipe and
@@ -229,6 +249,6 @@ for step in $STEPS; do
             --label="$BSAREC=BSARec, official recipe" --label="$GAA_BSAREC=GAA on BSARec" \
             --seeds="${SEEDS:-42,43,44}" --jobs=$JOBS --notes=$NOTES "${COMMON[@]}" --eval_protocol=unseen \
             --out=benchmarks/results/compare-frontier-gaa-bsarec-amazon-beauty.md ;;
-    *)  echo "frontier.sh: unknown step '$step' (steps: 1 to 16)" >&2; exit 2 ;;
+    *)  echo "frontier.sh: unknown step '$step' (steps: 1 to 17)" >&2; exit 2 ;;
     esac
 done

@@ -22,7 +22,7 @@ def test_script_parses(script):
 
 
 @pytest.mark.parametrize("script, argument, message", [
-    ("benchmarks/frontier.sh", "99", "frontier.sh: unknown step '99' (steps: 1 to 16)"),
+    ("benchmarks/frontier.sh", "99", "frontier.sh: unknown step '99' (steps: 1 to 17)"),
     ("benchmarks/lanes.sh", "nope", "lanes.sh: unknown lane 'nope' (lanes: tuning runs)"),
 ])
 def test_unknown_step_or_lane_exits_2_with_one_line(script, argument, message):
@@ -84,12 +84,24 @@ def test_an_own_key_search_runs_on_the_tuned_recipe_with_the_shared_budget(tmp_p
     assert {a for a in recipe if a.startswith("--max_evals") or a.startswith("--epochs")} == {"--max_evals=30", "--epochs=50"}
 
 
+def test_the_own_recipe_models_search_their_own_keys_from_their_defaults(tmp_path):
+    args = frontier_command(tmp_path, "17")
+    searches = [a for a in args if a.startswith("--params_file=")]
+    assert searches == ["--params_file=properties/hyper/lightsans.hyper", "--params_file=properties/hyper/core.hyper",
+                        "--params_file=properties/hyper/fearec.hyper"]
+    assert args.count("--first_trial=defaults") == 3 and args.count("--max_evals=30") == 3
+    assert args.count("--train_rows=prefix") == 3 and args.count("--MAX_ITEM_LIST_LENGTH=50") == 3
+    assert [a for a in args if a.startswith("--results_dir=")] == [
+        f"--results_dir=benchmarks/results/raw/tuning-frontier-amazon-beauty/{label}" for label in ("lightsans", "core", "fearec")]
+
+
 def test_the_re_measure_labels_every_tuned_variant(tmp_path):
     args = frontier_command(tmp_path, "15")
     variants = next(a for a in args if a.startswith("--variants=")).split("=", 1)[1].split(",")
     labelled = {a.split("=", 1)[1].rpartition("=")[0] for a in args if a.startswith("--label=")}
     tuned = [v for v in variants if v.endswith("+learning_rate=0.002")]
-    assert len(tuned) == 8 and set(tuned) <= labelled  # SASRec, GAA x2, LLMInit, LLM-ESR, HSUGA, GRASP, BSARec
+    # SASRec, GAA x2, LLMInit, LLM-ESR, HSUGA, GRASP, BSARec, FEARec, CORE, LightSANs
+    assert len(tuned) == 11 and set(tuned) <= labelled
     # Both HSUGA forms are SASRecHSUGA: the dual view states its backbone, so a reused run cannot be the ID-only one.
     assert any(v.startswith("SASRecHSUGA+hsuga_backbone=dual_view+") for v in variants)
     assert_sasrec_recipe_has_the_incumbent(tmp_path)

@@ -317,6 +317,9 @@ HYPER_FILES = {
     "llmesr.hyper": "SASRecLLMESR",
     "grasp.hyper": "SASRecGRASP",
     "bsarec.hyper": "BSARec",
+    "fearec.hyper": "FEARec",
+    "core.hyper": "CORE",
+    "lightsans.hyper": "LightSANs",
 }
 
 
@@ -359,6 +362,11 @@ def test_committed_spaces_parse_both_ways_and_name_the_models_keys(name, model, 
     config = HSUGAConfig(model=model, dataset=DATASET, config_dict={"data_path": str(toy_data_path)})
     unknown = [p.name for p in parameters if p.name not in config.final_config_dict]
     assert not unknown, f"{name}: {unknown} are not settings of {model}"
+    # the model's configured values are a point of the space, so --first_trial=defaults can start from them
+    from recbole_hsuga.tuning.driver import first_point
+
+    point = first_point(model, path, parameters, {p.name: config[p.name] for p in parameters})
+    assert list(point) == [p.name for p in parameters]
 
 
 def test_recipe_space_has_the_requested_grid():
