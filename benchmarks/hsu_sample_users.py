@@ -8,7 +8,10 @@ The sample is the first ``--users`` users of a seeded hash order (``hsu_pipeline
 the sample the HSU benchmarks use), so it does not depend on file order. It prints how many
 sampled users are head users (the top ``--active_ratio`` of all users by training
 interactions: ``recbole_hsuga.evaluation.groups.top_fraction_mask``, the evaluator's and GAA's
-rule) and how many are long-tail.
+rule) and how many are long-tail. ``--group=head`` (or ``tail``) writes only the sample's users of
+that group, in the sample's order: the same users, so a slice over them first adds to the same run
+and gives the group's answer before the whole sample is done (HSU takes users with fewer stages
+first, so head users, who have more, otherwise come last).
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--users", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--active_ratio", type=float, default=0.2)
+    parser.add_argument("--group", choices=["all", "head", "tail"], default="all",
+                        help="write only the sample's head or long-tail users (default all)")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
     sequences = read_user_sequences(inter_path(args.data / args.dataset, args.dataset))
@@ -43,10 +48,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     is_head = top_fraction_mask(np.array([len(training_part(sequences[u])) for u in users]), args.active_ratio)
     head = {user for user, flag in zip(users, is_head) if flag}
     sample = sample_users(users, args.users, args.seed)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text("".join(f"{user}\n" for user in sample), encoding="utf-8")
     in_head = sum(user in head for user in sample)
-    print(f"wrote {args.out}: {len(sample)} of {len(sequences)} users (seed {args.seed}); "
+    written = [user for user in sample if args.group == "all" or (user in head) == (args.group == "head")]
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text("".join(f"{user}\n" for user in written), encoding="utf-8")
+    which = "" if args.group == "all" else f"its {len(written)} {args.group} users of "
+    print(f"wrote {args.out}: {which}{len(sample)} of {len(sequences)} users (seed {args.seed}); "
           f"{in_head} head, {len(sample) - in_head} long-tail (top {args.active_ratio:.0%} by training interactions)")
     return 0
 

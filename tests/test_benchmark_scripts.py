@@ -129,9 +129,9 @@ def test_hsu_user_sample_is_fixed_and_counts_head_users(tiny_root, tmp_path):
 
     from conftest import TINY_DATASET
 
-    def sample(out: Path, users: int) -> subprocess.CompletedProcess:
+    def sample(out: Path, users: int, *extra: str) -> subprocess.CompletedProcess:
         return subprocess.run([sys.executable, str(REPO / "benchmarks" / "hsu_sample_users.py"), f"--data={tiny_root}",
-                               f"--dataset={TINY_DATASET}", f"--users={users}", f"--out={out}"],
+                               f"--dataset={TINY_DATASET}", f"--users={users}", f"--out={out}", *extra],
                               capture_output=True, text=True)
 
     first, second = sample(tmp_path / "a.txt", 10), sample(tmp_path / "b.txt", 10)
@@ -140,3 +140,12 @@ def test_hsu_user_sample_is_fixed_and_counts_head_users(tiny_root, tmp_path):
     assert len(lines) == len(set(lines)) == 10 and (tmp_path / "b.txt").read_text().splitlines() == lines
     assert "10 of 40 users (seed 0)" in first.stdout and " head, " in first.stdout
     assert sample(tmp_path / "c.txt", 41).returncode == 2
+    # the head and long-tail parts of the same sample, in its order, split it without overlap
+    head, tail = sample(tmp_path / "head.txt", 10, "--group=head"), sample(tmp_path / "tail.txt", 10, "--group=tail")
+    assert head.returncode == tail.returncode == 0
+    head_users = (tmp_path / "head.txt").read_text().splitlines()
+    tail_users = (tmp_path / "tail.txt").read_text().splitlines()
+    assert sorted(head_users + tail_users) == sorted(lines) and not set(head_users) & set(tail_users)
+    assert head_users == [user for user in lines if user in head_users] and head_users
+    counted = int(first.stdout.split("; ")[1].split(" head")[0])
+    assert len(head_users) == counted and f"its {counted} head users of 10 of 40 users" in head.stdout
