@@ -168,10 +168,9 @@ def to_ray_space(parameters: Sequence[SearchParameter], grid: bool = False) -> d
 
 def _same_value(a: object, b: object) -> bool:
     """Equal as a setting: numbers by value (``0`` is ``0.0``; a bool is not a number), others by ``==``."""
-    numbers = (int, float)
-    if isinstance(a, bool) != isinstance(b, bool):
-        return False
-    if isinstance(a, numbers) and isinstance(b, numbers) and not isinstance(a, bool) and not isinstance(b, bool):
+    if isinstance(a, bool) or isinstance(b, bool):
+        return isinstance(a, bool) and isinstance(b, bool) and a == b
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
         return math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=1e-12)
     return a == b
 
