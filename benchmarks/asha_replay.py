@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
 from best_trial import read_result, score_within
@@ -69,25 +69,42 @@ def stopping_rung(scores: dict[int, float | None], earlier: dict[int, list[float
     return NEVER
 
 
-def replay(rows: list[dict[str, str]], budget: dict, curve: list[dict]) -> dict:
-    """The rule's verdicts on one run's curve against a table's trials (in trial order)."""
-    if budget.get("scheduler") != "asha":
-        raise InputError(f"the table's budget has scheduler {budget.get('scheduler')!r}: there is no rung rule to replay")
-    factor = int(budget["reduction_factor"])
-    # at max_t a trial stops without a comparison (HalvingRule.observe), so a rung there judges nothing
-    max_t = int(budget["max_t"])
-    milestones = [m for m in rung_milestones(int(budget["grace_period"]), factor, max_t) if m < max_t]
-    scores = {m: score_by(curve, m) for m in milestones}
-    recorded = [{int(m): float(s) for m, s in json.loads(row.get("rung_scores") or "{}").items() if s is not None}
-                for row in sorted(rows, key=lambda row: row["trial"])]
+@dataclass(frozen=True)
+class RungRecords:
+    """A table's halving rule and the rung scores its trials recorded, in order of arrival."""
 
-    def earlier_than(position: int) -> dict[int, list[float]]:
-        return {m: [trial[m] for trial in recorded[:position] if m in trial] for m in milestones}
+    reduction_factor: int
+    milestones: list[int]
+    recorded: list[dict[int, float]]
 
-    everyone = earlier_than(len(recorded))
-    positions = Counter(stopping_rung(scores, earlier_than(p), factor) for p in range(len(recorded) + 1))
-    return {"scores": scores, "cutoffs": {m: rung_cutoff(everyone[m], factor) for m in milestones},
-            "last": stopping_rung(scores, everyone, factor), "positions": positions, "arrivals": len(recorded) + 1}
+    @classmethod
+    def of(cls, rows: list[dict[str, str]], budget: dict) -> "RungRecords":
+        if budget.get("scheduler") != "asha":
+            raise InputError(f"the table's budget has scheduler {budget.get('scheduler')!r}: there is no rung rule to replay")
+        factor, max_t = int(budget["reduction_factor"]), int(budget["max_t"])
+        # at max_t a trial stops without a comparison (HalvingRule.observe), so a rung there judges nothing
+        milestones = [m for m in rung_milestones(int(budget["grace_period"]), factor, max_t) if m < max_t]
+        recorded = [{int(m): float(s) for m, s in json.loads(row.get("rung_scores") or "{}").items() if s is not None}
+                    for row in sorted(rows, key=lambda row: row["trial"])]
+        return cls(factor, milestones, recorded)
+
+    def earlier_than(self, position: int) -> dict[int, list[float]]:
+        """Each rung's scores of the trials that arrived before ``position``."""
+        return {m: [trial[m] for trial in self.recorded[:position] if m in trial] for m in self.milestones}
+
+    def cutoffs(self) -> dict[int, float | None]:
+        """Each rung's cutoff for a run arriving after every trial."""
+        everyone = self.earlier_than(len(self.recorded))
+        return {m: rung_cutoff(everyone[m], self.reduction_factor) for m in self.milestones}
+
+    def replay(self, curve: list[dict]) -> dict:
+        """The rule's verdicts on one run's validation curve: its best score by each rung, the rung it
+        stops at arriving last, and how many arrival positions stop it at each rung."""
+        scores = {m: score_by(curve, m) for m in self.milestones}
+        arrivals = len(self.recorded) + 1
+        positions = Counter(stopping_rung(scores, self.earlier_than(p), self.reduction_factor) for p in range(arrivals))
+        last = stopping_rung(scores, self.earlier_than(arrivals - 1), self.reduction_factor)
+        return {"scores": scores, "last": last, "positions": positions, "arrivals": arrivals}
 
 
 def test_ndcg(result: dict) -> float | None:
@@ -109,28 +126,29 @@ def report(table_path: Path, runs: list[tuple[str, dict]]) -> list[str]:
     rows, budget = table.read(), table.stored_budget() or {}
     finished = [row for row in rows if row_status(row) == FINISHED and row_score(row) is not None]
     cap = budget.get("epochs")
-    verdicts = [(label, result, replay(rows, budget, result.get("curve", []))) for label, result in runs]
-    milestones = sorted(verdicts[0][2]["scores"]) if verdicts else []
+    rule = RungRecords.of(rows, budget)
+    cutoffs = rule.cutoffs()
     lines = [f"# What the search's halving rule would have done with runs trained outside it", "",
              f"Produced by `{invocation('asha_replay.py')}`.", "",
              f"Table: `{table_path}` ({len(rows)} trials ended, {len(finished)} finished); its budget: rungs at "
-             f"{', '.join(map(str, milestones))} epochs, reduction factor {budget.get('reduction_factor')} (a run below "
-             f"the top third of the earlier arrivals' scores at a rung stops), epoch cap {cap}.", ""]
+             f"{', '.join(map(str, rule.milestones))} epochs, reduction factor {rule.reduction_factor} (a run below "
+             f"the top 1/{rule.reduction_factor} of the earlier arrivals' scores at a rung stops), epoch cap {cap}.", ""]
     best = max(finished, key=row_score) if finished else None
     if best is not None:
         lines += [f"The search's best finished trial: {best['trial']}, validation {fmt(row_score(best))}.", ""]
     lines += ["Cutoff at each rung, had a run arrived after every trial of the table: " + ", ".join(
-        f"rung {m}: {fmt(verdicts[0][2]['cutoffs'][m]) if verdicts else ''}" for m in milestones) + ".", ""]
-    header = ["run"] + [f"best by epoch {m}" for m in milestones] + [
+        f"rung {m}: {fmt(cutoffs[m])}" for m in rule.milestones) + ".", ""]
+    header = ["run"] + [f"best by epoch {m}" for m in rule.milestones] + [
         "arriving last, stops at", "arrival positions: stopped at rung (count)", f"best valid within {cap} epochs",
         "test NDCG@10"]
     lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for label, result, verdict in verdicts:
+    for label, result in runs:
+        verdict = rule.replay(result.get("curve", []))
         where = verdict["last"]
         positions = ", ".join(f"{'passes' if rung == NEVER else f'rung {rung}'}: {count}"
                               for rung, count in sorted(verdict["positions"].items(),
                                                          key=lambda kv: (kv[0] == NEVER, kv[0] if kv[0] != NEVER else 0)))
-        lines.append("| " + " | ".join([label] + [fmt(verdict["scores"][m]) for m in milestones] + [
+        lines.append("| " + " | ".join([label] + [fmt(verdict["scores"][m]) for m in rule.milestones] + [
             "passes every rung" if where == NEVER else f"rung {where}", f"{positions} (of {verdict['arrivals']})",
             fmt(score_within(result, cap)), fmt(test_ndcg(result))]) + " |")
     return lines

@@ -86,12 +86,6 @@ def best_row(path: Path, allow_partial: bool = False) -> tuple[dict[str, str], l
     return best, names, budget
 
 
-def best_settings(path: Path, allow_partial: bool = False) -> dict[str, object]:
-    """The best finished trial's parameters, in the table's column order."""
-    best, names, _ = best_row(path, allow_partial)
-    return {name: json.loads(best[name]) for name in names}
-
-
 def read_result(path: Path) -> dict:
     """A result file, or one line naming what is wrong with it."""
     if not path.is_file():

@@ -51,7 +51,8 @@ def test_arrival_position_and_later_rungs_follow_the_rule(tmp_path, import_bench
     replay = import_benchmark("asha_replay")
     rows = [{"trial": "trial0001", "rung_scores": json.dumps({"2": 0.02, "6": 0.03})},
             {"trial": "trial0002", "rung_scores": json.dumps({"2": 0.05, "6": 0.09})}]
-    verdict = replay.replay(rows, BUDGET, [{"epoch": e, "valid_score": s} for e, s in enumerate([0.045, 0.045, 0.05, 0.05, 0.05, 0.06])])
+    curve = [{"epoch": e, "valid_score": s} for e, s in enumerate([0.045, 0.045, 0.05, 0.05, 0.05, 0.06])]
+    verdict = replay.RungRecords.of(rows, BUDGET).replay(curve)
     # first: passes; after trial 1 (0.02 at rung 2, 0.03 at rung 6): passes both;
     # after both: rung-2 cutoff 2/3-quantile of (0.02, 0.05) = 0.045 is above it; rung-6 cutoff 0.07 stops it.
     assert verdict["last"] == 6
