@@ -39,6 +39,19 @@ def test_ranks_break_ties_against_the_target():
     assert sampled_ranks(scores, targets, negatives).tolist() == [1, 2]
 
 
+def test_full_ranks_count_the_items_above_and_the_others_tied_with_the_target():
+    generator = torch.Generator().manual_seed(3)
+    scores = torch.randint(0, 4, (64, 30), generator=generator).float()  # many ties
+    scores[:, 0] = NEG_INF
+    scores[5, 7] = torch.nan  # an item with no score is never above the target
+    targets = torch.randint(1, 30, (64,), generator=generator)
+    target_scores = scores.gather(1, targets.view(-1, 1))
+    defined = (scores > target_scores).sum(dim=1) + (scores == target_scores).sum(dim=1) - 1
+    ranks = full_ranks(scores, targets)
+    assert ranks.dtype == torch.int64
+    assert torch.equal(ranks, defined)
+
+
 def test_per_user_metrics_match_the_definitions():
     values = per_user_metrics(np.array([0, 1, 4, 25]), ["Hit", "NDCG", "MRR"], [5, 20])
     np.testing.assert_allclose(values["hit@5"], [1, 1, 1, 0])

@@ -33,9 +33,11 @@ def full_ranks(scores: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         ``[B]`` int64 ranks; ties with the target count as ranked above it.
     """
     target_scores = scores.gather(1, targets.view(-1, 1))
-    above = (scores > target_scores).sum(dim=1)
-    tied_others = (scores == target_scores).sum(dim=1) - 1
-    return above + tied_others
+    # Items above the target plus the others tied with it, in one pass (>= also counts the
+    # target itself, hence the -1). Summed in int32, which a row of items never overflows:
+    # on CPU this is about 5x faster than two int64 counts, and it runs for every user,
+    # protocol and validated epoch (benchmarks/rank_speed.py).
+    return (scores >= target_scores).sum(dim=1, dtype=torch.int32).to(torch.int64) - 1
 
 
 def sampled_ranks(scores: torch.Tensor, targets: torch.Tensor, negatives: torch.Tensor) -> torch.Tensor:
