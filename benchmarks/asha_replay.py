@@ -137,7 +137,8 @@ def report(table_path: Path, runs: list[tuple[str, dict]]) -> list[str]:
     if best is not None:
         lines += [f"The search's best finished trial: {best['trial']}, validation {fmt(row_score(best))}.", ""]
     lines += ["Cutoff at each rung, had a run arrived after every trial of the table: " + ", ".join(
-        f"rung {m}: {fmt(cutoffs[m])}" for m in rule.milestones) + ".", ""]
+        f"rung {m}: {fmt(cutoffs[m]) or 'none (no trial reached it, so every run passes)'}"
+        for m in rule.milestones) + ".", ""]
     header = ["run"] + [f"best by epoch {m}" for m in rule.milestones] + [
         "arriving last, stops at", "arrival positions: stopped at rung (count)", f"best valid within {cap} epochs",
         "test NDCG@10"]

@@ -45,6 +45,10 @@ def test_a_slow_starting_run_is_stopped_at_the_first_rung_at_most_arrival_positi
     assert cells[4] == "rung 2: 3, passes: 1 (of 4)"
     assert cells[5:] == ["0.0800", "0.0600"]
     assert "rung 2: 0.0533" in "\n".join(lines)
+    # no trial of this table reached rung 6: no cutoff there, and the report says why
+    early = write_table(tmp_path / "early.csv", [{2: 0.05}, {2: 0.04}])
+    text = "\n".join(replay.report(early, replay.labelled_runs([f"slow start={slow}"])))
+    assert "rung 6: none (no trial reached it, so every run passes)" in text
 
 
 def test_arrival_position_and_later_rungs_follow_the_rule(tmp_path, import_benchmark):
