@@ -14,6 +14,7 @@
 #   SEEDS=42 bash benchmarks/frontier.sh 10   # step 10: BSARec, FEARec, CORE and LightSANs on their own recipes
 #   bash benchmarks/frontier.sh 11       # steps 11-13: LLM-ESR's, HSUGA-on-the-dual-view's and GRASP's own keys
 #   bash benchmarks/frontier.sh 14       # step 14: BSARec's own keys on its recipe (does not wait for step 8)
+#   bash benchmarks/frontier.sh 18       # step 18: the re-measure's SASRec-based models first (after steps 8-13)
 #   bash benchmarks/frontier.sh 15       # step 15: the re-measure, every model on its tuned settings, 3 seeds
 #   SEEDS=42 bash benchmarks/frontier.sh 16   # step 16: GAA on BSARec (BSARecHSUGA) against BSARec
 #   bash benchmarks/frontier.sh 17       # step 17: FEARec's, CORE's and LightSANs' own keys on their recipes
@@ -22,7 +23,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-.venv/bin/python}
-STEPS=${1:-1 2 3 5 7 10 16 8 9 11 12 13 14 17 15}
+STEPS=${1:-1 2 3 5 7 10 16 8 9 11 12 13 18 14 17 15}
 # Runs side by side. 2 fits 2 cores; 3 keeps both cores busy when a run set ends with one long run.
 JOBS=${JOBS:-2}
 NOTES=benchmarks/notes/frontier-amazon-beauty.md
@@ -91,6 +92,31 @@ tune_own_keys() {  # $1 folder label, $2 model, $3 .hyper file, then fixed setti
     $PY run_hyper_hsuga.py --model="$model" --params_file="$space" "$@" $recipe ${resume:+--resume=$resume} \
         "${TUNING[@]}" "${SEARCH_GRID[@]}" --results_dir="$TUNED/$label"
 }
+sasrec_family_tuned() {  # the re-measure's SASRec-based models on their tuned settings (steps 8, 9,
+    # 11-13; best_trial.py refuses, exit 2, until each search has used its budget): sets FAMILY
+    # (variants), FAMILY_PAIRS (OTHER:BASE) and FAMILY_LABELS (--label=VARIANT=LABEL).
+    grasp_neighbours
+    RECIPE=$(best_settings "$SASREC_TUNED" SASRec "${SASREC_INCUMBENT:-step 5 has no SASRec result for seed 42}")
+    local gaa gaa_tuned llmesr hsuga grasp
+    gaa="SASRecHSUGA+hsuga_backbone=id_only+semantic_suffix=useremb_text$RECIPE"
+    gaa_tuned="$gaa$(best_settings "$TUNED/gaa-id-only" SASRecHSUGA)"
+    llmesr="SASRecLLMESR$RECIPE$(best_settings "$TUNED/llmesr" SASRecLLMESR)"
+    # the backbone stated, so reused runs are matched on it too (both HSUGA forms are SASRecHSUGA)
+    hsuga="SASRecHSUGA+hsuga_backbone=dual_view+semantic_suffix=useremb_text$RECIPE$(best_settings "$TUNED/hsuga-dual-view" SASRecHSUGA)"
+    grasp="SASRecGRASP$RECIPE$(best_settings "$TUNED/grasp" SASRecGRASP)"
+    FAMILY=("SASRec$RECIPE" "$gaa" "$gaa_tuned" "SASRecLLMInit$RECIPE" "$llmesr" "$hsuga" "$grasp" "$ESASREC" SASRec)
+    FAMILY_PAIRS=("$gaa:SASRec$RECIPE" "$gaa_tuned:SASRec$RECIPE" "$gaa_tuned:$gaa" "$hsuga:$llmesr"
+                  "$llmesr:SASRec$RECIPE")
+    FAMILY_LABELS=(--label="SASRec$RECIPE=SASRec, tuned recipe" --label="$gaa=GAA on it, the paper's default keys"
+                   --label="$gaa_tuned=GAA on it, tuned keys" --label="SASRecLLMInit$RECIPE=LLMInit, tuned recipe"
+                   --label="$llmesr=LLM-ESR, tuned" --label="$hsuga=HSUGA on the dual view, tuned"
+                   --label="$grasp=GRASP, tuned" --label="$ESASREC=SASRec, eSASRec recipe"
+                   --label="SASRec=SASRec, default recipe")
+}
+joined() { local IFS=,; echo "$*"; }  # the arguments, comma-separated
+# Runs of steps 3-10 with the same settings as a re-measure variant (default-recipe SASRec and GAA,
+# eSASRec, FEARec, BSARec if its search keeps alpha 0.7 and c 5) are reused, matched by settings.
+earlier_runs() { ls -d benchmarks/results/raw/compare-frontier-select-unseen-amazon-beauty/*/ | paste -sd, -; }
 # BSARec, FEARec and RecBole's CORE and LightSANs keep their own recipes in every step (prefix rows,
 # which they need, window 50, their YAML's other settings).
 BSAREC="BSARec+train_rows=prefix+MAX_ITEM_LIST_LENGTH=50+learning_rate=0.0005"
@@ -211,35 +237,32 @@ for step in $STEPS; do
         own_recipe_search lightsans LightSANs properties/hyper/lightsans.hyper
         own_recipe_search core CORE properties/hyper/core.hyper
         own_recipe_search fearec FEARec properties/hyper/fearec.hyper ;;
+    18) # The re-measure's SASRec-based models first (step 15's run set, so step 15 reuses these
+        # runs): they need only steps 8-13, while step 15 also waits for the prefix-row models'
+        # searches (steps 14 and 17, three quarters of the CPU time left). This answers the issue's
+        # main questions first: does GAA help the tuned SASRec, and do LLM-ESR and HSUGA on the dual
+        # view reach it? Seed by seed over the variants, so seed 42 of each comes first.
+        sasrec_family_tuned
+        $PY benchmarks/model_comparison.py --name=frontier-tuned --reuse_runs="$(earlier_runs)" \
+            --variants="$(joined "${FAMILY[@]}")" --pairs="$(joined "${FAMILY_PAIRS[@]}")" "${FAMILY_LABELS[@]}" \
+            --seeds=42,43,44 --jobs=$JOBS --notes=$NOTES "${COMMON[@]}" --eval_protocol=unseen \
+            --out=benchmarks/results/compare-frontier-tuned-sasrec-family-amazon-beauty.md ;;
     15) # Issue 24's items 5-6: every model on its tuned settings, 3 seeds at convergence, selected on
         # `unseen`, paired with the tuned SASRec. GAA also at the paper's default keys on the tuned
         # recipe: the enhanced models' own searches come on top of SASRec's, so a gain that only the
         # tuned GAA shows is the extra search's as much as GAA's. The default recipe's SASRec stays as
         # the earlier reports' baseline. Refuses (exit 2) until every search has used its budget.
-        grasp_neighbours
-        RECIPE=$(best_settings "$SASREC_TUNED" SASRec "${SASREC_INCUMBENT:-step 5 has no SASRec result for seed 42}")
-        GAA="SASRecHSUGA+hsuga_backbone=id_only+semantic_suffix=useremb_text$RECIPE"
-        GAA_TUNED="$GAA$(best_settings "$TUNED/gaa-id-only" SASRecHSUGA)"
-        LLMESR="SASRecLLMESR$RECIPE$(best_settings "$TUNED/llmesr" SASRecLLMESR)"
-        # the backbone stated, so reused runs are matched on it too (both HSUGA forms are SASRecHSUGA)
-        HSUGA="SASRecHSUGA+hsuga_backbone=dual_view+semantic_suffix=useremb_text$RECIPE$(best_settings "$TUNED/hsuga-dual-view" SASRecHSUGA)"
-        GRASP="SASRecGRASP$RECIPE$(best_settings "$TUNED/grasp" SASRecGRASP)"
+        sasrec_family_tuned
         BSAREC_TUNED="$BSAREC$(best_settings "$TUNED/bsarec" BSARec)"
         FEAREC_TUNED="$FEAREC$(best_settings "$TUNED/fearec" FEARec)"
         CORE_TUNED="$CORE$(best_settings "$TUNED/core" CORE)"
         LIGHTSANS_TUNED="$LIGHTSANS$(best_settings "$TUNED/lightsans" LightSANs)"
-        # runs of steps 3-10 with the same settings (default-recipe SASRec, eSASRec, FEARec, BSARec
-        # if its search keeps alpha 0.7 and c 5) are reused, matched by their settings
-        EARLIER=$(ls -d benchmarks/results/raw/compare-frontier-select-unseen-amazon-beauty/*/ | paste -sd, -)
-        $PY benchmarks/model_comparison.py --name=frontier-tuned --reuse_runs="$EARLIER" \
-            --variants="SASRec$RECIPE,$GAA,$GAA_TUNED,SASRecLLMInit$RECIPE,$LLMESR,$HSUGA,$GRASP,$BSAREC_TUNED,$FEAREC_TUNED,$CORE_TUNED,$LIGHTSANS_TUNED,$ESASREC,SASRec" \
-            --pairs="$GAA:SASRec$RECIPE,$GAA_TUNED:SASRec$RECIPE,$GAA_TUNED:$GAA,$HSUGA:$LLMESR,$LLMESR:SASRec$RECIPE,$BSAREC_TUNED:SASRec$RECIPE,$FEAREC_TUNED:SASRec$RECIPE,$CORE_TUNED:SASRec$RECIPE,$LIGHTSANS_TUNED:SASRec$RECIPE" \
-            --label="SASRec$RECIPE=SASRec, tuned recipe" --label="$GAA=GAA on it, the paper's default keys" \
-            --label="$GAA_TUNED=GAA on it, tuned keys" --label="SASRecLLMInit$RECIPE=LLMInit, tuned recipe" \
-            --label="$LLMESR=LLM-ESR, tuned" --label="$HSUGA=HSUGA on the dual view, tuned" --label="$GRASP=GRASP, tuned" \
-            --label="$BSAREC_TUNED=BSARec, tuned alpha and c" --label="$ESASREC=SASRec, eSASRec recipe" \
-            --label="$FEAREC_TUNED=FEARec, tuned" --label="$CORE_TUNED=CORE, tuned" --label="$LIGHTSANS_TUNED=LightSANs, tuned" \
-            --label="SASRec=SASRec, default recipe" \
+        OWN=("$BSAREC_TUNED" "$FEAREC_TUNED" "$CORE_TUNED" "$LIGHTSANS_TUNED")
+        $PY benchmarks/model_comparison.py --name=frontier-tuned --reuse_runs="$(earlier_runs)" \
+            --variants="$(joined "${FAMILY[@]}" "${OWN[@]}")" \
+            --pairs="$(joined "${FAMILY_PAIRS[@]}" "${OWN[@]/%/:SASRec$RECIPE}")" "${FAMILY_LABELS[@]}" \
+            --label="$BSAREC_TUNED=BSARec, tuned alpha and c" --label="$FEAREC_TUNED=FEARec, tuned" \
+            --label="$CORE_TUNED=CORE, tuned" --label="$LIGHTSANS_TUNED=LightSANs, tuned" \
             --seeds=42,43,44 --jobs=$JOBS --notes=$NOTES "${COMMON[@]}" --eval_protocol=unseen ;;
     16) # Does GAA help the strongest ID-only model of the table? BSARec on its official recipe and
         # GAA on it (BSARecHSUGA: ID-only, history-text vectors, the paper's default keys), paired by
@@ -249,6 +272,6 @@ for step in $STEPS; do
             --label="$BSAREC=BSARec, official recipe" --label="$GAA_BSAREC=GAA on BSARec" \
             --seeds="${SEEDS:-42,43,44}" --jobs=$JOBS --notes=$NOTES "${COMMON[@]}" --eval_protocol=unseen \
             --out=benchmarks/results/compare-frontier-gaa-bsarec-amazon-beauty.md ;;
-    *)  echo "frontier.sh: unknown step '$step' (steps: 1 to 17)" >&2; exit 2 ;;
+    *)  echo "frontier.sh: unknown step '$step' (steps: 1 to 18)" >&2; exit 2 ;;
     esac
 done

@@ -9,9 +9,11 @@
 #   bash benchmarks/lanes.sh runs        # the lanes named (tuning, runs), e.g. to restart one alone
 #
 # Lane "tuning" (issue 24, item 4, then items 5-6): SASRec's recipe (frontier step 8), then each
-# enhanced model's own keys on it (steps 9, 11, 12, 13), FEARec's, CORE's and LightSANs' own keys on
-# their own recipes (step 17), then the re-measure (step 15), which also needs BSARec's search from
-# the other lane and refuses (exit 2) until every search is done.
+# enhanced model's own keys on it (steps 9, 11, 12, 13), the re-measure of these SASRec-based models
+# (step 18: the issue's main questions, answered before the prefix-row models' searches, which are
+# three quarters of the CPU time left), FEARec's, CORE's and LightSANs' own keys on their own
+# recipes (step 17), then the whole re-measure (step 15, reusing step 18's runs), which also needs
+# BSARec's search from the other lane and refuses (exit 2) until every search is done.
 # Lane "runs": first a slice of at most 2 hours of HSU over a seeded 1,000-user sample of
 # amazon-beauty with Qwen2.5-Coder-1.5B (issue 27, item 4; commit its stage records after each
 # slice, and no session change loses them; once every user is done the slice ends at once); then
@@ -64,8 +66,8 @@ bash benchmarks/prepare_amazon_beauty.sh >> logs/lane-prepare.log 2>&1 || {
 for name in "${names[@]}"; do
     case $name in
     tuning) lane tuning "bash benchmarks/frontier.sh 8" "bash benchmarks/frontier.sh 9" "bash benchmarks/frontier.sh 11" \
-                "bash benchmarks/frontier.sh 12" "bash benchmarks/frontier.sh 13" "bash benchmarks/frontier.sh 17" \
-                "bash benchmarks/frontier.sh 15" \
+                "bash benchmarks/frontier.sh 12" "bash benchmarks/frontier.sh 13" "bash benchmarks/frontier.sh 18" \
+                "bash benchmarks/frontier.sh 17" "bash benchmarks/frontier.sh 15" \
                 >> logs/lane-tuning.log 2>&1 & ;;
     runs)   lane runs "$HSU_BEAUTY_SLICE" "DATASET=movielens-100k SEEDS=42 bash benchmarks/isrf.sh" \
                 "SEEDS=42 bash benchmarks/frontier.sh 16" "SEEDS=42 bash benchmarks/hiphop.sh" \

@@ -22,7 +22,7 @@ def test_script_parses(script):
 
 
 @pytest.mark.parametrize("script, argument, message", [
-    ("benchmarks/frontier.sh", "99", "frontier.sh: unknown step '99' (steps: 1 to 17)"),
+    ("benchmarks/frontier.sh", "99", "frontier.sh: unknown step '99' (steps: 1 to 18)"),
     ("benchmarks/lanes.sh", "nope", "lanes.sh: unknown lane 'nope' (lanes: tuning runs)"),
 ])
 def test_unknown_step_or_lane_exits_2_with_one_line(script, argument, message):
@@ -104,6 +104,28 @@ def test_the_re_measure_labels_every_tuned_variant(tmp_path):
     assert len(tuned) == 11 and set(tuned) <= labelled
     # Both HSUGA forms are SASRecHSUGA: the dual view states its backbone, so a reused run cannot be the ID-only one.
     assert any(v.startswith("SASRecHSUGA+hsuga_backbone=dual_view+") for v in variants)
+    assert_sasrec_recipe_has_the_incumbent(tmp_path)
+
+
+def test_the_sasrec_family_is_re_measured_first_in_the_re_measure_s_run_set(tmp_path):
+    def option(args, key):
+        return next(a for a in args if a.startswith(f"--{key}=")).split("=", 1)[1]
+
+    family = frontier_command(tmp_path, "18")
+    variants = option(family, "variants").split(",")
+    tuned = [v for v in variants if v.endswith("+learning_rate=0.002")]
+    # SASRec, GAA x2, LLMInit, LLM-ESR, HSUGA, GRASP on the tuned recipe; eSASRec and the default SASRec beside them
+    assert len(tuned) == 7 and len(variants) == 9
+    assert not any(v.startswith(("BSARec", "FEARec", "CORE", "LightSANs")) for v in variants)
+    labelled = {a.split("=", 1)[1].rpartition("=")[0] for a in family if a.startswith("--label=")}
+    assert set(variants) <= labelled
+    assert option(family, "out") == "benchmarks/results/compare-frontier-tuned-sasrec-family-amazon-beauty.md"
+    assert option(family, "seeds") == "42,43,44"
+    # step 15 trains in the same run set, so it reuses these runs, and keeps every pair of step 18
+    everything = frontier_command(tmp_path, "15")
+    assert option(everything, "name") == option(family, "name") == "frontier-tuned"
+    assert set(option(family, "pairs").split(",")) < set(option(everything, "pairs").split(","))
+    assert set(variants) < set(option(everything, "variants").split(","))
     assert_sasrec_recipe_has_the_incumbent(tmp_path)
 
 
