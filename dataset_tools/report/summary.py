@@ -30,6 +30,21 @@ def edit_effects(trajectories: Sequence[Mapping[str, Any]]) -> dict[str, dict[st
     return {op: {effect: c.get(effect, 0) for effect in EDIT_EFFECTS} for op, c in counts.items()}
 
 
+def first_stage_kept(trajectories: Sequence[Mapping[str, Any]]) -> dict[str, float]:
+    """Of the users with more than one stage, how many end with their first stage's interest list
+    (compared as sets): their final text then reads only the first stage's items, however many
+    stages followed. Also the mean number of stages after the last one that changed the list."""
+    edited = [t["stages"] for t in trajectories if len(t["stages"]) > 1]
+    kept, since_change = 0, 0
+    for stages in edited:
+        sets = [set(stage["interests"]) for stage in stages]
+        kept += sets[-1] == sets[0]
+        last_change = max((k for k in range(1, len(sets)) if sets[k] != sets[k - 1]), default=0)
+        since_change += len(sets) - 1 - last_change
+    return {"users": len(edited), "kept": kept,
+            "mean_stages_since_last_change": since_change / len(edited) if edited else 0.0}
+
+
 def build_report(trajectories: Sequence[Mapping[str, Any]], invocation: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Aggregate a run's trajectories (current stage chain of each user).
 
@@ -40,7 +55,8 @@ def build_report(trajectories: Sequence[Mapping[str, Any]], invocation: Mapping[
     Returns:
         A JSON-able dict: user and stage counts, operation counts and frequencies (over
         stages k >= 2 for edits), what each selected operation's executed list did to the
-        previous one (``edit_effects``), retries, parse failures and fallbacks by kind, token
+        previous one (``edit_effects``), how many users end with their first stage's list
+        (``first_stage_kept``), retries, parse failures and fallbacks by kind, token
         and latency totals and per-stage means.
     """
     stages = [s for t in trajectories for s in t["stages"]]
@@ -61,6 +77,7 @@ def build_report(trajectories: Sequence[Mapping[str, Any]], invocation: Mapping[
             op: (operations.get(op, 0) / edit_total if edit_total else 0.0) for op in OPERATION_ORDER[1:]
         },
         "edit_effects": edit_effects(trajectories),
+        "first_stage_kept": first_stage_kept(trajectories),
         "llm_calls": calls,
         "retries": sum(s.get("retries", 0) for s in stages),
         "parse_failures": sum(s.get("parse_failures", 0) for s in stages),
@@ -92,6 +109,7 @@ def format_report(report: Mapping[str, Any]) -> str:
             f"{op} {'/'.join(str(n) for n in effects.values())}"
             for op, effects in (report.get("edit_effects") or {}).items() if any(effects.values())
         ),
+        _first_stage_line(report.get("first_stage_kept")),
         f"parse failures: {report['parse_failures']} ({report['parse_failure_rate']:.1%} of calls), "
         f"retries: {report['retries']}, fallbacks: {report['fallbacks'] or 0} "
         f"({report['fallback_rate']:.1%} of stages)",
@@ -100,6 +118,14 @@ def format_report(report: Mapping[str, Any]) -> str:
         f"latency per stage {report['mean_latency_s_per_stage']:.2f} s",
     ]
     return "\n".join(lines)
+
+
+def _first_stage_line(kept: Mapping[str, float] | None) -> str:
+    if not kept or not kept["users"]:
+        return "users ending with their first stage's interests: none has more than one stage"
+    return (f"users ending with their first stage's interests: {kept['kept']} of {kept['users']} with more than "
+            f"one stage ({kept['kept'] / kept['users']:.0%}); the list last changed "
+            f"{kept['mean_stages_since_last_change']:.1f} stages before the end on average")
 
 
 def _cell(text: str, width: int) -> list[str]:
