@@ -43,3 +43,5 @@ def test_first_stage_kept_counts_users_whose_final_list_is_their_first():
     assert "2 of 3 with more than one stage (67%)" in line
     single = [{**trajectories[3], "complete": True, "n_stages": 1}]
     assert "none has more than one stage" in format_report(build_report(single))
+    older = {key: value for key, value in build_report(single).items() if key != "first_stage_kept"}
+    assert "not in this report (--rebuild adds it)" in format_report(older)

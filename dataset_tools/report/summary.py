@@ -121,11 +121,13 @@ def format_report(report: Mapping[str, Any]) -> str:
 
 
 def _first_stage_line(kept: Mapping[str, float] | None) -> str:
-    if not kept or not kept["users"]:
+    if kept is None:  # a report written before the figure existed
+        return "users ending with their first stage's interests: not in this report (--rebuild adds it)"
+    if not kept["users"]:
         return "users ending with their first stage's interests: none has more than one stage"
     return (f"users ending with their first stage's interests: {kept['kept']} of {kept['users']} with more than "
             f"one stage ({kept['kept'] / kept['users']:.0%}); the list last changed "
-            f"{kept['mean_stages_since_last_change']:.1f} stages before the end on average")
+            f"{kept['mean_stages_since_last_change']:.1f} stages before the last on average")
 
 
 def _cell(text: str, width: int) -> list[str]:
