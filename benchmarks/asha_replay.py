@@ -102,9 +102,8 @@ class RungRecords:
         stops at arriving last, and how many arrival positions stop it at each rung."""
         scores = {m: score_by(curve, m) for m in self.milestones}
         arrivals = len(self.recorded) + 1
-        positions = Counter(stopping_rung(scores, self.earlier_than(p), self.reduction_factor) for p in range(arrivals))
-        last = stopping_rung(scores, self.earlier_than(arrivals - 1), self.reduction_factor)
-        return {"scores": scores, "last": last, "positions": positions, "arrivals": arrivals}
+        by_position = [stopping_rung(scores, self.earlier_than(p), self.reduction_factor) for p in range(arrivals)]
+        return {"scores": scores, "last": by_position[-1], "positions": Counter(by_position), "arrivals": arrivals}
 
 
 def test_ndcg(result: dict) -> float | None:

@@ -44,7 +44,7 @@ def test_a_search_short_of_its_budget_is_refused_unless_partial_is_asked_for(tmp
     with pytest.raises(InputError, match="1 of the budget's 3 trials have ended"):
         best_trial.hand_over(path)
     assert best_trial.hand_over(path, allow_partial=True) == {"softmax_sampling": "uniform", "n_layers": 2,
-                                                                   "learning_rate": 0.001}
+                                                              "learning_rate": 0.001}
     other = tmp_path / "other.csv"
     other.write_text("a,b\n1,2\n")
     with pytest.raises(InputError, match="not a tuning table"):
