@@ -301,3 +301,25 @@ def test_hsu_vector_quality_compares_the_complete_users_of_a_copy_of_the_run(tmp
     assert sorted(p.name for p in run_dir.iterdir()) == ["run.json", STAGES_FILE]
     assert (run_dir / STAGES_FILE).read_bytes() == stages_before
     assert not list(tmp_path.glob("hsu-vector-quality.*"))  # the scratch copy is removed
+
+
+def test_the_report_summarises_one_user_group_of_a_run(tmp_path, capsys, caplog, engine, write_dataset):
+    """``report --users-from`` counts only the listed users (a sample's head users beside its
+    long-tail ones); listed users the run never reached are reported, not an error."""
+    write_dataset(tmp_path, {"u1": ["1", "2", "3", "4", "8", "9"], "u2": ["4", "5", "6", "8", "9"], "u3": ["7", "8", "9"]})
+    run_dataset(tmp_path, DATASET, "r", engine, SETTINGS, progress=False)
+    group = tmp_path / "group.txt"
+    group.write_text("# a user group\nu2\n\nnobody\n", encoding="utf-8")
+    capsys.readouterr()
+    common = ["-q", "report", DATASET, "--data", str(tmp_path), "--run", "r"]
+    assert cli_main([*common, "--users-from", str(group)]) == 0
+    printed = capsys.readouterr().out
+    assert f"users from {group}: 2 listed, 1 in this run" in printed
+    assert "users: 1 (1 complete)" in printed
+    assert cli_main(common) == 0
+    assert "users: 3 (3 complete)" in capsys.readouterr().out
+    # a user outside the group, and a missing list, are one line each (exit status 2)
+    assert cli_main([*common, "--users-from", str(group), "--user", "u1"]) == 2
+    assert f"user 'u1' is not in the users of {group}" in caplog.text
+    assert cli_main([*common, "--users-from", str(tmp_path / "missing.txt")]) == 2
+    assert "missing.txt: --users-from file not found" in caplog.text

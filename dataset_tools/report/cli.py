@@ -2,6 +2,8 @@
 
 Prints operation frequencies, parse failures and fallbacks, and one user's trajectory as
 a table like the paper's Table 6 (``--user``, default: the user with the most stages).
+``--users-from FILE`` summarises only the users listed (one per line), e.g. one user group of a
+sample: the head users' figures beside the long-tail users'.
 """
 
 from __future__ import annotations
@@ -23,12 +25,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser.add_argument("--run", default=None, help="run folder name (default: the only one, if there is one)")
     parser.add_argument("--user", default=None, help="user whose trajectory to print (default: most stages)")
     parser.add_argument("--width", type=int, default=34, help="width of the table's text columns")
+    parser.add_argument("--users-from", type=Path, default=None,
+                        help="summarise only these users (one per line; blank lines and # comments ignored)")
     return parser
 
 
 def main(args: argparse.Namespace) -> int:
     from dataset_tools.formats.files import dataset_dir
     from dataset_tools.formats.item_text import item_text_path
+    from dataset_tools.hsu.cli import read_user_file
     from dataset_tools.hsu.items import load_item_text
     from dataset_tools.hsu.store import find_run, load_trajectories
     from dataset_tools.report.summary import build_report, format_report, format_trajectory
@@ -37,13 +42,16 @@ def main(args: argparse.Namespace) -> int:
     run_dir = find_run(folder / "hsu", args.run)
     trajectories = load_trajectories(run_dir)
     print(f"run {run_dir}")
+    if args.users_from is not None:
+        trajectories = users_listed(trajectories, read_user_file(args.users_from), args.users_from)
     print(format_report(build_report(trajectories)))
     if not trajectories:
         return 0
     if args.user is not None:
         chosen = [t for t in trajectories if str(t["user"]) == args.user]
         if not chosen:
-            raise DatasetToolsError(f"user {args.user!r} is not in {run_dir}")
+            where = f"the users of {args.users_from} in {run_dir}" if args.users_from is not None else str(run_dir)
+            raise DatasetToolsError(f"user {args.user!r} is not in {where}")
         trajectory = chosen[0]
     else:
         # the first user with the most stages
@@ -53,3 +61,12 @@ def main(args: argparse.Namespace) -> int:
     print()
     print(format_trajectory(trajectory, item_text, width=args.width))
     return 0
+
+
+def users_listed(trajectories: list[dict], users: list[str], source: Path) -> list[dict]:
+    """The trajectories of ``users`` (in the run's order), after one line on how many of them the
+    run holds: a user of the list the run never reached is not an error, only not counted."""
+    wanted = set(users)
+    kept = [t for t in trajectories if str(t["user"]) in wanted]
+    print(f"users from {source}: {len(wanted)} listed, {len(kept)} in this run")
+    return kept
