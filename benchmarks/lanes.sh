@@ -17,11 +17,11 @@
 # Lane "runs": first a slice of at most 2 hours of HSU over a seeded 1,000-user sample of
 # amazon-beauty with Qwen2.5-Coder-1.5B (issue 27, item 4; commit its stage records after each
 # slice, and no session change loses them; once every user is done the slice ends at once); then
-# ISRF's table on MovieLens-100K, seed 42 (issue 26: SASRec, ISRF and its two ablations on segment
-# rows, about 2.5 minutes an ISRF epoch beside two other processes; the first converged ISRF runs);
-# then BSARec and GAA on it (step 16, seed 42: does GAA help the strongest model?), HIPHOP seed 42
-# (issue 25), CORE, LightSANs and FEARec on their own recipes (step 10, seed 42), BSARec's own keys
-# (step 14), steps 16 and 10's other seeds, then MovieLens (issue 30), then ISRF's table, seed 42
+# BSARec and GAA on it (step 16, seed 42: issue 24's stretch target, and does GAA help the strongest
+# model?; about 450 s an epoch on prefix rows at window 50), ISRF's table on MovieLens-100K, seed 42
+# (issue 26: SASRec, ISRF and its two ablations on segment rows, about 2.5 minutes an ISRF epoch
+# beside two other processes; the first converged ISRF runs), HIPHOP seed 42 (issue 25), CORE,
+# LightSANs and FEARec on their own recipes (step 10, seed 42), BSARec's own keys (step 14), steps 16 and 10's other seeds, then MovieLens (issue 30), then ISRF's table, seed 42
 # (issue 26; segment rows, about 0.2 CPU-hours an epoch with validation). Each of these training runs
 # takes several sessions on one core (prefix rows) and resumes from saved/ while it survives.
 #
@@ -69,8 +69,8 @@ for name in "${names[@]}"; do
                 "bash benchmarks/frontier.sh 12" "bash benchmarks/frontier.sh 13" "bash benchmarks/frontier.sh 18" \
                 "bash benchmarks/frontier.sh 17" "bash benchmarks/frontier.sh 15" \
                 >> logs/lane-tuning.log 2>&1 & ;;
-    runs)   lane runs "$HSU_BEAUTY_SLICE" "DATASET=movielens-100k SEEDS=42 bash benchmarks/isrf.sh" \
-                "SEEDS=42 bash benchmarks/frontier.sh 16" "SEEDS=42 bash benchmarks/hiphop.sh" \
+    runs)   lane runs "$HSU_BEAUTY_SLICE" "SEEDS=42 bash benchmarks/frontier.sh 16" \
+                "DATASET=movielens-100k SEEDS=42 bash benchmarks/isrf.sh" "SEEDS=42 bash benchmarks/hiphop.sh" \
                 "SEEDS=42 bash benchmarks/frontier.sh 10" "bash benchmarks/frontier.sh 14" "bash benchmarks/frontier.sh 16" \
                 "bash benchmarks/frontier.sh 10" "bash benchmarks/movielens.sh" "SEEDS=42 bash benchmarks/isrf.sh" \
                 >> logs/lane-runs.log 2>&1 & ;;
