@@ -21,9 +21,10 @@
 # model?; about 450 s an epoch on prefix rows at window 50), ISRF's table on MovieLens-100K, seed 42
 # (issue 26: SASRec, ISRF and its two ablations on segment rows, about 2.5 minutes an ISRF epoch
 # beside two other processes; the first converged ISRF runs), HIPHOP seed 42 (issue 25), CORE,
-# LightSANs and FEARec on their own recipes (step 10, seed 42), BSARec's own keys (step 14), steps 16 and 10's other seeds, then MovieLens (issue 30), then ISRF's table, seed 42
-# (issue 26; segment rows, about 0.2 CPU-hours an epoch with validation). Each of these training runs
-# takes several sessions on one core (prefix rows) and resumes from saved/ while it survives.
+# LightSANs and FEARec on their own recipes (step 10, seed 42), BSARec's own keys (step 14), steps
+# 16 and 10's other seeds, then MovieLens (issue 30), then ISRF's table, seed 42 (issue 26; segment
+# rows, about 0.2 CPU-hours an epoch with validation). Each of these training runs takes several
+# sessions on one core (prefix rows) and resumes from saved/ while it survives.
 #
 # A step that stops with an error ends its lane (the other goes on); its log says why.
 # Stop it by killing its process group (kill -- -PGID), not with pkill -f, which also hits other
