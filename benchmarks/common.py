@@ -274,12 +274,24 @@ def run_config(result: dict) -> dict:
     return {**VALUE_BEFORE_KEY_EXISTED, **result.get("config", {})}
 
 
+def same_setting(stored: object, given: str) -> bool:
+    """Whether a config value equals a command-line value: as text (``True`` and YAML's ``true``
+    alike) or as numbers, since a run's config holds ``50.0`` where a tuning table hands over
+    ``50``."""
+    if str(stored) == given or str(stored).lower() == given.lower():
+        return True
+    try:
+        return float(str(stored)) == float(given)
+    except ValueError:
+        return False
+
+
 def settings_match(result: dict, settings: list[str]) -> bool:
-    """Whether a result file was made with ``settings`` (``--key=value``), compared as text."""
+    """Whether a result file was made with ``settings`` (``--key=value``)."""
     config = run_config(result)
     for setting in settings:
         key, value = setting[2:].split("=", 1)
-        if str(config.get(key)) != value and str(config.get(key)).lower() != value.lower():
+        if not same_setting(config.get(key), value):
             return False
     return True
 

@@ -72,6 +72,12 @@ def test_finished_run_is_the_newest_with_the_same_settings(bench, tmp_path):
     # Booleans are written by YAML/JSON as true/false and given on the command line as True/False.
     write_result(tmp_path, "SASRecLLMESR", 42, "20261101T000000", {"gaa": False})
     assert common.finished_run(tmp_path, "SASRecLLMESR", "toy", 42, ["--gaa=False"]) is not None
+    # A tuning table hands over 50 where the run's config holds 50.0: the same run, not a new one.
+    write_result(tmp_path, "SASRecHSUGA", 42, "20261101T000000", {"gaa_pearson_percentile": 50.0, "gaa_alpha": 0.1})
+    assert common.finished_run(tmp_path, "SASRecHSUGA", "toy", 42,
+                               ["--gaa_pearson_percentile=50", "--gaa_alpha=0.1"]) is not None
+    assert common.finished_run(tmp_path, "SASRecHSUGA", "toy", 42, ["--gaa_pearson_percentile=50.5"]) is None
+    assert common.finished_run(tmp_path, "SASRecHSUGA", "toy", 42, ["--gaa_alpha=0.10000001"]) is None
     # A file written before train_batch_unit existed was trained with its value of then (rows).
     old_meaning = common.finished_run(tmp_path, "SASRec", "toy", 42, ["--loss_type=CE", "--train_batch_unit=rows"])
     assert old_meaning["_path"] == str(newer)
