@@ -18,13 +18,14 @@
 # amazon-beauty with Qwen2.5-Coder-1.5B (issue 27, item 4; commit its stage records after each
 # slice, and no session change loses them; once every user is done the slice ends at once); then
 # BSARec and GAA on it (step 16, seed 42: issue 24's stretch target, and does GAA help the strongest
-# model?; about 450 s an epoch on prefix rows at window 50), ISRF's table on MovieLens-100K, seed 42
-# (issue 26: SASRec, ISRF and its two ablations on segment rows, about 2.5 minutes an ISRF epoch
-# beside two other processes; the first converged ISRF runs), HIPHOP seed 42 (issue 25), CORE,
-# LightSANs and FEARec on their own recipes (step 10, seed 42), BSARec's own keys (step 14), steps
-# 16 and 10's other seeds, then MovieLens (issue 30), then ISRF's table, seed 42 (issue 26; segment
-# rows, about 0.2 CPU-hours an epoch with validation). Each of these training runs takes several
-# sessions on one core (prefix rows) and resumes from saved/ while it survives.
+# model?; about 4.5 minutes an epoch on prefix rows at window 50 beside the tuning lane), ISRF's
+# table on MovieLens-100K, seed 42 (issue 26: SASRec, ISRF and its two ablations on segment rows,
+# about 2.5 minutes an ISRF epoch beside two other processes; the first converged ISRF runs), HIPHOP
+# seed 42 (issue 25), CORE, LightSANs and FEARec on their own recipes (step 10, seed 42), BSARec's
+# own keys (step 14), steps 16 and 10's other seeds, then MovieLens (issue 30), then ISRF's table,
+# seed 42 (issue 26; segment rows, about 0.2 CPU-hours an epoch with validation). Each of these
+# training runs takes several sessions on one core (prefix rows) and resumes from saved/ while it
+# survives.
 #
 # A step that stops with an error ends its lane (the other goes on); its log says why.
 # Stop it by killing its process group (kill -- -PGID), not with pkill -f, which also hits other
@@ -34,9 +35,8 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p logs
 export JOBS=1
-# The sample's 192 head users are done (they were taken first, since HSU orders users by stages
-# needed, which leaves head users, with more stages, last); the slice now runs the whole sample, whose
-# stored stages are skipped, so only the long-tail users' remaining stages are computed.
+# All 2,450 stages of the sample are stored (2026-12-06): the slice restores the committed run, finds
+# nothing to compute and ends at once.
 HSU_BEAUTY_SLICE="DATASET=amazon-beauty MODEL=qwen2.5-coder-1.5b HOURS=2 THREADS=1 \
 USERS_FROM=benchmarks/results/raw/hsu-amazon-beauty/sample-1000-seed0.txt bash benchmarks/hsu_slice.sh"
 
