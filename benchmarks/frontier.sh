@@ -18,6 +18,7 @@
 #   bash benchmarks/frontier.sh 15       # step 15: the re-measure, every model on its tuned settings, 3 seeds
 #   SEEDS=42 bash benchmarks/frontier.sh 16   # step 16: GAA on BSARec (BSARecHSUGA) against BSARec
 #   bash benchmarks/frontier.sh 17       # step 17: FEARec's, CORE's and LightSANs' own keys on their recipes
+#   SEEDS=42 bash benchmarks/frontier.sh 19   # step 19: SASRec's recipe under cosine and plateau learning-rate schedules
 #
 # Stop it by killing its process group (kill -- -PGID), not with pkill -f, which also hits other runs.
 set -euo pipefail
@@ -272,6 +273,19 @@ for step in $STEPS; do
             --label="$BSAREC=BSARec, official recipe" --label="$GAA_BSAREC=GAA on BSARec" \
             --seeds="${SEEDS:-42,43,44}" --jobs=$JOBS --notes=$NOTES "${COMMON[@]}" --eval_protocol=unseen \
             --out=benchmarks/results/compare-frontier-gaa-bsarec-amazon-beauty.md ;;
-    *)  echo "frontier.sh: unknown step '$step' (steps: 1 to 18)" >&2; exit 2 ;;
+    19) # Item 1's last recipe knob, the learning-rate schedule (lr_scheduler; RecBole's is
+        # constant): SASRec's tuned recipe with a cosine decay over 50 epochs (step 5's SASRec runs
+        # selected epochs 27-42 and stopped by 62) and with halving on every 5 stale validations,
+        # against the constant rate, paired by seed; the same run set, so SASRec's runs are step 5's.
+        COSINE="SASRec+lr_scheduler=cosine+lr_decay_epochs=50"
+        PLATEAU="SASRec+lr_scheduler=plateau"
+        $PY benchmarks/model_comparison.py --name=frontier-select-unseen \
+            --variants="SASRec,$COSINE,$PLATEAU" --pairs="$COSINE:SASRec,$PLATEAU:SASRec" \
+            --label="SASRec=SASRec, constant rate (RecBole's)" \
+            --label="$COSINE=SASRec, cosine decay over 50 epochs" \
+            --label="$PLATEAU=SASRec, rate halved every 5 stale validations" \
+            --seeds="${SEEDS:-42,43,44}" --jobs=$JOBS --notes=$NOTES "${COMMON[@]}" --eval_protocol=unseen \
+            --out=benchmarks/results/compare-frontier-lr-schedule-amazon-beauty.md ;;
+    *)  echo "frontier.sh: unknown step '$step' (steps: 1 to 19)" >&2; exit 2 ;;
     esac
 done

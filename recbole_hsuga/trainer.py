@@ -97,6 +97,7 @@ from recbole_hsuga.evaluation.negatives import sample_fixed_negatives
 from recbole_hsuga.evaluation.ranking import full_ranks, group_means, per_user_metrics, sampled_ranks
 from recbole_hsuga.gaa.loss import REDUCTIONS, NeighbourCSR, self_distillation_loss
 from recbole_hsuga.gaa.neighbours import GAAParams, NeighbourSets, build_neighbour_sets
+from recbole_hsuga.lr_schedule import LearningRateSchedule
 from recbole_hsuga.position_loss import (check_sequence_rows_support, check_softmax_sampler_support,
                                          prefix_rows_loss, sequence_rows_loss)
 from recbole_hsuga.sampled_softmax import SAMPLER_ATTRIBUTE, sampler_from_config, sampler_of
@@ -170,6 +171,13 @@ class HeadTailEvaluationMixin:
         self.resumed_at_epochs: list[int] = []
         self._last_saved_epoch = -1
         self._training_loader = None
+        self.lr_schedule = LearningRateSchedule.from_config(config)
+        #: epochs after whose validation the plateau schedule reduced the rate (resumed with the run).
+        self.lr_reductions: list[int] = []
+        # The configured rate of each parameter group, captured before a resumed optimizer state
+        # (which holds the scheduled rate) is loaded: the schedule scales these.
+        optimizer = getattr(self, "optimizer", None)
+        self._base_lrs = [group["lr"] for group in optimizer.param_groups] if optimizer is not None else []
 
     # ----------------------------------------------------------------- training data
     def set_training_history(self, history: TrainingHistory) -> None:
@@ -274,6 +282,7 @@ class HeadTailEvaluationMixin:
         epoch_start = getattr(self.model, "on_train_epoch_start", None)
         if callable(epoch_start):
             epoch_start(epoch_idx)
+        learning_rate = self._schedule_learning_rate(epoch_idx)
         loss_func = loss_func or self.training_loss()
         train_data, show_progress = epoch_batches(train_data, epoch_idx, show_progress,
                                                   self.config["progress_log_seconds"] or 0, self.logger)
@@ -284,7 +293,19 @@ class HeadTailEvaluationMixin:
         # this one, which its seconds per epoch depend on (benchmarks run side by side).
         self.curve.append({"epoch": epoch_idx, "train_loss": [round(float(part), 6) for part in parts],
                            "load_1min": round(os.getloadavg()[0], 2)})
+        if learning_rate is not None:
+            self.curve[-1]["learning_rate"] = learning_rate
         return loss
+
+    def _schedule_learning_rate(self, epoch_idx: int) -> float | None:
+        """Set this epoch's rate on every parameter group (``lr_scheduler``); the first
+        group's rate, or None under a constant schedule (RecBole's rates left untouched)."""
+        if self.lr_schedule.is_constant or not self._base_lrs:
+            return None
+        share = self.lr_schedule.multiplier(epoch_idx, len(self.lr_reductions))
+        for group, base in zip(self.optimizer.param_groups, self._base_lrs):
+            group["lr"] = base * share
+        return float(self.optimizer.param_groups[0]["lr"])
 
     def _sequence_rows_loss(self, interaction) -> torch.Tensor:
         return sequence_rows_loss(self.model, interaction)
@@ -294,10 +315,26 @@ class HeadTailEvaluationMixin:
         # computed for the final evaluations.
         start = time.perf_counter()
         result = self.evaluate(valid_data, load_best_model=False, show_progress=show_progress, detailed=False)
+        score = float(result[self.valid_metric])
         if self.curve:
-            self.curve[-1]["valid_score"] = round(float(result[self.valid_metric]), 6)
+            self.curve[-1]["valid_score"] = round(score, 6)
             self.curve[-1]["valid_seconds"] = round(time.perf_counter() - start, 3)
+        self._count_plateau(score)
         return result[self.valid_metric], result
+
+    def _count_plateau(self, score: float) -> None:
+        """Record a plateau reduction when this validation leaves a multiple of
+        ``lr_plateau_patience`` evaluations without improvement, counted as RecBole's early
+        stopping will count them right after (``cur_step``)."""
+        if self.lr_schedule.kind != "plateau":
+            return
+        improved = score >= self.best_valid_score if self.valid_metric_bigger else score <= self.best_valid_score
+        stale = 0 if improved else self.cur_step + 1
+        if self.lr_schedule.reduces_after(stale):
+            epoch = self.curve[-1]["epoch"] if self.curve else -1
+            self.lr_reductions.append(epoch)
+            self.logger.info(f"lr_scheduler: plateau: {stale} validations without improvement; the rate drops to "
+                             f"{self.lr_schedule.multiplier(epoch + 1, len(self.lr_reductions)):g} of learning_rate")
 
     def run_report(self) -> dict:
         """Extra facts for the run's result file; trainers with more to say extend it."""
@@ -305,7 +342,7 @@ class HeadTailEvaluationMixin:
 
     # ----------------------------------------------------------------- training state
     #: per-epoch lists a resumed run continues; trainers that record more extend it.
-    resumable_lists: tuple[str, ...] = ("curve", "epoch_seconds")
+    resumable_lists: tuple[str, ...] = ("curve", "epoch_seconds", "lr_reductions")
 
     def _save_training_state(self, epoch_idx: int, finished: bool) -> None:
         """Everything the next epoch needs (see :mod:`recbole_hsuga.training_state`)."""

@@ -50,7 +50,9 @@ NOT_SETTINGS = frozenset({
 #: every run written before the key existed trained with: such a run matches this value.
 VALUE_BEFORE_KEY_EXISTED = {"train_batch_unit": "rows", "softmax_negatives": 0, "softmax_sampling": "uniform",
                             "softmax_popularity_power": 1.0, "softmax_negatives_per": "position",
-                            "train_segments_per_user": 1}
+                            "train_segments_per_user": 1, "lr_scheduler": "constant", "lr_warmup_epochs": 0,
+                            "lr_decay_epochs": 50, "lr_min_ratio": 0.01, "lr_plateau_patience": 5,
+                            "lr_plateau_factor": 0.5}
 
 
 def state_path(config: Any) -> Path:
