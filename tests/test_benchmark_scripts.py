@@ -22,7 +22,7 @@ def test_script_parses(script):
 
 
 @pytest.mark.parametrize("script, argument, message", [
-    ("benchmarks/frontier.sh", "99", "frontier.sh: unknown step '99' (steps: 1 to 18)"),
+    ("benchmarks/frontier.sh", "99", "frontier.sh: unknown step '99' (steps: 1 to 19)"),
     ("benchmarks/lanes.sh", "nope", "lanes.sh: unknown lane 'nope' (lanes: tuning runs)"),
 ])
 def test_unknown_step_or_lane_exits_2_with_one_line(script, argument, message):
@@ -127,6 +127,16 @@ def test_the_sasrec_family_is_re_measured_first_in_the_re_measure_s_run_set(tmp_
     assert set(option(family, "pairs").split(",")) < set(option(everything, "pairs").split(","))
     assert set(variants) < set(option(everything, "variants").split(","))
     assert_sasrec_recipe_has_the_incumbent(tmp_path)
+
+
+def test_the_schedule_probe_pairs_each_schedule_with_the_constant_rate_sasrec(tmp_path):
+    args = frontier_command(tmp_path, "19")
+    option = {a.split("=", 1)[0]: a.split("=", 1)[1] for a in args if a.startswith("--") and "=" in a}
+    variants = option["--variants"].split(",")
+    assert variants == ["SASRec", "SASRec+lr_scheduler=cosine+lr_decay_epochs=50", "SASRec+lr_scheduler=plateau"]
+    assert option["--pairs"].split(",") == [f"{v}:SASRec" for v in variants[1:]]
+    # the same run set as step 5, so the constant-rate SASRec is step 5's runs
+    assert option["--name"] == "frontier-select-unseen" and option["--eval_protocol"] == "unseen"
 
 
 def test_lanes_starts_nothing_when_one_of_its_names_is_unknown(tmp_path):
