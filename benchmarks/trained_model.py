@@ -18,7 +18,7 @@ MODEL_KEYS = ["semantic_suffix", "item_semantic_suffix", "hsuga_backbone", "hidd
               "n_heads", "MAX_ITEM_LIST_LENGTH", "seed", "hsu_fusion", "eval_sampled_negatives", "head_fraction",
               "grasp_user_suffix", "grasp_user_neighbour_suffix", "grasp_item_suffix", "grasp_item_neighbour_suffix",
               "grasp_missing", "grasp_attention", "grasp_similar", "grasp_global", "grasp_mlp_layers",
-              "grasp_id_embedding", "grasp_score_chunk"]
+              "grasp_id_embedding", "grasp_score_chunk", "dual_view_residual"]
 
 
 class TrainedRun(NamedTuple):

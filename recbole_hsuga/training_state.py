@@ -52,7 +52,7 @@ VALUE_BEFORE_KEY_EXISTED = {"train_batch_unit": "rows", "softmax_negatives": 0, 
                             "softmax_popularity_power": 1.0, "softmax_negatives_per": "position",
                             "train_segments_per_user": 1, "lr_scheduler": "constant", "lr_warmup_epochs": 0,
                             "lr_decay_epochs": 50, "lr_min_ratio": 0.01, "lr_plateau_patience": 5,
-                            "lr_plateau_factor": 0.5}
+                            "lr_plateau_factor": 0.5, "dual_view_residual": False}
 
 
 def state_path(config: Any) -> Path:

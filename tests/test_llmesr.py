@@ -208,6 +208,24 @@ def test_causal_backbones_stay_causal(duo, model_name):
     assert not torch.allclose(first[0, 3:], second[0, 3:])
 
 
+@pytest.mark.parametrize("model_name", ["SASRecLLMESR", "BERT4RecLLMESR"])
+def test_residual_adds_each_view_back_to_its_cross_attention(duo, model_name):
+    root, _ = duo
+    *_, released, _ = build(root, model_name)
+    *_, residual, _ = build(root, model_name, dual_view_residual=True)
+    assert not released.dual_view_residual and residual.dual_view_residual
+    residual.load_state_dict(released.state_dict())  # same parameters: only the wiring differs
+    item_seq = torch.tensor([[3, 4, 5, 0, 0, 0], [6, 7, 8, 9, 10, 11]])
+    id_view, semantic_view = torch.randn(2, 6, 8), torch.randn(2, 6, 8)
+    with torch.no_grad():
+        plain = released.cross_views(id_view, semantic_view, item_seq)
+        added = residual.cross_views(id_view, semantic_view, item_seq)
+        outputs = residual.encode_sequence(item_seq, torch.tensor([3, 6])), released.encode_sequence(
+            item_seq, torch.tensor([3, 6]))
+    torch.testing.assert_close(added, plain + torch.cat([id_view, semantic_view], dim=0))
+    assert not torch.allclose(*outputs)
+
+
 @pytest.mark.parametrize("model_name, encoder", [("SASRecLLMESR", "trm_encoder"), ("GRU4RecLLMESR", "gru_layers"),
                                                  ("BERT4RecLLMESR", "trm_encoder")])
 def test_one_shared_encoder_runs_over_both_views(duo, model_name, encoder):

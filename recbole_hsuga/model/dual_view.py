@@ -19,6 +19,12 @@ Faithful to the released LLM-ESR code (liuqidong07/LLM-ESR, ``models/DualLLMSRS.
   is ``[e_id ; adapter(x_sem)]`` (:meth:`DualViewMixin.item_representations`), so a score
   is the sum of both views' dot products.
 
+Optional difference (``dual_view_residual: true``, off by default): each branch adds its own
+view's input to the cross-attention's output, as a transformer block's residual would. As
+released, the encoder sees only the mixture, and a trained model's mixture at the last position
+is close to uniform over the input (``benchmarks/cross_attention_profile.py``), so the most
+recent item reaches the encoder diluted, the more the longer the input.
+
 Deliberate difference: for the causal backbones (SASRec, GRU4Rec) the cross-attention is
 causal too (query ``j`` attends keys ``<= j``). The released cross-attention only masks
 padding and its SASRec does not pass its causal mask at all; with its per-position
@@ -139,6 +145,7 @@ class DualViewMixin(HSUGAMixin):
             raise ValueError(f"item semantic table has {table.table.shape[0]} rows, the model {self.n_items} items")
         dim = table.dim
         self.view_size = hidden_size
+        self.dual_view_residual = bool(config["dual_view_residual"])
         self.register_buffer("item_semantic", torch.from_numpy(table.table).float(), persistent=False)
         self.adapter = nn.Sequential(nn.Linear(dim, dim // 2), nn.Linear(dim // 2, hidden_size))
         self.semantic_to_id = ViewCrossAttention(hidden_size, self.cross_attention_heads, causal=self.causal_views)
@@ -197,9 +204,12 @@ class DualViewMixin(HSUGAMixin):
     def cross_views(self, id_view: torch.Tensor, semantic_view: torch.Tensor,
                     item_seq: torch.Tensor) -> torch.Tensor:
         """Encoder inputs of both branches stacked as one batch ``[2B, L, H]``: the ID branch
-        (semantic queries, ID keys/values) first, then the semantic branch (ID queries)."""
+        (semantic queries, ID keys/values) first, then the semantic branch (ID queries); with
+        ``dual_view_residual`` each branch keeps its own view's input too."""
         id_branch = self.semantic_to_id(semantic_view, id_view, item_seq)
         semantic_branch = self.id_to_semantic(id_view, semantic_view, item_seq)
+        if self.dual_view_residual:
+            id_branch, semantic_branch = id_branch + id_view, semantic_branch + semantic_view
         return torch.cat([id_branch, semantic_branch], dim=0)
 
     @staticmethod
