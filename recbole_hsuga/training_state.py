@@ -128,7 +128,8 @@ def load(path: Path, config: Any, map_location: Any = None) -> dict[str, Any]:
     """
     state = load_recbole_checkpoint(path, map_location)
     saved, current = state["settings"], settings_of(config)
-    saved = {**{key: repr(value) for key, value in VALUE_BEFORE_KEY_EXISTED.items()}, **saved}
+    # Only keys this run has: a model-specific key (dual_view_residual) is absent from other models' configs.
+    saved = {**{key: repr(value) for key, value in VALUE_BEFORE_KEY_EXISTED.items() if key in current}, **saved}
     for key in sorted(set(saved) | set(current)):
         if saved.get(key) != current.get(key):
             raise InputError(f"{path}: training state was written with {key}={saved.get(key, '(unset)')}, this run has "
