@@ -22,7 +22,7 @@ def test_script_parses(script):
 
 
 @pytest.mark.parametrize("script, argument, message", [
-    ("benchmarks/frontier.sh", "99", "frontier.sh: unknown step '99' (steps: 1 to 19)"),
+    ("benchmarks/frontier.sh", "99", "frontier.sh: unknown step '99' (steps: 1 to 20)"),
     ("benchmarks/lanes.sh", "nope", "lanes.sh: unknown lane 'nope' (lanes: tuning runs)"),
 ])
 def test_unknown_step_or_lane_exits_2_with_one_line(script, argument, message):
@@ -136,6 +136,18 @@ def test_the_schedule_probe_pairs_each_schedule_with_the_constant_rate_sasrec(tm
     assert variants == ["SASRec", "SASRec+lr_scheduler=cosine+lr_decay_epochs=50", "SASRec+lr_scheduler=plateau"]
     assert option["--pairs"].split(",") == [f"{v}:SASRec" for v in variants[1:]]
     # the same run set as step 5, so the constant-rate SASRec is step 5's runs
+    assert option["--name"] == "frontier-select-unseen" and option["--eval_protocol"] == "unseen"
+
+
+def test_the_residual_dual_view_is_paired_with_its_released_wiring_and_sasrec(tmp_path):
+    args = frontier_command(tmp_path, "20")
+    option = {a.split("=", 1)[0]: a.split("=", 1)[1] for a in args if a.startswith("--") and "=" in a}
+    residual = "SASRecLLMESR+dual_view_residual=True"
+    assert option["--variants"].split(",")[:3] == ["SASRec", "SASRecLLMESR", residual]
+    pairs = option["--pairs"].split(",")
+    assert {f"{residual}:SASRec", f"{residual}:SASRecLLMESR", "SASRecLLMESR:SASRec"} <= set(pairs)
+    hsuga = option["--variants"].split(",")[3]
+    assert hsuga.startswith("SASRecHSUGA+hsuga_backbone=dual_view+") and hsuga.endswith("+dual_view_residual=True")
     assert option["--name"] == "frontier-select-unseen" and option["--eval_protocol"] == "unseen"
 
 
