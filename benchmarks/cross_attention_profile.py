@@ -22,7 +22,6 @@ cross-attention, averaged over users per input length bucket:
 from __future__ import annotations
 
 import argparse
-import math
 from pathlib import Path
 
 import numpy as np
@@ -30,26 +29,8 @@ import torch
 from common import REPO, InputError, emit, invocation, run_script
 from trained_model import load_trained_run
 
-from recbole_hsuga.model.dual_view import ViewCrossAttention
-
 #: input lengths at test (the training items and the validation item, capped by the window).
 BUCKETS = [("1-5", 1, 5), ("6-10", 6, 10), ("11-19", 11, 19), ("20 (window full)", 20, 10**9)]
-
-
-def attention_weights(module: ViewCrossAttention, query: torch.Tensor, key_value: torch.Tensor,
-                      item_seq: torch.Tensor) -> torch.Tensor:
-    """``[B, heads, L, L]`` attention of ``module`` on its inputs, as its forward computes it."""
-    batch, length, _ = query.shape
-
-    def heads(x: torch.Tensor) -> torch.Tensor:
-        return x.view(batch, length, module.n_heads, module.head_size).transpose(1, 2)
-
-    q, k = heads(module.linear_q(query)), heads(module.linear_k(key_value))
-    scores = torch.matmul(q, k.transpose(-1, -2)) / math.sqrt(module.head_size)
-    blocked = (item_seq == 0).unsqueeze(1).unsqueeze(2)
-    if module.causal:
-        blocked = blocked | torch.ones(length, length, dtype=torch.bool, device=item_seq.device).triu(1)
-    return torch.softmax(scores.masked_fill(blocked, -1e9), dim=-1)
 
 
 def profile(model, test_data) -> dict[str, dict[str, np.ndarray]]:
@@ -69,7 +50,7 @@ def profile(model, test_data) -> dict[str, dict[str, np.ndarray]]:
                 users = torch.arange(item_seq.size(0))
                 lengths.append(item_seq_len.numpy())
                 for name, (query, key_value, seq) in captured.items():
-                    weights = attention_weights(getattr(model, name), query, key_value, seq)  # [B, h, L, L]
+                    weights = getattr(model, name).attention_weights(query, key_value, seq)  # [B, h, L, L]
                     at_last = weights[users, :, last, :]  # [B, h, L]: the last query's weights
                     own = at_last[users, :, last].mean(dim=1)  # averaged over heads
                     entropy = -(at_last.clamp_min(1e-12).log() * at_last).sum(-1).mean(dim=1)

@@ -80,7 +80,7 @@ import numpy as np
 import torch
 from recbole.data.dataloader import FullSortEvalDataLoader
 from recbole.trainer import Trainer
-from recbole.utils import set_color
+from recbole.utils import early_stopping, set_color
 from tqdm import tqdm
 
 from dataset_tools.progress import is_terminal
@@ -324,12 +324,13 @@ class HeadTailEvaluationMixin:
 
     def _count_plateau(self, score: float) -> None:
         """Record a plateau reduction when this validation leaves a multiple of
-        ``lr_plateau_patience`` evaluations without improvement, counted as RecBole's early
-        stopping will count them right after (``cur_step``)."""
+        ``lr_plateau_patience`` evaluations without improvement: the count (``cur_step``) that
+        RecBole's early stopping, called by ``fit`` right after, will keep. Counted here, before
+        the training state is saved, so a resumed run has every reduction."""
         if self.lr_schedule.kind != "plateau":
             return
-        improved = score >= self.best_valid_score if self.valid_metric_bigger else score <= self.best_valid_score
-        stale = 0 if improved else self.cur_step + 1
+        _, stale, _, _ = early_stopping(score, self.best_valid_score, self.cur_step, max_step=self.stopping_step,
+                                        bigger=self.valid_metric_bigger)
         if self.lr_schedule.reduces_after(stale):
             epoch = self.curve[-1]["epoch"] if self.curve else -1
             self.lr_reductions.append(epoch)

@@ -176,6 +176,22 @@ def test_cross_attention_masks_padding_and_causal_keys():
     torch.testing.assert_close(causal(query, key_value, item_seq)[0, :2], causal(query, later, item_seq)[0, :2])
 
 
+@pytest.mark.parametrize("causal", [True, False])
+def test_attention_weights_are_the_ones_the_output_mixes_with(causal):
+    torch.manual_seed(0)
+    module = ViewCrossAttention(8, n_heads=2, causal=causal)
+    query, key_value = torch.randn(2, 5, 8), torch.randn(2, 5, 8)
+    item_seq = torch.tensor([[3, 4, 5, 0, 0], [1, 2, 3, 4, 5]])
+    weights = module.attention_weights(query, key_value, item_seq)  # [B, heads, L, L]
+    values = module.linear_v(key_value).view(2, 5, 2, 4).transpose(1, 2)
+    rebuilt = module.linear_output(torch.matmul(weights, values).transpose(1, 2).reshape(2, 5, 8))
+    torch.testing.assert_close(rebuilt, module(query, key_value, item_seq))
+    torch.testing.assert_close(weights.sum(-1), torch.ones(2, 2, 5))
+    assert float(weights[0, :, :, 3:].max()) < 1e-6  # padding keys get nothing
+    if causal:
+        assert float(weights[1, :, 0, 1:].max()) < 1e-6  # the first position sees only itself
+
+
 @pytest.mark.parametrize("model_name", LLMESR)
 def test_padding_content_never_reaches_the_outputs(duo, model_name):
     """Changing what the padding id looks up (both views) leaves every user's representation unchanged."""

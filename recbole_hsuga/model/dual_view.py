@@ -93,22 +93,30 @@ class ViewCrossAttention(nn.Module):
         self.linear_v = nn.Linear(hidden_size, hidden_size, bias=False)
         self.linear_output = nn.Linear(hidden_size, hidden_size)
 
-    def forward(self, query: torch.Tensor, key_value: torch.Tensor, item_seq: torch.Tensor) -> torch.Tensor:
-        batch, length, _ = query.shape
+    def _heads(self, x: torch.Tensor) -> torch.Tensor:
+        """``[B, L, H] -> [B, heads, L, H / heads]``."""
+        batch, length, _ = x.shape
+        return x.view(batch, length, self.n_heads, self.head_size).transpose(1, 2)
 
-        def heads(x: torch.Tensor) -> torch.Tensor:  # [B, L, H] -> [B, heads, L, H / heads]
-            return x.view(batch, length, self.n_heads, self.head_size).transpose(1, 2)
-
-        q, k, v = heads(self.linear_q(query)), heads(self.linear_k(key_value)), heads(self.linear_v(key_value))
+    def attention_weights(self, query: torch.Tensor, key_value: torch.Tensor, item_seq: torch.Tensor) -> torch.Tensor:
+        """``[B, heads, L, L]``: how much each query position takes from each key position
+        (``benchmarks/cross_attention_profile.py`` reads them from a trained model)."""
+        length = query.size(1)
+        q, k = self._heads(self.linear_q(query)), self._heads(self.linear_k(key_value))
         scores = torch.matmul(q, k.transpose(-1, -2)) / math.sqrt(self.head_size)  # [B, heads, L, L]
         blocked = (item_seq == 0).unsqueeze(1).unsqueeze(2)  # [B, 1, 1, L]: padding keys
         if self.causal:
             future = torch.ones(length, length, dtype=torch.bool, device=item_seq.device).triu(1)
             blocked = blocked | future
         scores = scores.masked_fill(blocked, -1e9)  # as released: a large negative, not -inf
-        attention = torch.softmax(scores, dim=-1)
+        return torch.softmax(scores, dim=-1)
+
+    def forward(self, query: torch.Tensor, key_value: torch.Tensor, item_seq: torch.Tensor) -> torch.Tensor:
+        batch, length, _ = query.shape
+        attention = self.attention_weights(query, key_value, item_seq)
+        values = self._heads(self.linear_v(key_value))
         # Sized explicitly: a batch without rows (no last-window student in it) cannot infer -1.
-        output = torch.matmul(attention, v).transpose(1, 2).reshape(batch, length, self.n_heads * self.head_size)
+        output = torch.matmul(attention, values).transpose(1, 2).reshape(batch, length, self.n_heads * self.head_size)
         return self.linear_output(output)
 
 
