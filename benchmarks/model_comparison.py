@@ -38,6 +38,10 @@ the baseline (``SASRecHSUGA:SASRecLLMESR``): per protocol and group, the NDCG@10
 over the seeds both have, with a paired t-test over seeds and a Wilcoxon test over users x
 seeds (within a head/tail group only for runs whose rank files carry the group labels).
 
+``--train_first=VARIANT,...`` trains those variants' missing runs before the others (each group
+still seed-major): a question added to a long run set is answered on every seed before the
+set's slow remainder, while the report keeps every variant.
+
 ``--report_only`` writes the report from the result files without training.
 """
 
@@ -280,6 +284,11 @@ def plan_runs(seeds_of: dict[str, list[int]], seeds: list[int], root: Path, shar
     return done, todo
 
 
+def train_first(todo: list[tuple], first: list[str]) -> list[tuple]:
+    """``todo`` with the runs of the ``first`` variants ahead of the rest, each part in its order."""
+    return [job for job in todo if job[0] in first] + [job for job in todo if job[0] not in first]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--name", default="llm-enhanced", help="names the raw-result folder and the report")
@@ -295,6 +304,8 @@ def main() -> None:
     parser.add_argument("--reuse_runs", default="",
                         help="FOLDER,... raw-result folders whose finished runs of any variant are reused (read only)")
     parser.add_argument("--pairs", default=None, help="OTHER:BASE,... extra paired comparisons between variants")
+    parser.add_argument("--train_first", default="",
+                        help="VARIANT,... variants of --variants whose missing runs train before the others")
     parser.add_argument("--report_only", action="store_true")
     parser.add_argument("--label", action="append", default=[],
                         help="VARIANT=LABEL (repeatable): the report's name for a variant")
@@ -308,7 +319,12 @@ def main() -> None:
     shared_baseline = Path(args.baseline_runs).resolve() if args.baseline_runs else None
     out = Path(args.out) if args.out else REPO / "benchmarks" / "results" / f"compare-{args.name}-{args.dataset}.md"
     reuse = tuple(Path(folder).resolve() for folder in args.reuse_runs.split(",") if folder)
+    first = [spec for spec in args.train_first.split(",") if spec]
+    unknown = [spec for spec in first if spec not in variants]
+    if unknown:
+        raise InputError(f"--train_first: {unknown[0]!r} is not a variant of --variants ({', '.join(variants)})")
     done, todo = plan_runs(seeds_of, seeds, root, shared_baseline, args.dataset, settings, reuse)
+    todo = train_first(todo, first)
     if args.report_only:
         todo = []
     print(f"{sum(len(v) for v in done.values())} runs found, {len(todo)} to train", flush=True)

@@ -162,6 +162,9 @@ def test_plan_shares_the_baseline_and_runs_seed_major(bench, tmp_path):
     # The missing baseline run is trained where the other run set will find it.
     assert folders[("SASRec", 43)] == shared
     assert folders[("SASRecLLMESR", 43)] == root / "SASRecLLMESR"
+    # A variant added late trains on every seed before the set's remainder, seed-major within.
+    assert [(variant, seed) for variant, _, _, seed, _ in comparison.train_first(todo, ["SASRecLLMESR"])] == [
+        ("SASRecLLMESR", 43), ("SASRecGRASP", 42), ("SASRec", 43)]
 
 
 def test_variant_settings_replace_shared_ones_and_reused_folders_are_only_read(bench, tmp_path):
@@ -263,16 +266,20 @@ def test_train_rows_wall_clock_ratio_uses_the_seeds_both_modes_have(import_bench
     assert "sequence / prefix, seeds [42]: **0.40**" in text
 
 
-def test_bad_pairs_exit_with_status_2_and_one_line(tmp_path):
-    """The script, run as a user runs it: the bad --pairs item is named before anything trains."""
+@pytest.mark.parametrize("flag, message", [
+    ("--pairs=SASRecGRASP:SASRec", "--pairs: 'SASRecGRASP:SASRec' must be OTHER:BASE with both in "
+                                   "--variants (SASRec, SASRecLLMESR)"),
+    ("--train_first=SASRecGRASP", "--train_first: 'SASRecGRASP' is not a variant of --variants "
+                                  "(SASRec, SASRecLLMESR)"),
+])
+def test_bad_variant_names_exit_with_status_2_and_one_line(tmp_path, flag, message):
+    """The script, run as a user runs it: the bad item is named before anything trains."""
     result = subprocess.run(
         [sys.executable, str(BENCHMARKS / "model_comparison.py"), "--name=toy", "--variants=SASRec,SASRecLLMESR",
-         "--seeds=42", "--pairs=SASRecGRASP:SASRec", f"--out={tmp_path}", "--report_only"],
+         "--seeds=42", flag, f"--out={tmp_path}", "--report_only"],
         capture_output=True, text=True, timeout=300)
     assert result.returncode == 2
-    lines = result.stderr.strip().splitlines()
-    assert lines == ["model_comparison.py: error: --pairs: 'SASRecGRASP:SASRec' must be OTHER:BASE with both in "
-                     "--variants (SASRec, SASRecLLMESR)"]
+    assert result.stderr.strip().splitlines() == [f"model_comparison.py: error: {message}"]
     assert not list(tmp_path.iterdir())  # nothing was written
 
 
