@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--data_path", default=str(REPO / "dataset"))
     parser.add_argument("--out", default=None)
     args = parser.parse_args(argv)
-    result, model, _, test_data = load_trained_run(args.result, args.data_path)
+    result, model, _, test_data, _ = load_trained_run(args.result, args.data_path)
     if not getattr(model, "dual_view", False):
         raise InputError(f"{result['model']} in {args.result} has no dual view (hsuga_backbone: id_only)")
     model.eval()

@@ -90,7 +90,7 @@ def main() -> None:
     parser.add_argument("--data_path", default=str(REPO / "dataset"))
     parser.add_argument("--out", default=None)
     args = parser.parse_args()
-    result, model, trainer, test_data = load_trained_run(args.result, args.data_path)
+    result, model, trainer, test_data, _ = load_trained_run(args.result, args.data_path)
     holistic = getattr(model, "holistic", None)
     if not isinstance(holistic, HolisticItems):
         raise InputError(f"{result['model']} in {args.result} is not a GRASP model")

@@ -26,6 +26,7 @@ class TrainedRun(NamedTuple):
     model: Any  # the model with the selected epoch's weights
     trainer: Any  # the project's trainer for that model (evaluator with head/tail groups)
     test_data: Any  # the run's test loader (same fixed negatives, same full ranking)
+    valid_data: Any  # the run's validation loader
 
 
 def load_trained_run(result_path: str | Path, data_path: str | Path = REPO / "dataset",
@@ -44,7 +45,7 @@ def load_trained_run(result_path: str | Path, data_path: str | Path = REPO / "da
     checkpoint = load_recbole_checkpoint(result["checkpoint"], map_location="cpu")
     model.load_state_dict(checkpoint["state_dict"])
     trainer.set_training_history(TrainingHistory.from_dataloaders(train_data, valid_data))
-    return TrainedRun(result, model, trainer, test_data)
+    return TrainedRun(result, model, trainer, test_data, valid_data)
 
 
 def evaluation_table(metrics_by_name: dict[str, dict], protocol: str, first_column: str) -> list[str]:

@@ -64,7 +64,7 @@ def main() -> None:
     parser.add_argument("--data_path", default=str(REPO / "dataset"))
     parser.add_argument("--out", default=None)
     args = parser.parse_args()
-    result, model, trainer, test_data = load_trained_run(args.result, args.data_path)
+    result, model, trainer, test_data, _ = load_trained_run(args.result, args.data_path)
     if not split_score(model):
         raise InputError(f"{result['model']} in {args.result} has no separate ID and semantic terms "
                          "(a dual-view model, or GRASP with grasp_id_embedding: add)")

@@ -341,7 +341,7 @@ def test_population_mean_user_leaves_gates_per_item_only(grasp_gates):
         torch.testing.assert_close(module.pair_vectors(users, items), before)  # the tables are restored
 
 
-def test_trained_run_reloads_with_the_runs_test_metrics(gr, grasp_gates, tmp_path):
+def test_trained_run_reloads_with_the_runs_valid_and_test_metrics(gr, grasp_gates, tmp_path):
     """The diagnostics test a run's checkpoint as the run tested it: same data, same model, same numbers."""
     from recbole_hsuga.runner import run
 
@@ -353,10 +353,11 @@ def test_trained_run_reloads_with_the_runs_test_metrics(gr, grasp_gates, tmp_pat
     [path] = (tmp_path / "results").glob("SASRecGRASP-*.json")
     assert not math.isnan(result["metrics"]["test"]["full"]["all"]["hit@10"])
     reloaded = trained_model.load_trained_run(path, data_path=root, scratch_dir=tmp_path / "reloaded")
-    with torch.no_grad():
-        metrics = reloaded.trainer.evaluate(reloaded.test_data, load_best_model=False)
-    for protocol in ("full", "sampled"):
-        for group, values in result["metrics"]["test"][protocol].items():
-            for metric in ("hit@10", "ndcg@10"):
-                assert metrics[f"{protocol}/{group}/{metric}"] == pytest.approx(values[metric], abs=1e-4, nan_ok=True), \
-                    (protocol, group, metric)
+    for split, loader in (("test", reloaded.test_data), ("valid", reloaded.valid_data)):
+        with torch.no_grad():
+            metrics = reloaded.trainer.evaluate(loader, load_best_model=False)
+        for protocol in ("full", "sampled"):
+            for group, values in result["metrics"][split][protocol].items():
+                for metric in ("hit@10", "ndcg@10"):
+                    assert metrics[f"{protocol}/{group}/{metric}"] == pytest.approx(
+                        values[metric], abs=1e-4, nan_ok=True), (split, protocol, group, metric)
