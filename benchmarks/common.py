@@ -9,6 +9,7 @@ own code, never re-derived here.
 from __future__ import annotations
 
 import concurrent.futures
+import csv
 import json
 import os
 import shlex
@@ -228,6 +229,16 @@ def emit(lines: list[str], out: str | Path | None) -> str:
     text = "\n".join(lines) + "\n"
     write_report(text, None, out)
     return text
+
+
+def write_rows(rows: list[dict], path: str | Path | None) -> None:
+    """A report's cells as CSV rows for plotting (columns: the first row's keys), when ``path`` is given."""
+    if not path:
+        return
+    with open(path, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
 
 
 def first_batches(loader, n: int) -> list:

@@ -25,12 +25,11 @@ them), this prints:
 from __future__ import annotations
 
 import argparse
-import csv
 import glob
 from pathlib import Path
 
 import numpy as np
-from common import REPO, InputError, emit, invocation, load_result, ndcg_at_10, run_script
+from common import REPO, InputError, emit, invocation, load_result, ndcg_at_10, run_script, write_rows
 from scipy.stats import wilcoxon
 
 from dataset_tools.formats.inter import read_user_sequences
@@ -133,11 +132,7 @@ def main(argv: list[str] | None = None) -> None:
                          "ndcg10_unseen": "" if unseen is None else round(unseen, 6),
                          "history_above": "" if above is None else round(above, 3)})
     emit(lines, args.out)
-    if args.csv:
-        with open(args.csv, "w", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-            writer.writeheader()
-            writer.writerows(rows)
+    write_rows(rows, args.csv)
 
 
 if __name__ == "__main__":

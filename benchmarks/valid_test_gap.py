@@ -29,12 +29,11 @@ the validation / test cell).
 from __future__ import annotations
 
 import argparse
-import csv
 from pathlib import Path
 
 import numpy as np
 import torch
-from common import REPO, InputError, emit, invocation, ndcg_at_10, run_script
+from common import REPO, InputError, emit, invocation, ndcg_at_10, run_script, write_rows
 from trained_model import load_trained_run
 
 #: (label, fewest, most) training interactions of an item.
@@ -151,11 +150,7 @@ def main(argv: list[str] | None = None) -> None:
                          "valid_users": int(mask.sum()), "users": int(mask.sum()), "valid": valid, "test": test})
         lines.append(f"| {bucket} | {mask.mean():.1%} | " + " | ".join(cells) + " |")
     emit(lines, args.out)
-    if args.csv:
-        with open(args.csv, "w", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-            writer.writeheader()
-            writer.writerows(rows)
+    write_rows(rows, args.csv)
 
 
 if __name__ == "__main__":
