@@ -77,6 +77,19 @@ def ratio(test: float, valid: float) -> str:
     return f"{test / valid:.2f}" if valid > 0 else "-"
 
 
+def bucket_cells(runs: dict[str, dict], split: str, bucket: str, valid_mask: np.ndarray, test_mask: np.ndarray,
+                 rows: list[dict]) -> str:
+    """One table row's ``valid / test (ratio)`` cells, one per run, over the users of each mask
+    (``[n_users]`` booleans); appends the same cells to ``rows`` for the CSV."""
+    cells = []
+    for label, run in runs.items():
+        valid, test = mean(run["valid"][valid_mask]), mean(run["test"][test_mask])
+        cells.append(f"{valid:.4f} / {test:.4f} ({ratio(test, valid)})")
+        rows.append({"run": label, "split": split, "bucket": bucket, "valid_users": int(valid_mask.sum()),
+                     "users": int(test_mask.sum()), "valid": valid, "test": test})
+    return " | ".join(cells)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--run", action="append", required=True, metavar="LABEL=RESULT_JSON")
@@ -127,14 +140,8 @@ def main(argv: list[str] | None = None) -> None:
               "|---|---:|---:|" + "---|" * len(runs)]
     for (bucket, valid_mask), (_, test_mask) in zip(bucket_masks(first["valid_target_count"]),
                                                      bucket_masks(first["test_target_count"])):
-        cells = []
-        for label, run in runs.items():
-            valid, test = mean(run["valid"][valid_mask]), mean(run["test"][test_mask])
-            cells.append(f"{valid:.4f} / {test:.4f} ({ratio(test, valid)})")
-            rows.append({"run": label, "split": "target count", "bucket": bucket,
-                         "valid_users": int(valid_mask.sum()), "users": int(test_mask.sum()),
-                         "valid": valid, "test": test})
-        lines.append(f"| {bucket} | {valid_mask.mean():.1%} | {test_mask.mean():.1%} | " + " | ".join(cells) + " |")
+        cells = bucket_cells(runs, "target count", bucket, valid_mask, test_mask, rows)
+        lines.append(f"| {bucket} | {valid_mask.mean():.1%} | {test_mask.mean():.1%} | {cells} |")
     lines += ["", "## By the test input's newest item (the validation target)", "",
               "The same users under both splits: test against validation NDCG@10 for users whose validation "
               "target -- the item the test input ends with -- has that many training interactions.", "",
@@ -142,13 +149,8 @@ def main(argv: list[str] | None = None) -> None:
                   f"{label}: valid / test (ratio)" for label in runs) + " |",
               "|---|---:|" + "---|" * len(runs)]
     for bucket, mask in bucket_masks(first["valid_target_count"]):
-        cells = []
-        for label, run in runs.items():
-            valid, test = mean(run["valid"][mask]), mean(run["test"][mask])
-            cells.append(f"{valid:.4f} / {test:.4f} ({ratio(test, valid)})")
-            rows.append({"run": label, "split": "newest input item count", "bucket": bucket,
-                         "valid_users": int(mask.sum()), "users": int(mask.sum()), "valid": valid, "test": test})
-        lines.append(f"| {bucket} | {mask.mean():.1%} | " + " | ".join(cells) + " |")
+        cells = bucket_cells(runs, "newest input item count", bucket, mask, mask, rows)
+        lines.append(f"| {bucket} | {mask.mean():.1%} | {cells} |")
     emit(lines, args.out)
     write_rows(rows, args.csv)
 
