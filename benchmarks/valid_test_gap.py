@@ -29,10 +29,8 @@ the validation / test cell).
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 import numpy as np
-import torch
 from common import REPO, InputError, emit, invocation, ndcg_at_10, run_script, write_rows
 from trained_model import load_trained_run
 
@@ -41,9 +39,9 @@ POPULARITY = [("0-4", 0, 4), ("5-19", 5, 19), ("20-99", 20, 99), ("100+", 100, 1
 
 
 def split_ranks(trainer, loader, protocol: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(users [n], targets [n], NDCG@10 [n])`` of one split, sorted by user."""
-    with torch.no_grad():
-        trainer.evaluate(loader, load_best_model=False)
+    """``(users [n], targets [n], NDCG@10 [n])`` of one split, sorted by user (the trainer's
+    ``evaluate`` switches the model to eval mode and runs without gradients)."""
+    trainer.evaluate(loader, load_best_model=False)
     evaluation = trainer.last_evaluation
     order = np.argsort(evaluation["users"])
     return evaluation["users"][order], evaluation["targets"][order], ndcg_at_10(evaluation[protocol][order])
@@ -51,9 +49,8 @@ def split_ranks(trainer, loader, protocol: str) -> tuple[np.ndarray, np.ndarray,
 
 def measure(result_path: str, data_path: str) -> dict:
     """One run's per-user validation and test NDCG@10 and the training counts of the items involved."""
-    result, model, trainer, test_data, valid_data = load_trained_run(result_path, data_path)
+    result, _, trainer, test_data, valid_data = load_trained_run(result_path, data_path)
     protocol = str(result["config"].get("eval_protocol") or "full")
-    model.eval()
     valid_users, valid_targets, valid_ndcg = split_ranks(trainer, valid_data, protocol)
     test_users, test_targets, test_ndcg = split_ranks(trainer, test_data, protocol)
     if not np.array_equal(valid_users, test_users):
