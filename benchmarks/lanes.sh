@@ -1,17 +1,24 @@
 #!/usr/bin/env bash
-# The open issues' CPU work in the order they need it, as two lanes of one training process each
-# (a 2-core machine), so that a session starts everything with one command and no core idles
+# The open issues' CPU work in the order they need it, as lanes of training processes sized to a
+# 2-core machine, so that a session starts everything with one command and no core idles
 # when one run set ends. Every step resumes (finished runs and trials are skipped, unfinished ones
 # continue from their training state), so stop it at any time and start it again next session.
 #
-#   bash benchmarks/lanes.sh             # both lanes; logs in logs/lane-tuning.log, logs/lane-runs.log
-#                                        # (amazon-beauty's data and vectors are made first where missing)
-#   bash benchmarks/lanes.sh runs        # the lanes named (tuning, runs), e.g. to restart one alone
+#   bash benchmarks/lanes.sh             # lane "pair", then both single-core lanes; logs in logs/lane-pair.log,
+#                                        # logs/lane-tuning.log, logs/lane-runs.log (amazon-beauty's data and
+#                                        # vectors are made first where missing)
+#   bash benchmarks/lanes.sh runs        # the lanes named (pair, tuning, runs), e.g. to restart one alone
 #
+# Lane "pair" (issue 24, item 5) comes first and takes both cores: frontier step 20, the dual view
+# with its residual against the released one and HSUGA on it, 3 seeds, two runs side by side. Each
+# of its runs ends within a session (about 2 minutes an epoch with validation, two side by side),
+# while a prefix-row run such as BSARec's (step 16) needs several sessions and restarts from its
+# first epoch whenever the session moves to a new machine (`saved/` is not in version control), so
+# the runs that a machine change cannot undo come first. The two single-core lanes start when it ends.
 # Lane "tuning" (issue 24, item 4, then items 5-6): SASRec's recipe (frontier step 8), GAA's own keys
-# on it (step 9), the dual view with its residual against the released one (step 20, 3 seeds: does
-# restoring the encoder's direct path close LLM-ESR's gap to SASRec, and is it the best model of
-# the table on every seed? seed 42 alone tested at 0.0630 `unseen`), then the other enhanced
+# on it (step 9), the dual view with its residual against the released one (step 20, where lane
+# "pair" has not run it: does restoring the encoder's direct path close LLM-ESR's gap to SASRec,
+# and is it the best model of the table on every seed?), then the other enhanced
 # models' own keys (steps 11, 12, 13), the re-measure of these SASRec-based models
 # (step 18: the issue's main questions, answered before the prefix-row models' searches, which are
 # three quarters of the CPU time left), FEARec's, CORE's and LightSANs' own keys on their own
@@ -57,18 +64,20 @@ lane() {  # $1 name, then the commands of the lane, one per argument, run in ord
 }
 
 names=("$@")
-[ ${#names[@]} -gt 0 ] || names=(tuning runs)
+[ ${#names[@]} -gt 0 ] || names=(pair tuning runs)
 for name in "${names[@]}"; do  # every name checked before any lane starts
     case $name in
-    tuning|runs) ;;
-    *) echo "lanes.sh: unknown lane '$name' (lanes: tuning runs)" >&2; exit 2 ;;
+    pair|tuning|runs) ;;
+    *) echo "lanes.sh: unknown lane '$name' (lanes: pair tuning runs)" >&2; exit 2 ;;
     esac
 done
-# A fresh checkout has no prepared data; both lanes read amazon-beauty's, so it is made before either starts.
+# A fresh checkout has no prepared data; every lane reads amazon-beauty's, so it is made before any starts.
 bash benchmarks/prepare_amazon_beauty.sh >> logs/lane-prepare.log 2>&1 || {
     echo "lanes.sh: preparing amazon-beauty failed; see logs/lane-prepare.log" >&2; exit 1; }
 for name in "${names[@]}"; do
     case $name in
+    # in the foreground: the single-core lanes named after it start when it ends
+    pair)   JOBS=2 lane pair "bash benchmarks/frontier.sh 20" >> logs/lane-pair.log 2>&1 ;;
     tuning) lane tuning "bash benchmarks/frontier.sh 8" "bash benchmarks/frontier.sh 9" \
                 "bash benchmarks/frontier.sh 20" "bash benchmarks/frontier.sh 11" \
                 "bash benchmarks/frontier.sh 12" "bash benchmarks/frontier.sh 13" "bash benchmarks/frontier.sh 18" \

@@ -23,7 +23,7 @@ def test_script_parses(script):
 
 @pytest.mark.parametrize("script, argument, message", [
     ("benchmarks/frontier.sh", "99", "frontier.sh: unknown step '99' (steps: 1 to 20)"),
-    ("benchmarks/lanes.sh", "nope", "lanes.sh: unknown lane 'nope' (lanes: tuning runs)"),
+    ("benchmarks/lanes.sh", "nope", "lanes.sh: unknown lane 'nope' (lanes: pair tuning runs)"),
 ])
 def test_unknown_step_or_lane_exits_2_with_one_line(script, argument, message):
     completed = subprocess.run(["bash", str(REPO / script), argument], capture_output=True, text=True,
@@ -161,7 +161,7 @@ def test_lanes_starts_nothing_when_one_of_its_names_is_unknown(tmp_path):
     completed = subprocess.run(["bash", str(REPO / "benchmarks" / "lanes.sh"), "tuning", "nope"], capture_output=True,
                                text=True, env={"PATH": "/usr/bin:/bin", "PYTHON": str(stub)})
     assert completed.returncode == 2
-    assert completed.stderr.strip().splitlines() == ["lanes.sh: unknown lane 'nope' (lanes: tuning runs)"]
+    assert completed.stderr.strip().splitlines() == ["lanes.sh: unknown lane 'nope' (lanes: pair tuning runs)"]
     time.sleep(1.0)  # a lane started in the background would have called the interpreter by now
     assert not marker.exists()
 
