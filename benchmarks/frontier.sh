@@ -20,6 +20,7 @@
 #   bash benchmarks/frontier.sh 17       # step 17: FEARec's, CORE's and LightSANs' own keys on their recipes
 #   SEEDS=42 bash benchmarks/frontier.sh 19   # step 19: SASRec's recipe under cosine and plateau learning-rate schedules
 #   SEEDS=42 bash benchmarks/frontier.sh 20   # step 20: LLM-ESR and HSUGA on the dual view with the residual
+#   SEEDS=42 bash benchmarks/frontier.sh 21   # step 21: the same two at alpha 1.0 (does group-aware K show then?)
 #
 # Stop it by killing its process group (kill -- -PGID), not with pkill -f, which also hits other runs.
 set -euo pipefail
@@ -302,6 +303,21 @@ for step in $STEPS; do
             --label="$HSUGA_RESIDUAL=HSUGA on the dual view with residual" \
             --seeds="${SEEDS:-42,43,44}" --jobs=$JOBS --notes=$NOTES "${COMMON[@]}" --eval_protocol=unseen \
             --out=benchmarks/results/compare-frontier-dual-view-residual-amazon-beauty.md ;;
-    *)  echo "frontier.sh: unknown step '$step' (steps: 1 to 20)" >&2; exit 2 ;;
+    21) # Does HSUGA's group-aware K show once the self-distillation weighs more? At the released
+        # alpha 0.1 the term is under 2% of the loss and HSUGA's runs follow LLM-ESR's to 1e-4
+        # (step 20, gaa_neighbour_diff.py); here both take alpha 1.0, the top of the paper's grid,
+        # on the residual dual view, paired with each other and with their alpha-0.1 runs (step 20's).
+        LLMESR_RESIDUAL="SASRecLLMESR+dual_view_residual=True"
+        HSUGA_RESIDUAL="SASRecHSUGA+hsuga_backbone=dual_view+semantic_suffix=useremb_text+dual_view_residual=True"
+        $PY benchmarks/model_comparison.py --name=frontier-select-unseen \
+            --variants="$LLMESR_RESIDUAL,$HSUGA_RESIDUAL,$LLMESR_RESIDUAL+gaa_alpha=1.0,$HSUGA_RESIDUAL+gaa_alpha=1.0" \
+            --pairs="$HSUGA_RESIDUAL+gaa_alpha=1.0:$LLMESR_RESIDUAL+gaa_alpha=1.0,$LLMESR_RESIDUAL+gaa_alpha=1.0:$LLMESR_RESIDUAL,$HSUGA_RESIDUAL+gaa_alpha=1.0:$HSUGA_RESIDUAL" \
+            --label="$LLMESR_RESIDUAL+gaa_alpha=1.0=LLM-ESR, residual dual view, alpha 1.0" \
+            --label="$HSUGA_RESIDUAL+gaa_alpha=1.0=HSUGA, residual dual view, alpha 1.0" \
+            --label="$LLMESR_RESIDUAL=LLM-ESR, residual dual view, alpha 0.1" \
+            --label="$HSUGA_RESIDUAL=HSUGA, residual dual view, alpha 0.1" \
+            --seeds="${SEEDS:-42,43,44}" --jobs=$JOBS --notes=$NOTES "${COMMON[@]}" --eval_protocol=unseen \
+            --out=benchmarks/results/compare-frontier-sd-weight-amazon-beauty.md ;;
+    *)  echo "frontier.sh: unknown step '$step' (steps: 1 to 21)" >&2; exit 2 ;;
     esac
 done

@@ -10,7 +10,9 @@
 #   bash benchmarks/lanes.sh runs        # the lanes named (pair, tuning, runs), e.g. to restart one alone
 #
 # Lane "pair" (issue 24, item 5) comes first and takes both cores: frontier step 20, the dual view
-# with its residual against the released one and HSUGA on it, 3 seeds, two runs side by side. Each
+# with its residual against the released one and HSUGA on it, 3 seeds (done 2026-12-07: finds every
+# run finished), then step 21, LLM-ESR and HSUGA on it at alpha 1.0, seed 42 (does group-aware K
+# show once the self-distillation weighs more?), two runs side by side. Each
 # of its runs ends within a session (70-90 s an epoch with validation, two side by side),
 # while a prefix-row run such as BSARec's (step 16) needs several sessions and restarts from its
 # first epoch whenever the session moves to a new machine (`saved/` is not in version control), so
@@ -77,7 +79,8 @@ bash benchmarks/prepare_amazon_beauty.sh >> logs/lane-prepare.log 2>&1 || {
 for name in "${names[@]}"; do
     case $name in
     # in the foreground: the single-core lanes named after it start when it ends
-    pair)   lane pair "JOBS=2 bash benchmarks/frontier.sh 20" >> logs/lane-pair.log 2>&1 ;;
+    pair)   lane pair "JOBS=2 bash benchmarks/frontier.sh 20" "SEEDS=42 JOBS=2 bash benchmarks/frontier.sh 21" \
+                >> logs/lane-pair.log 2>&1 ;;
     tuning) lane tuning "bash benchmarks/frontier.sh 8" "bash benchmarks/frontier.sh 9" \
                 "bash benchmarks/frontier.sh 20" "bash benchmarks/frontier.sh 11" \
                 "bash benchmarks/frontier.sh 12" "bash benchmarks/frontier.sh 13" "bash benchmarks/frontier.sh 18" \

@@ -22,7 +22,7 @@ def test_script_parses(script):
 
 
 @pytest.mark.parametrize("script, argument, message", [
-    ("benchmarks/frontier.sh", "99", "frontier.sh: unknown step '99' (steps: 1 to 20)"),
+    ("benchmarks/frontier.sh", "99", "frontier.sh: unknown step '99' (steps: 1 to 21)"),
     ("benchmarks/lanes.sh", "nope", "lanes.sh: unknown lane 'nope' (lanes: pair tuning runs)"),
 ])
 def test_unknown_step_or_lane_exits_2_with_one_line(script, argument, message):
@@ -148,6 +148,18 @@ def test_the_residual_dual_view_is_paired_with_its_released_wiring_and_sasrec(tm
     assert {f"{residual}:SASRec", f"{residual}:SASRecLLMESR", "SASRecLLMESR:SASRec"} <= set(pairs)
     hsuga = option["--variants"].split(",")[3]
     assert hsuga.startswith("SASRecHSUGA+hsuga_backbone=dual_view+") and hsuga.endswith("+dual_view_residual=True")
+    assert option["--name"] == "frontier-select-unseen" and option["--eval_protocol"] == "unseen"
+
+
+def test_the_sd_weight_probe_pairs_hsuga_with_llmesr_at_alpha_one_and_reuses_the_alpha_point_one_runs(tmp_path):
+    args = frontier_command(tmp_path, "21")
+    option = {a.split("=", 1)[0]: a.split("=", 1)[1] for a in args if a.startswith("--") and "=" in a}
+    step20 = frontier_command(tmp_path, "20")
+    step20_variants = next(a for a in step20 if a.startswith("--variants=")).split("=", 1)[1].split(",")
+    llmesr, hsuga = step20_variants[2], step20_variants[3]
+    # alpha 0.1 is step 20's variants verbatim, so their finished runs are reused, and the baseline
+    assert option["--variants"].split(",") == [llmesr, hsuga, f"{llmesr}+gaa_alpha=1.0", f"{hsuga}+gaa_alpha=1.0"]
+    assert f"{hsuga}+gaa_alpha=1.0:{llmesr}+gaa_alpha=1.0" in option["--pairs"].split(",")
     assert option["--name"] == "frontier-select-unseen" and option["--eval_protocol"] == "unseen"
 
 
