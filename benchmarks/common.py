@@ -44,6 +44,20 @@ def run_script(main: Callable[[], None]) -> None:
     raise SystemExit(guarded(main, verbose=False, prog=Path(sys.argv[0]).name))
 
 
+def mean_or_nan(values) -> float:
+    """The mean of a sequence or array, NaN when it is empty (a group or bucket without users; no warning)."""
+    return float(np.mean(values)) if len(values) else float("nan")
+
+
+def labelled_run(spec: str) -> tuple[str, str]:
+    """``--run LABEL=RESULT_JSON`` -> ``(label, path)``; only the first '=' splits, since result
+    paths hold '=' (variant folders) and labels may not."""
+    label, sep, path = spec.partition("=")
+    if not sep or not label or not path:
+        raise InputError(f"--run {spec!r}: expected LABEL=RESULT_JSON")
+    return label, path
+
+
 def seed_list(text: str) -> list[int]:
     """``"42,43,44"`` -> ``[42, 43, 44]``, the ``--seeds`` value of the run-set scripts."""
     try:

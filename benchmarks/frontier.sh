@@ -37,6 +37,10 @@ COMMON=(--train_rows=sequence --loss_type=CE --train_batch_size=256 --train_batc
 SEQUENCE_SASREC=benchmarks/results/raw/train-rows-amazon-beauty/sequence
 # GAA on the history-text vectors handed to the wrong users (step 7's control).
 GAA_SHUFFLED="SASRecHSUGA+hsuga_backbone=id_only+semantic_suffix=useremb_text_shuffled"
+# LLM-ESR and HSUGA on the dual view with each view's input added back to its cross-attention
+# (steps 20 and 21).
+LLMESR_RESIDUAL="SASRecLLMESR+dual_view_residual=True"
+HSUGA_RESIDUAL="SASRecHSUGA+hsuga_backbone=dual_view+semantic_suffix=useremb_text+dual_view_residual=True"
 # The tuning tables: step 8's in this folder, each later search's in a sub-folder of its own (two
 # searches of one model, GAA and HSUGA on the dual view, must not resume each other's table).
 TUNED=benchmarks/results/raw/tuning-frontier-amazon-beauty
@@ -293,8 +297,6 @@ for step in $STEPS; do
         # notes, "Why the dual view falls behind"), against its released wiring and SASRec, on
         # SASRec's tuned recipe with LLM-ESR's and GAA's released keys, selected on `unseen`; HSUGA
         # on it with the history-text vectors (HSU vectors cover 1,000 users only). Seed 42 first.
-        LLMESR_RESIDUAL="SASRecLLMESR+dual_view_residual=True"
-        HSUGA_RESIDUAL="SASRecHSUGA+hsuga_backbone=dual_view+semantic_suffix=useremb_text+dual_view_residual=True"
         $PY benchmarks/model_comparison.py --name=frontier-select-unseen \
             --variants="SASRec,SASRecLLMESR,$LLMESR_RESIDUAL,$HSUGA_RESIDUAL" \
             --pairs="SASRecLLMESR:SASRec,$LLMESR_RESIDUAL:SASRec,$LLMESR_RESIDUAL:SASRecLLMESR,$HSUGA_RESIDUAL:$LLMESR_RESIDUAL,$HSUGA_RESIDUAL:SASRec" \
@@ -307,13 +309,13 @@ for step in $STEPS; do
         # alpha 0.1 the term is under 2% of the loss and HSUGA's runs follow LLM-ESR's to 1e-4
         # (step 20, gaa_neighbour_diff.py); here both take alpha 1.0, the top of the paper's grid,
         # on the residual dual view, paired with each other and with their alpha-0.1 runs (step 20's).
-        LLMESR_RESIDUAL="SASRecLLMESR+dual_view_residual=True"
-        HSUGA_RESIDUAL="SASRecHSUGA+hsuga_backbone=dual_view+semantic_suffix=useremb_text+dual_view_residual=True"
+        LLMESR_HEAVY="$LLMESR_RESIDUAL+gaa_alpha=1.0"
+        HSUGA_HEAVY="$HSUGA_RESIDUAL+gaa_alpha=1.0"
         $PY benchmarks/model_comparison.py --name=frontier-select-unseen \
-            --variants="$LLMESR_RESIDUAL,$HSUGA_RESIDUAL,$LLMESR_RESIDUAL+gaa_alpha=1.0,$HSUGA_RESIDUAL+gaa_alpha=1.0" \
-            --pairs="$HSUGA_RESIDUAL+gaa_alpha=1.0:$LLMESR_RESIDUAL+gaa_alpha=1.0,$LLMESR_RESIDUAL+gaa_alpha=1.0:$LLMESR_RESIDUAL,$HSUGA_RESIDUAL+gaa_alpha=1.0:$HSUGA_RESIDUAL" \
-            --label="$LLMESR_RESIDUAL+gaa_alpha=1.0=LLM-ESR, residual dual view, alpha 1.0" \
-            --label="$HSUGA_RESIDUAL+gaa_alpha=1.0=HSUGA, residual dual view, alpha 1.0" \
+            --variants="$LLMESR_RESIDUAL,$HSUGA_RESIDUAL,$LLMESR_HEAVY,$HSUGA_HEAVY" \
+            --pairs="$HSUGA_HEAVY:$LLMESR_HEAVY,$LLMESR_HEAVY:$LLMESR_RESIDUAL,$HSUGA_HEAVY:$HSUGA_RESIDUAL" \
+            --label="$LLMESR_HEAVY=LLM-ESR, residual dual view, alpha 1.0" \
+            --label="$HSUGA_HEAVY=HSUGA, residual dual view, alpha 1.0" \
             --label="$LLMESR_RESIDUAL=LLM-ESR, residual dual view, alpha 0.1" \
             --label="$HSUGA_RESIDUAL=HSUGA, residual dual view, alpha 0.1" \
             --seeds="${SEEDS:-42,43,44}" --jobs=$JOBS --notes=$NOTES "${COMMON[@]}" --eval_protocol=unseen \

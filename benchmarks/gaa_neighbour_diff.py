@@ -27,7 +27,8 @@ import argparse
 from pathlib import Path
 
 import numpy as np
-from common import InputError, best_epoch, emit, invocation, load_result, run_script, write_rows
+from common import (InputError, best_epoch, emit, invocation, labelled_run, load_result, mean_or_nan, run_script,
+                    write_rows)
 
 from recbole_hsuga.gaa.neighbours import NeighbourSets
 
@@ -57,11 +58,10 @@ def overlap_by_group(first: NeighbourSets, second: NeighbourSets) -> list[dict]:
             jaccard.append(len(a & b) / len(a | b) if a | b else 1.0)
         sizes_array = np.asarray(sizes, dtype=float).reshape(-1, 2)
         rows.append({"group": group, "users": int(members.sum()),
-                     "first_neighbours": float(sizes_array[:, 0].mean()) if len(sizes) else float("nan"),
-                     "second_neighbours": float(sizes_array[:, 1].mean()) if len(sizes) else float("nan"),
-                     "identical": float(np.mean(identical)) if identical else float("nan"),
-                     "second_inside_first": float(np.mean(inside)) if inside else float("nan"),
-                     "jaccard": float(np.mean(jaccard)) if jaccard else float("nan")})
+                     "first_neighbours": mean_or_nan(sizes_array[:, 0]),
+                     "second_neighbours": mean_or_nan(sizes_array[:, 1]),
+                     "identical": mean_or_nan(identical), "second_inside_first": mean_or_nan(inside),
+                     "jaccard": mean_or_nan(jaccard)})
     return rows
 
 
@@ -95,9 +95,7 @@ def main(argv: list[str] | None = None) -> None:
         raise InputError(f"--run: give exactly two runs, got {len(args.run)}")
     runs = []
     for spec in args.run:
-        label, sep, path = spec.partition("=")
-        if not sep or not label or not path:
-            raise InputError(f"--run {spec!r}: expected LABEL=RESULT_JSON")
+        label, path = labelled_run(spec)
         result = load_result(Path(path))
         runs.append((label, result, neighbour_cache(result, path), loss_parts(result, path)))
     (first_label, first, first_sets, first_parts), (second_label, second, second_sets, second_parts) = runs

@@ -31,7 +31,8 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
-from common import REPO, InputError, emit, invocation, ndcg_at_10, run_script, write_rows
+from common import (REPO, InputError, emit, invocation, labelled_run, mean_or_nan, ndcg_at_10, run_script,
+                    write_rows)
 from trained_model import load_trained_run
 
 #: (label, fewest, most) training interactions of an item.
@@ -65,11 +66,6 @@ def bucket_masks(counts: np.ndarray) -> list[tuple[str, np.ndarray]]:
     return [(label, (counts >= low) & (counts <= high)) for label, low, high in POPULARITY]
 
 
-def mean(values: np.ndarray) -> float:
-    """The mean, NaN for an empty bucket (no warning)."""
-    return float(values.mean()) if values.size else float("nan")
-
-
 def ratio(test: float, valid: float) -> str:
     return f"{test / valid:.2f}" if valid > 0 else "-"
 
@@ -80,7 +76,7 @@ def bucket_cells(runs: dict[str, dict], split: str, bucket: str, valid_mask: np.
     (``[n_users]`` booleans); appends the same cells to ``rows`` for the CSV."""
     cells = []
     for label, run in runs.items():
-        valid, test = mean(run["valid"][valid_mask]), mean(run["test"][test_mask])
+        valid, test = mean_or_nan(run["valid"][valid_mask]), mean_or_nan(run["test"][test_mask])
         cells.append(f"{valid:.4f} / {test:.4f} ({ratio(test, valid)})")
         rows.append({"run": label, "split": split, "bucket": bucket, "valid_users": int(valid_mask.sum()),
                      "users": int(test_mask.sum()), "valid": valid, "test": test})
@@ -96,9 +92,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     runs = {}
     for spec in args.run:
-        label, sep, path = spec.partition("=")
-        if not sep or not label or not path:
-            raise InputError(f"--run {spec!r}: expected LABEL=RESULT_JSON")
+        label, path = labelled_run(spec)
         runs[label] = measure(path, args.data_path)
     first = next(iter(runs.values()))
     dataset = first["result"]["dataset"]
@@ -122,7 +116,7 @@ def main(argv: list[str] | None = None) -> None:
     test_shares = [mask.mean() for _, mask in bucket_masks(first["test_target_count"])]
     for label, run in runs.items():
         valid, test = float(run["valid"].mean()), float(run["test"].mean())
-        mix = sum(share * mean(run["valid"][mask]) for share, (_, mask) in zip(test_shares, valid_buckets)
+        mix = sum(share * mean_or_nan(run["valid"][mask]) for share, (_, mask) in zip(test_shares, valid_buckets)
                   if mask.any())
         lines.append(f"| {label} | {run['protocol']} | {run['result']['seed']} | {valid:.4f} | {test:.4f} | "
                      f"{ratio(test, valid)} | {mix:.4f} | {ratio(test, mix)} | {run['stored']['valid']:.4f} | "
