@@ -12,11 +12,14 @@
 # Lane "pair" (issue 24, item 5) comes first and takes both cores: frontier step 20, the dual view
 # with its residual against the released one and HSUGA on it, 3 seeds (done 2026-12-07: finds every
 # run finished), then step 21, LLM-ESR and HSUGA on it at alpha 1.0, seed 42 (does group-aware K
-# show once the self-distillation weighs more?), two runs side by side. Each
-# of its runs ends within a session (70-90 s an epoch with validation, two side by side),
-# while a prefix-row run such as BSARec's (step 16) needs several sessions and restarts from its
-# first epoch whenever the session moves to a new machine (`saved/` is not in version control), so
-# the runs that a machine change cannot undo come first. The two single-core lanes start when it ends.
+# show once the self-distillation weighs more?), two runs side by side (both done 2026-12-07).
+# Those runs end within a session (70-90 s an epoch with validation, two side by side), so a move
+# to a new machine (`saved/` is not in version control) cannot undo them. Then step 16 seed 42,
+# BSARec and GAA on it side by side: BSARec has never finished a run on this data (two machine
+# moves cut it), and whether GAA adds to the strongest ID-only model is the issue's sharpest open
+# question, ahead of steps 11-12 (own-key searches on the released dual view; step 21 found
+# alpha 1.0 below 0.1 on the residual one). About 215 s an epoch each, 60-80 epochs: one to two sessions.
+# The two single-core lanes start when it ends.
 # Lane "tuning" (issue 24, item 4, then items 5-6): SASRec's recipe (frontier step 8), GAA's own keys
 # on it (step 9), the dual view with its residual against the released one (step 20, where lane
 # "pair" has not run it: does restoring the encoder's direct path close LLM-ESR's gap to SASRec,
@@ -80,6 +83,7 @@ for name in "${names[@]}"; do
     case $name in
     # in the foreground: the single-core lanes named after it start when it ends
     pair)   lane pair "JOBS=2 bash benchmarks/frontier.sh 20" "SEEDS=42 JOBS=2 bash benchmarks/frontier.sh 21" \
+                "SEEDS=42 JOBS=2 bash benchmarks/frontier.sh 16" \
                 >> logs/lane-pair.log 2>&1 ;;
     tuning) lane tuning "bash benchmarks/frontier.sh 8" "bash benchmarks/frontier.sh 9" \
                 "bash benchmarks/frontier.sh 20" "bash benchmarks/frontier.sh 11" \
