@@ -18,7 +18,8 @@
 # BSARec and GAA on it side by side: BSARec has never finished a run on this data (two machine
 # moves cut it), and whether GAA adds to the strongest ID-only model is the issue's sharpest open
 # question, ahead of steps 11-12 (own-key searches on the released dual view; step 21 found
-# alpha 1.0 below 0.1 on the residual one). About 215 s an epoch each, 60-80 epochs: one to two sessions.
+# alpha 1.0 below 0.1 on the residual one). About 250 s an epoch each with validation, 60-80 epochs:
+# about five hours.
 # The two single-core lanes start when it ends.
 # Lane "tuning" (issue 24, item 4, then items 5-6): SASRec's recipe (frontier step 8), GAA's own keys
 # on it (step 9), the dual view with its residual against the released one (step 20, where lane
