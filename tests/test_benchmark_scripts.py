@@ -56,6 +56,17 @@ def frontier_command(tmp_path: Path, step: str) -> list[str]:
     return completed.stdout.splitlines()
 
 
+def command_options(args: list[str]) -> dict[str, str]:
+    """``--key=value`` arguments of a printed command as ``{key: value}``; the first '=' splits, and
+    a key given twice keeps its first value."""
+    options: dict[str, str] = {}
+    for argument in args:
+        if argument.startswith("--") and "=" in argument:
+            key, value = argument[2:].split("=", 1)
+            options.setdefault(key, value)
+    return options
+
+
 def assert_sasrec_recipe_has_the_incumbent(tmp_path: Path) -> None:
     calls = [line.split() for line in (tmp_path / "best_trial.calls").read_text().splitlines()]
     sasrec = [call for call in calls if "/sasrec-recipe/" in call[1] or "step 8 has no table" in " ".join(call)]
@@ -109,7 +120,7 @@ def test_the_re_measure_labels_every_tuned_variant(tmp_path):
 
 def test_the_sasrec_family_is_re_measured_first_in_the_re_measure_s_run_set(tmp_path):
     def option(args, key):
-        return next(a for a in args if a.startswith(f"--{key}=")).split("=", 1)[1]
+        return command_options(args)[key]
 
     family = frontier_command(tmp_path, "18")
     variants = option(family, "variants").split(",")
@@ -130,37 +141,33 @@ def test_the_sasrec_family_is_re_measured_first_in_the_re_measure_s_run_set(tmp_
 
 
 def test_the_schedule_probe_pairs_each_schedule_with_the_constant_rate_sasrec(tmp_path):
-    args = frontier_command(tmp_path, "19")
-    option = {a.split("=", 1)[0]: a.split("=", 1)[1] for a in args if a.startswith("--") and "=" in a}
-    variants = option["--variants"].split(",")
+    option = command_options(frontier_command(tmp_path, "19"))
+    variants = option["variants"].split(",")
     assert variants == ["SASRec", "SASRec+lr_scheduler=cosine+lr_decay_epochs=50", "SASRec+lr_scheduler=plateau"]
-    assert option["--pairs"].split(",") == [f"{v}:SASRec" for v in variants[1:]]
+    assert option["pairs"].split(",") == [f"{v}:SASRec" for v in variants[1:]]
     # the same run set as step 5, so the constant-rate SASRec is step 5's runs
-    assert option["--name"] == "frontier-select-unseen" and option["--eval_protocol"] == "unseen"
+    assert option["name"] == "frontier-select-unseen" and option["eval_protocol"] == "unseen"
 
 
 def test_the_residual_dual_view_is_paired_with_its_released_wiring_and_sasrec(tmp_path):
-    args = frontier_command(tmp_path, "20")
-    option = {a.split("=", 1)[0]: a.split("=", 1)[1] for a in args if a.startswith("--") and "=" in a}
+    option = command_options(frontier_command(tmp_path, "20"))
     residual = "SASRecLLMESR+dual_view_residual=True"
-    assert option["--variants"].split(",")[:3] == ["SASRec", "SASRecLLMESR", residual]
-    pairs = option["--pairs"].split(",")
+    assert option["variants"].split(",")[:3] == ["SASRec", "SASRecLLMESR", residual]
+    pairs = option["pairs"].split(",")
     assert {f"{residual}:SASRec", f"{residual}:SASRecLLMESR", "SASRecLLMESR:SASRec"} <= set(pairs)
-    hsuga = option["--variants"].split(",")[3]
+    hsuga = option["variants"].split(",")[3]
     assert hsuga.startswith("SASRecHSUGA+hsuga_backbone=dual_view+") and hsuga.endswith("+dual_view_residual=True")
-    assert option["--name"] == "frontier-select-unseen" and option["--eval_protocol"] == "unseen"
+    assert option["name"] == "frontier-select-unseen" and option["eval_protocol"] == "unseen"
 
 
 def test_the_sd_weight_probe_pairs_hsuga_with_llmesr_at_alpha_one_and_reuses_the_alpha_point_one_runs(tmp_path):
-    args = frontier_command(tmp_path, "21")
-    option = {a.split("=", 1)[0]: a.split("=", 1)[1] for a in args if a.startswith("--") and "=" in a}
-    step20 = frontier_command(tmp_path, "20")
-    step20_variants = next(a for a in step20 if a.startswith("--variants=")).split("=", 1)[1].split(",")
+    option = command_options(frontier_command(tmp_path, "21"))
+    step20_variants = command_options(frontier_command(tmp_path, "20"))["variants"].split(",")
     llmesr, hsuga = step20_variants[2], step20_variants[3]
     # alpha 0.1 is step 20's variants verbatim, so their finished runs are reused, and the baseline
-    assert option["--variants"].split(",") == [llmesr, hsuga, f"{llmesr}+gaa_alpha=1.0", f"{hsuga}+gaa_alpha=1.0"]
-    assert f"{hsuga}+gaa_alpha=1.0:{llmesr}+gaa_alpha=1.0" in option["--pairs"].split(",")
-    assert option["--name"] == "frontier-select-unseen" and option["--eval_protocol"] == "unseen"
+    assert option["variants"].split(",") == [llmesr, hsuga, f"{llmesr}+gaa_alpha=1.0", f"{hsuga}+gaa_alpha=1.0"]
+    assert f"{hsuga}+gaa_alpha=1.0:{llmesr}+gaa_alpha=1.0" in option["pairs"].split(",")
+    assert option["name"] == "frontier-select-unseen" and option["eval_protocol"] == "unseen"
 
 
 def test_lanes_starts_nothing_when_one_of_its_names_is_unknown(tmp_path):
