@@ -127,7 +127,7 @@ def report(table_path: Path, runs: list[tuple[str, dict]]) -> list[str]:
     cap = budget.get("epochs")
     rule = RungRecords.of(rows, budget)
     cutoffs = rule.cutoffs()
-    lines = [f"# What the search's halving rule would have done with runs trained outside it", "",
+    lines = ["# What the search's halving rule would have done with runs trained outside it", "",
              f"Produced by `{invocation('asha_replay.py')}`.", "",
              f"Table: `{table_path}` ({len(rows)} trials ended, {len(finished)} finished); its budget: rungs at "
              f"{', '.join(map(str, rule.milestones))} epochs, reduction factor {rule.reduction_factor} (a run below "

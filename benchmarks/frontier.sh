@@ -124,6 +124,17 @@ joined() { local IFS=,; echo "$*"; }  # the arguments, comma-separated
 # Runs of steps 3-10 with the same settings as a re-measure variant (default-recipe SASRec and GAA,
 # eSASRec, FEARec, BSARec if its search keeps alpha 0.7 and c 5) are reused, matched by settings.
 earlier_runs() { ls -d benchmarks/results/raw/compare-frontier-select-unseen-amazon-beauty/*/ | paste -sd, -; }
+# Steps 3-7, 10, 16 and 19-21 are one run set, selected on validation `unseen`: a variant two steps name
+# trains once. Each call adds its variants, pairs, labels, seeds and report.
+select_unseen() {
+    $PY benchmarks/model_comparison.py --name=frontier-select-unseen --jobs=$JOBS --notes=$NOTES "${COMMON[@]}" \
+        --eval_protocol=unseen "$@"
+}
+# Steps 18 and 15 re-measure on the tuned settings, reusing the runs above whose settings match.
+remeasure_tuned() {
+    $PY benchmarks/model_comparison.py --name=frontier-tuned --reuse_runs="$(earlier_runs)" --jobs=$JOBS \
+        --notes=$NOTES "${COMMON[@]}" --eval_protocol=unseen "$@"
+}
 # BSARec, FEARec and RecBole's CORE and LightSANs keep their own recipes in every step (prefix rows,
 # which they need, window 50, their YAML's other settings).
 BSAREC="BSARec+train_rows=prefix+MAX_ITEM_LIST_LENGTH=50+learning_rate=0.0005"
@@ -156,9 +167,9 @@ for step in $STEPS; do
         # the recipe: does it help a strong SASRec? And the full-softmax SASRec of the earlier
         # reports under the same selection.
         GAA_ESASREC="${ESASREC/SASRec/SASRecHSUGA+hsuga_backbone=id_only+semantic_suffix=useremb_text}"
-        $PY benchmarks/model_comparison.py --name=frontier-select-unseen \
+        select_unseen \
             --variants="$ESASREC@42,$GAA_ESASREC@42,SASRec@42,$ESASREC+hidden_size=256+inner_size=256@42" \
-            --seeds=42 --jobs=$JOBS --notes=$NOTES "${COMMON[@]}" --eval_protocol=unseen ;;
+            --seeds=42 ;;
     4)  # Every model, 3 seeds, selected on `unseen`. Step 3 found RecBole's full-softmax SASRec
         # (amazon-beauty.yaml's window 20, 2 blocks, dropout 0.5) the strongest SASRec under
         # `unseen` (test 0.0568 vs the eSASRec recipe's 0.0504, seed 42), so it is the backbone
@@ -167,21 +178,21 @@ for step in $STEPS; do
         # window 50; BSARec's official learning rate 5e-4); the eSASRec recipe stays beside them.
         # Needs dataset/amazon-beauty/amazon-beauty.itememb and .useremb_text (README, User vectors).
         grasp_neighbours
-        $PY benchmarks/model_comparison.py --name=frontier-select-unseen \
+        select_unseen \
             --variants="SASRec,SASRecHSUGA+hsuga_backbone=id_only+semantic_suffix=useremb_text,SASRecLLMInit,SASRecLLMESR,SASRecHSUGA+semantic_suffix=useremb_text,SASRecGRASP,$BSAREC,$FEAREC,$ESASREC" \
-            --seeds=42,43,44 --jobs=$JOBS --notes=$NOTES "${COMMON[@]}" --eval_protocol=unseen ;;
+            --seeds=42,43,44 ;;
     5)  # The open question before the rest of step 4 (same run set, so step 4 reuses these runs):
         # does GAA (ID-only HSUGA, history-text user vectors) help the strongest SASRec, 3 seeds,
         # paired by seed? Step 4 orders its runs seed by seed over nine variants; this pair first.
-        $PY benchmarks/model_comparison.py --name=frontier-select-unseen \
+        select_unseen \
             --variants="SASRec,SASRecHSUGA+hsuga_backbone=id_only+semantic_suffix=useremb_text" \
-            --seeds=42,43,44 --jobs=$JOBS --notes=$NOTES "${COMMON[@]}" --eval_protocol=unseen ;;
+            --seeds=42,43,44 ;;
     6)  # The next subset of step 4: the LLM-enhanced dual view (LLM-ESR) and HSUGA on it, on the
         # full-softmax SASRec recipe that step 5 measured, selected on `unseen`. Under `full` they
         # tested below SASRec (compare-llm-enhanced); does the masked protocol change that?
-        $PY benchmarks/model_comparison.py --name=frontier-select-unseen \
+        select_unseen \
             --variants="SASRecLLMESR,SASRecHSUGA+semantic_suffix=useremb_text" \
-            --seeds=42,43,44 --jobs=$JOBS --notes=$NOTES "${COMMON[@]}" --eval_protocol=unseen ;;
+            --seeds=42,43,44 ;;
     7)  # What step 5's GAA gain owes to the user vectors: GAA on the history-text vectors handed to
         # the wrong users (a fixed derangement, benchmarks/shuffled_user_vectors.py), so every
         # neighbour set is a chance one with the real file's structure. Same run set (it reuses step
@@ -189,9 +200,9 @@ for step in $STEPS; do
         [ -f dataset/amazon-beauty/amazon-beauty.useremb_text_shuffled ] || \
             $PY benchmarks/shuffled_user_vectors.py --dataset amazon-beauty --vectors useremb_text
         GAA="SASRecHSUGA+hsuga_backbone=id_only+semantic_suffix=useremb_text"
-        $PY benchmarks/model_comparison.py --name=frontier-select-unseen \
+        select_unseen \
             --variants="SASRec,$GAA,$GAA_SHUFFLED" --pairs="$GAA_SHUFFLED:SASRec,$GAA:$GAA_SHUFFLED" \
-            --seeds=42,43,44 --jobs=$JOBS --notes=$NOTES "${COMMON[@]}" --eval_protocol=unseen \
+            --seeds=42,43,44 \
             --out=benchmarks/results/compare-frontier-shuffled-vectors-amazon-beauty.md ;;
     8)  # Tune the backbone recipe on SASRec (properties/hyper/sasrec_recipe_small.hyper: sampled
         # softmax, window, depth, dropout, weight decay, learning rate; without sasrec_recipe.hyper's
@@ -211,10 +222,10 @@ for step in $STEPS; do
         # Same run set as step 4 (step 15 reuses these runs); its own report. SEEDS=42 first.
         # BSARec's runs are step 16's when it ran first. Every run here (prefix rows, window 50:
         # 6-8 min an epoch on one core) outlasts a session and ends only if saved/ survives.
-        $PY benchmarks/model_comparison.py --name=frontier-select-unseen \
+        select_unseen \
             --variants="SASRec,$CORE,$LIGHTSANS,$BSAREC,$FEAREC" \
             --pairs="$CORE:SASRec,$LIGHTSANS:SASRec,$BSAREC:SASRec,$FEAREC:SASRec" \
-            --seeds="${SEEDS:-42,43,44}" --jobs=$JOBS --notes=$NOTES "${COMMON[@]}" --eval_protocol=unseen \
+            --seeds="${SEEDS:-42,43,44}" \
             --out=benchmarks/results/compare-frontier-own-recipes-amazon-beauty.md ;;
     11) # LLM-ESR's own keys (properties/hyper/llmesr.hyper: the self-distillation weight, neighbours).
         tune_own_keys llmesr SASRecLLMESR properties/hyper/llmesr.hyper ;;
@@ -250,9 +261,9 @@ for step in $STEPS; do
         # main questions first: does GAA help the tuned SASRec, and do LLM-ESR and HSUGA on the dual
         # view reach it? Seed by seed over the variants, so seed 42 of each comes first.
         sasrec_family_tuned
-        $PY benchmarks/model_comparison.py --name=frontier-tuned --reuse_runs="$(earlier_runs)" \
+        remeasure_tuned \
             --variants="$(joined "${FAMILY[@]}")" --pairs="$(joined "${FAMILY_PAIRS[@]}")" "${FAMILY_LABELS[@]}" \
-            --seeds=42,43,44 --jobs=$JOBS --notes=$NOTES "${COMMON[@]}" --eval_protocol=unseen \
+            --seeds=42,43,44 \
             --out=benchmarks/results/compare-frontier-tuned-sasrec-family-amazon-beauty.md ;;
     15) # Issue 24's items 5-6: every model on its tuned settings, 3 seeds at convergence, selected on
         # `unseen`, paired with the tuned SASRec. GAA also at the paper's default keys on the tuned
@@ -265,19 +276,19 @@ for step in $STEPS; do
         CORE_TUNED="$CORE$(best_settings "$TUNED/core" CORE)"
         LIGHTSANS_TUNED="$LIGHTSANS$(best_settings "$TUNED/lightsans" LightSANs)"
         OWN=("$BSAREC_TUNED" "$FEAREC_TUNED" "$CORE_TUNED" "$LIGHTSANS_TUNED")
-        $PY benchmarks/model_comparison.py --name=frontier-tuned --reuse_runs="$(earlier_runs)" \
+        remeasure_tuned \
             --variants="$(joined "${FAMILY[@]}" "${OWN[@]}")" \
             --pairs="$(joined "${FAMILY_PAIRS[@]}" "${OWN[@]/%/:SASRec$RECIPE}")" "${FAMILY_LABELS[@]}" \
             --label="$BSAREC_TUNED=BSARec, tuned alpha and c" --label="$FEAREC_TUNED=FEARec, tuned" \
             --label="$CORE_TUNED=CORE, tuned" --label="$LIGHTSANS_TUNED=LightSANs, tuned" \
-            --seeds=42,43,44 --jobs=$JOBS --notes=$NOTES "${COMMON[@]}" --eval_protocol=unseen ;;
+            --seeds=42,43,44 ;;
     16) # Does GAA help the strongest ID-only model of the table? BSARec on its official recipe and
         # GAA on it (BSARecHSUGA: ID-only, history-text vectors, the paper's default keys), paired by
         # seed; the same run set as step 10, so BSARec's runs are shared. SEEDS=42 first.
-        $PY benchmarks/model_comparison.py --name=frontier-select-unseen \
+        select_unseen \
             --variants="SASRec,$BSAREC,$GAA_BSAREC" --pairs="$GAA_BSAREC:$BSAREC,$BSAREC:SASRec" \
             --label="$BSAREC=BSARec, official recipe" --label="$GAA_BSAREC=GAA on BSARec" \
-            --seeds="${SEEDS:-42,43,44}" --jobs=$JOBS --notes=$NOTES "${COMMON[@]}" --eval_protocol=unseen \
+            --seeds="${SEEDS:-42,43,44}" \
             --out=benchmarks/results/compare-frontier-gaa-bsarec-amazon-beauty.md ;;
     19) # Item 1's last recipe knob, the learning-rate schedule (lr_scheduler; RecBole's is
         # constant): SASRec's tuned recipe with a cosine decay over 50 epochs (step 5's SASRec runs
@@ -285,25 +296,25 @@ for step in $STEPS; do
         # against the constant rate, paired by seed; the same run set, so SASRec's runs are step 5's.
         COSINE="SASRec+lr_scheduler=cosine+lr_decay_epochs=50"
         PLATEAU="SASRec+lr_scheduler=plateau"
-        $PY benchmarks/model_comparison.py --name=frontier-select-unseen \
+        select_unseen \
             --variants="SASRec,$COSINE,$PLATEAU" --pairs="$COSINE:SASRec,$PLATEAU:SASRec" \
             --label="SASRec=SASRec, constant rate (RecBole's)" \
             --label="$COSINE=SASRec, cosine decay over 50 epochs" \
             --label="$PLATEAU=SASRec, rate halved every 5 stale validations" \
-            --seeds="${SEEDS:-42,43,44}" --jobs=$JOBS --notes=$NOTES "${COMMON[@]}" --eval_protocol=unseen \
+            --seeds="${SEEDS:-42,43,44}" \
             --out=benchmarks/results/compare-frontier-lr-schedule-amazon-beauty.md ;;
     20) # The dual view with each view's input added back to its cross-attention (dual_view_residual;
         # released: the encoder sees only the mixture, which dilutes the last item in long inputs:
         # notes, "Why the dual view falls behind"), against its released wiring and SASRec, on
         # SASRec's tuned recipe with LLM-ESR's and GAA's released keys, selected on `unseen`; HSUGA
         # on it with the history-text vectors (HSU vectors cover 1,000 users only). Seed 42 first.
-        $PY benchmarks/model_comparison.py --name=frontier-select-unseen \
+        select_unseen \
             --variants="SASRec,SASRecLLMESR,$LLMESR_RESIDUAL,$HSUGA_RESIDUAL" \
             --pairs="SASRecLLMESR:SASRec,$LLMESR_RESIDUAL:SASRec,$LLMESR_RESIDUAL:SASRecLLMESR,$HSUGA_RESIDUAL:$LLMESR_RESIDUAL,$HSUGA_RESIDUAL:SASRec" \
             --label="SASRecLLMESR=LLM-ESR, released dual view" \
             --label="$LLMESR_RESIDUAL=LLM-ESR, dual view with residual" \
             --label="$HSUGA_RESIDUAL=HSUGA on the dual view with residual" \
-            --seeds="${SEEDS:-42,43,44}" --jobs=$JOBS --notes=$NOTES "${COMMON[@]}" --eval_protocol=unseen \
+            --seeds="${SEEDS:-42,43,44}" \
             --out=benchmarks/results/compare-frontier-dual-view-residual-amazon-beauty.md ;;
     21) # Does HSUGA's group-aware K show once the self-distillation weighs more? At the released
         # alpha 0.1 the term is under 2% of the loss and HSUGA's runs follow LLM-ESR's to 1e-4
@@ -311,14 +322,14 @@ for step in $STEPS; do
         # on the residual dual view, paired with each other and with their alpha-0.1 runs (step 20's).
         LLMESR_HEAVY="$LLMESR_RESIDUAL+gaa_alpha=1.0"
         HSUGA_HEAVY="$HSUGA_RESIDUAL+gaa_alpha=1.0"
-        $PY benchmarks/model_comparison.py --name=frontier-select-unseen \
+        select_unseen \
             --variants="$LLMESR_RESIDUAL,$HSUGA_RESIDUAL,$LLMESR_HEAVY,$HSUGA_HEAVY" \
             --pairs="$HSUGA_HEAVY:$LLMESR_HEAVY,$LLMESR_HEAVY:$LLMESR_RESIDUAL,$HSUGA_HEAVY:$HSUGA_RESIDUAL" \
             --label="$LLMESR_HEAVY=LLM-ESR, residual dual view, alpha 1.0" \
             --label="$HSUGA_HEAVY=HSUGA, residual dual view, alpha 1.0" \
             --label="$LLMESR_RESIDUAL=LLM-ESR, residual dual view, alpha 0.1" \
             --label="$HSUGA_RESIDUAL=HSUGA, residual dual view, alpha 0.1" \
-            --seeds="${SEEDS:-42,43,44}" --jobs=$JOBS --notes=$NOTES "${COMMON[@]}" --eval_protocol=unseen \
+            --seeds="${SEEDS:-42,43,44}" \
             --out=benchmarks/results/compare-frontier-sd-weight-amazon-beauty.md ;;
     *)  echo "frontier.sh: unknown step '$step' (steps: 1 to 21)" >&2; exit 2 ;;
     esac

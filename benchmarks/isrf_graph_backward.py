@@ -71,7 +71,7 @@ def main() -> None:
     isrf_graphs._SparseProduct.apply = products["model (transpose once)"]
 
     baseline = statistics.median(seconds["torch.sparse.mm"])
-    lines = [f"# ISRF's training step: LightGCN's backward with a transpose computed once, against torch.sparse.mm's",
+    lines = ["# ISRF's training step: LightGCN's backward with a transpose computed once, against torch.sparse.mm's",
              "",
              f"Produced by `{invocation('isrf_graph_backward.py')}` on {time.strftime('%Y-%m-%d')} "
              f"({torch.get_num_threads()} torch thread(s); the two alternate for {args.rounds} rounds of "

@@ -198,7 +198,7 @@ def test_hsu_user_sample_is_fixed_and_counts_head_users(tiny_root, tmp_path):
                               capture_output=True, text=True)
 
     first, second = sample(tmp_path / "a.txt", 10), sample(tmp_path / "b.txt", 10)
-    assert first.returncode == 0, first.stderr
+    assert first.returncode == second.returncode == 0, first.stderr + second.stderr
     lines = (tmp_path / "a.txt").read_text().splitlines()
     assert len(lines) == len(set(lines)) == 10 and (tmp_path / "b.txt").read_text().splitlines() == lines
     assert "10 of 40 users (seed 0)" in first.stdout and " head, " in first.stdout
