@@ -83,6 +83,28 @@ def test_alpha_selects_the_filter_or_the_attention(alpha):
     torch.testing.assert_close(block(x, mask), block.feed_forward(expected))
 
 
+def test_last_slot_block_is_the_full_block_at_its_last_slot():
+    """forward_last skips the slots the model never reads: same output and same gradients."""
+    torch.manual_seed(3)
+    block = BSARecBlock(hidden_size=8, n_heads=2, inner_size=16, hidden_dropout_prob=0.0, attn_dropout_prob=0.0,
+                        hidden_act="gelu", layer_norm_eps=1e-12, alpha=0.7, c=3)
+    x = torch.randn(3, 6, 8, requires_grad=True)
+    # causal + key padding: the first row has two padding slots on the left, as left_pad lays them out
+    keys = torch.ones(3, 6, dtype=torch.bool)
+    keys[0, :2] = False
+    allowed = keys[:, None, None, :] & torch.tril(torch.ones(6, 6, dtype=torch.bool))
+    mask = torch.where(allowed, 0.0, -10000.0)
+    full = block(x, mask)[:, -1:]
+    (x_grad_full, *grads_full) = torch.autograd.grad(full.square().sum(), [x, *block.parameters()])
+    last = block.forward_last(x, mask)
+    (x_grad_last, *grads_last) = torch.autograd.grad(last.square().sum(), [x, *block.parameters()])
+    assert last.shape == (3, 1, 8)
+    torch.testing.assert_close(last, full)
+    torch.testing.assert_close(x_grad_last, x_grad_full)
+    for got, expected in zip(grads_last, grads_full):
+        torch.testing.assert_close(got, expected)
+
+
 # ------------------------------------------------------------------ padding layout
 def test_left_pad_moves_items_to_the_right_end():
     item_seq = torch.tensor([[3, 4, 5, 0], [7, 0, 0, 0], [1, 2, 3, 4], [6, 9, 99, 99]])

@@ -64,6 +64,10 @@ Deviations from the official code:
    (``properties/overall.yaml``); the official Beauty run used Adam with lr 5e-4, batch 256
    and patience 10 on NDCG/HR (``--learning_rate=0.0005 --train_batch_size=256
    --stopping_step=10`` reproduce those).
+7. **Computation.** The official model runs every block at every slot and keeps the last;
+   here the last block runs at the last slot only (:meth:`BSARec.encode_last`): the same
+   function and gradients, about half the training step. Dropout draws masks for fewer
+   slots, so a seed's random stream is not the full encoder's.
 """
 
 from __future__ import annotations
@@ -128,6 +132,43 @@ class FrequencyLayer(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.LayerNorm(self.out_dropout(self.filter(x)) + x)
 
+    def forward_last(self, x: torch.Tensor) -> torch.Tensor:
+        """:meth:`forward` at the last slot only: ``x [B, L, H] -> [B, 1, H]``.
+
+        The filter still reads every slot (the spectrum needs the whole row); the dropout,
+        residual and LayerNorm run on the one slot that is kept.
+        """
+        low, high = self.split(x)
+        last = low[:, -1:] + self.sqrt_beta ** 2 * high[:, -1:]  # [B, 1, H]
+        return self.LayerNorm(self.out_dropout(last) + x[:, -1:])
+
+
+def attend_last(attention: MultiHeadAttention, x: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    """RecBole's :class:`~recbole.model.layers.MultiHeadAttention` with one query, the last slot.
+
+    The same computation as ``attention(x, attention_mask)[:, -1:]`` (keys and values at every
+    slot, the query and everything after the scores at the last one), on the module's own
+    weights, dropouts and LayerNorm.
+
+    Args:
+        attention: the block's attention module.
+        x: ``[B, L, H]`` the block's input.
+        attention_mask: ``[B, 1, L, L]`` additive mask (0 where allowed, -10000 elsewhere).
+
+    Returns:
+        ``[B, 1, H]`` the attention sub-layer's output at slot ``L - 1``.
+    """
+    def heads(projected: torch.Tensor) -> torch.Tensor:  # [B, l, H] -> [B, heads, l, H / heads]
+        return attention.transpose_for_scores(projected).permute(0, 2, 1, 3)
+
+    query = heads(attention.query(x[:, -1:]))  # [B, heads, 1, d]
+    key = heads(attention.key(x))  # [B, heads, L, d]
+    value = heads(attention.value(x))  # [B, heads, L, d]
+    scores = query @ key.transpose(-1, -2) / attention.sqrt_attention_head_size + attention_mask[:, :, -1:]
+    probs = attention.attn_dropout(attention.softmax(scores))  # [B, heads, 1, L]
+    context = (probs @ value).permute(0, 2, 1, 3).reshape(x.size(0), 1, attention.all_head_size)
+    return attention.LayerNorm(attention.out_dropout(attention.dense(context)) + x[:, -1:])
+
 
 class BSARecBlock(nn.Module):
     """One BSARec block: ``FeedForward(alpha * D(x) + (1 - alpha) * A(x, mask))``."""
@@ -147,6 +188,12 @@ class BSARecBlock(nn.Module):
 
     def forward(self, x: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         return self.feed_forward(self.mix(x, attention_mask))
+
+    def forward_last(self, x: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """:meth:`forward` at the last slot only: ``x [B, L, H] -> [B, 1, H]``."""
+        mixed = (self.alpha * self.filter_layer.forward_last(x)
+                 + (1 - self.alpha) * attend_last(self.attention_layer, x, attention_mask))
+        return self.feed_forward(mixed)
 
 
 class BSARec(SequentialRecommender):
@@ -219,10 +266,27 @@ class BSARec(SequentialRecommender):
             hidden = block(hidden, attention_mask)
         return hidden
 
+    def encode_last(self, padded_seq: torch.Tensor) -> torch.Tensor:
+        """``encode(padded_seq)[:, -1]`` ``[B, H]``, with the last block run at that slot only.
+
+        The model reads one slot, and in the last block no slot feeds another after the
+        attention, so the other ``L - 1`` slots' queries, feed-forward and LayerNorms there
+        are never used: skipping them is the same function at 0.56x a training step
+        (amazon-beauty, window 50, ``benchmarks/results/bsarec-last-slot-amazon-beauty.md``).
+        """
+        positions = torch.arange(padded_seq.size(1), device=padded_seq.device).unsqueeze(0)  # [1, L]
+        hidden = self.dropout(self.LayerNorm(self.item_embedding(padded_seq) + self.position_embedding(positions)))
+        attention_mask = self.get_attention_mask(padded_seq)  # [B, 1, L, L], causal + key padding
+        if not len(self.blocks):
+            return hidden[:, -1]
+        for block in self.blocks[:-1]:
+            hidden = block(hidden, attention_mask)
+        return self.blocks[-1].forward_last(hidden, attention_mask)[:, 0]
+
     def forward(self, item_seq: torch.Tensor, item_seq_len: torch.Tensor) -> torch.Tensor:
         """``[B, L]`` right-padded rows and ``[B]`` lengths -> ``[B, H]`` representation
         (the encoder's last slot after moving the items to the right end)."""
-        return self.encode(left_pad(item_seq, item_seq_len))[:, -1]
+        return self.encode_last(left_pad(item_seq, item_seq_len))
 
     def calculate_loss(self, interaction: Any) -> torch.Tensor:
         """Mean loss of a batch of prefix rows (CE over every item, or BPR)."""
