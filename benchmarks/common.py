@@ -13,6 +13,7 @@ import csv
 import json
 import os
 import shlex
+import statistics
 import subprocess
 import sys
 import time
@@ -284,6 +285,70 @@ def step_seconds(model, optimizer, loss_of, batches: list, bf16_autocast: bool =
 def timed_steps(model, optimizer, loss_of, batches: list) -> float:
     """Seconds for one training step per batch, in all (see :func:`step_seconds`)."""
     return sum(step_seconds(model, optimizer, loss_of, batches))
+
+
+# ------------------------------------------------------------------ one step computed two ways
+def two_way_step_setup(doc: str, model_name: str):
+    """What a benchmark of one model's training step computed two ways starts from.
+
+    Reads ``--dataset``, ``--steps``, ``--rounds``, ``--out`` and passes every other
+    ``--key=value`` to the model's config; returns ``(args, config, model, batches)``: the model
+    built on the training split and the split's first ``--steps`` batches.
+    """
+    import argparse
+
+    from recbole_hsuga.config import HSUGAConfig
+    from recbole_hsuga.registry import get_model
+    from recbole_hsuga.runner import configure_threads, prepare_data
+
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--dataset", default="amazon-beauty")
+    parser.add_argument("--steps", type=int, default=6)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--out", default=None)
+    args, settings = parser.parse_known_args()
+    config = HSUGAConfig(model=model_name, dataset=args.dataset, cmd_args=settings + ["--state=WARNING"])
+    configure_threads(config)
+    _, train, _, _ = prepare_data(config)
+    model = get_model(model_name)(config, train._dataset)
+    return args, config, model, first_batches(train, args.steps)
+
+
+def loss_gradients(model, batch) -> list[torch.Tensor]:
+    """The gradient of ``calculate_loss(batch)`` for every parameter that gets one."""
+    model.zero_grad()
+    model.calculate_loss(batch).backward()
+    return [p.grad.clone() for p in model.parameters() if p.grad is not None]
+
+
+def alternating_step_seconds(model, learning_rate: float, ways: dict[str, Callable[[], None]], batches: list,
+                             rounds: int) -> dict[str, list[float]]:
+    """Seconds of each training step (Adam) of every way, the ways taking turns for ``rounds``
+    rounds over the same batches, so that load changes hit all alike; ``ways`` maps a name to
+    the call that switches the model to that way. The model is left in the first way."""
+    optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
+    seconds = {name: [] for name in ways}
+    for _ in range(rounds):
+        for name, switch in ways.items():
+            switch()
+            seconds[name] += step_seconds(model, optimizer, model.calculate_loss, batches)
+    next(iter(ways.values()))()
+    return seconds
+
+
+def median_ratio_rows(seconds: dict[str, list[float]], baseline: str) -> list[str]:
+    """Markdown rows ``| way | median s / step | ratio |``, ratios to the median of ``baseline``."""
+    reference = statistics.median(seconds[baseline])
+    return [f"| {name} | {statistics.median(values):.3f} | {statistics.median(values) / reference:.2f} |"
+            for name, values in seconds.items()]
+
+
+def print_and_write(lines: list[str], out: str | None) -> None:
+    """A report's lines printed, and written to ``out`` when given."""
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if out:
+        Path(out).write_text(text, encoding="utf-8")
 
 
 # ------------------------------------------------------------------ run sets that resume
