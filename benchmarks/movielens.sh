@@ -53,7 +53,10 @@ fi
 # SASRec recipe, BSARec on its own (prefix rows, its official learning rate 5e-4), as frontier.sh
 # step 4 runs them on amazon-beauty. BSARec's prefix rows are the expensive part here: MovieLens'
 # long histories give ~98k prefix rows per epoch against ~4k windows, so one BSARec epoch took
-# 3.5 min on a shared core (seed 42, epoch 7 after 25 min), some 2-3 h per converged run.
+# 3.5 min on a shared core (seed 42, epoch 7 after 25 min), some 2-3 h per converged run, before
+# its last block ran at the last slot only (0.56x a training step on amazon-beauty,
+# benchmarks/results/bsarec-last-slot-amazon-beauty.md; step 16's epochs went from 220-265 s to
+# 155-205 s with validation).
 # HIPHOP and ISRF keep their own run sets (hiphop.sh, isrf.sh with DATASET=movielens-100k): their
 # batches, rows and patience differ from this recipe's.
 for source in useremb_text itememb; do
