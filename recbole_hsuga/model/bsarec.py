@@ -254,14 +254,19 @@ class BSARec(SequentialRecommender):
         if isinstance(module, nn.Linear) and module.bias is not None:
             module.bias.data.zero_()
 
+    def embed(self, padded_seq: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The first block's input ``[B, L, H]`` and the attention mask ``[B, 1, L, L]``
+        (causal + key padding) of left-padded rows ``[B, L]``."""
+        positions = torch.arange(padded_seq.size(1), device=padded_seq.device).unsqueeze(0)  # [1, L]
+        hidden = self.dropout(self.LayerNorm(self.item_embedding(padded_seq) + self.position_embedding(positions)))
+        return hidden, self.get_attention_mask(padded_seq)
+
     def encode(self, padded_seq: torch.Tensor) -> torch.Tensor:
         """The encoder at every slot of left-padded rows: ``[B, L] -> [B, L, H]``.
 
         ``padded_seq`` is laid out as the official code lays it out (:func:`left_pad`).
         """
-        positions = torch.arange(padded_seq.size(1), device=padded_seq.device).unsqueeze(0)  # [1, L]
-        hidden = self.dropout(self.LayerNorm(self.item_embedding(padded_seq) + self.position_embedding(positions)))
-        attention_mask = self.get_attention_mask(padded_seq)  # [B, 1, L, L], causal + key padding
+        hidden, attention_mask = self.embed(padded_seq)
         for block in self.blocks:
             hidden = block(hidden, attention_mask)
         return hidden
@@ -274,9 +279,7 @@ class BSARec(SequentialRecommender):
         are never used: skipping them is the same function at 0.56x a training step
         (amazon-beauty, window 50, ``benchmarks/results/bsarec-last-slot-amazon-beauty.md``).
         """
-        positions = torch.arange(padded_seq.size(1), device=padded_seq.device).unsqueeze(0)  # [1, L]
-        hidden = self.dropout(self.LayerNorm(self.item_embedding(padded_seq) + self.position_embedding(positions)))
-        attention_mask = self.get_attention_mask(padded_seq)  # [B, 1, L, L], causal + key padding
+        hidden, attention_mask = self.embed(padded_seq)
         if not len(self.blocks):
             return hidden[:, -1]
         for block in self.blocks[:-1]:
