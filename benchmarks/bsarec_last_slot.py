@@ -23,8 +23,8 @@ import torch
 
 from recbole_hsuga.model.bsarec import left_pad
 
-from common import (alternating_step_seconds, invocation, loss_gradients, median_ratio_rows, print_and_write,
-                    run_script, two_way_step_setup)
+from common import (alternating_step_seconds, emit, invocation, loss_gradients, median_ratio_rows, run_script,
+                    two_way_step_setup)
 
 MODEL = "last block at the last slot (model)"
 BASELINE = "full encoder, last slot kept (baseline)"
@@ -62,7 +62,7 @@ def main() -> None:
     gradient_diff = max(float((a - b).abs().max()) for a, b in zip(gradients[MODEL], gradients[BASELINE]))
 
     seconds = alternating_step_seconds(model, config["learning_rate"], switches, batches, args.rounds)
-    print_and_write([
+    emit([
         "# BSARec's training step: the last block at the last slot only, against the full encoder",
         "",
         f"Produced by `{invocation('bsarec_last_slot.py')}` on {time.strftime('%Y-%m-%d')} "

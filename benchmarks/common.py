@@ -343,14 +343,6 @@ def median_ratio_rows(seconds: dict[str, list[float]], baseline: str) -> list[st
             for name, values in seconds.items()]
 
 
-def print_and_write(lines: list[str], out: str | None) -> None:
-    """A report's lines printed, and written to ``out`` when given."""
-    text = "\n".join(lines) + "\n"
-    print(text)
-    if out:
-        Path(out).write_text(text, encoding="utf-8")
-
-
 # ------------------------------------------------------------------ run sets that resume
 def pinned_to_prefix_rows(settings: list[str]) -> list[str]:
     """``settings`` with ``--train_rows=prefix`` unless they choose the rows: the run sets of

@@ -20,8 +20,8 @@ import torch
 
 from recbole_hsuga.model import isrf_graphs
 
-from common import (alternating_step_seconds, invocation, loss_gradients, median_ratio_rows, print_and_write,
-                    run_script, two_way_step_setup)
+from common import (alternating_step_seconds, emit, invocation, loss_gradients, median_ratio_rows, run_script,
+                    two_way_step_setup)
 
 #: the model's product, which multiplies by a transpose computed once.
 MODEL_PRODUCT = isrf_graphs._SparseProduct.apply
@@ -47,7 +47,7 @@ def main() -> None:
     largest = max(float((a - b).abs().max()) for a, b in zip(*grads.values()))
 
     seconds = alternating_step_seconds(model, config["learning_rate"], switches, batches, args.rounds)
-    print_and_write([
+    emit([
         "# ISRF's training step: LightGCN's backward with a transpose computed once, against torch.sparse.mm's",
         "",
         f"Produced by `{invocation('isrf_graph_backward.py')}` on {time.strftime('%Y-%m-%d')} "
