@@ -135,12 +135,10 @@ class FrequencyLayer(nn.Module):
     def forward_last(self, x: torch.Tensor) -> torch.Tensor:
         """:meth:`forward` at the last slot only: ``x [B, L, H] -> [B, 1, H]``.
 
-        The filter still reads every slot (the spectrum needs the whole row); the dropout,
-        residual and LayerNorm run on the one slot that is kept.
+        The filter reads every slot (the spectrum needs the whole row); the dropout, residual
+        and LayerNorm run on the one slot that is kept.
         """
-        low, high = self.split(x)
-        last = low[:, -1:] + self.sqrt_beta ** 2 * high[:, -1:]  # [B, 1, H]
-        return self.LayerNorm(self.out_dropout(last) + x[:, -1:])
+        return self.LayerNorm(self.out_dropout(self.filter(x)[:, -1:]) + x[:, -1:])
 
 
 def attend_last(attention: MultiHeadAttention, x: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
