@@ -16,8 +16,8 @@
 # Those runs end within a session (70-90 s an epoch with validation, two side by side), so a move
 # to a new machine (`saved/` is not in version control) cannot undo them. Then step 16 seed 42,
 # BSARec and GAA on it side by side: BSARec has never finished a run on this data (three machine
-# moves cut it from epoch 0; the fourth start resumed past one at epochs 46 and 43 and ran on past
-# epoch 94 and 89, both still improving at 90 and 74), and whether GAA adds to the strongest ID-only model
+# moves cut it from epoch 0; the fourth start resumed past one at epochs 46 and 43 and both runs
+# were still improving after epoch 90), and whether GAA adds to the strongest ID-only model
 # is the sharpest open question, ahead of steps 11-12 (own-key searches on the released dual
 # view; step 21 found alpha 1.0 below 0.1 on the residual one). About 155-205 s an epoch each with
 # validation since BSARec's last block runs at the last slot only (220-265 s before), about 100
